@@ -1,0 +1,1 @@
+"""Settings modules: base, dev, test and production, chosen by DJANGO_SETTINGS_MODULE."""

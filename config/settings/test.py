@@ -1,0 +1,14 @@
+"""Settings for the test suite: a temporary SQLite database, or PostgreSQL from DATABASE_URL."""
+
+import tempfile
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-not-for-production"
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+DATA_DIR = Path(tempfile.mkdtemp(prefix="patronsync-test-"))
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,1 @@
+"""Staff logins, their roles per institution, and what each role may do."""

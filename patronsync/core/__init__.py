@@ -1,0 +1,1 @@
+"""The platform: institutions, code tables, secrets at rest and shared errors; no domain rules."""

@@ -1,0 +1,1 @@
+"""The library's user store: Alma users with their segments, protection state and history."""

@@ -1,0 +1,158 @@
+"""The user store: one row per user, its identifiers in an indexed table, its history.
+
+Shaped for bulk work. A user's core fields are columns; its other segments (addresses, emails,
+phones, notes, blocks, statistics, roles, RS libraries, library notices) are one JSON column that a
+synchronize replaces in one write. Identifiers, the primary ID included, have their own table with
+an institution-wide unique key, so uniqueness is enforced by the database and a batch of thousands
+of match values is looked up with one indexed query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from patronsync.core.models import Institution
+
+from .choices import AccountType, ActorKind, ChangeAction, SegmentType, UserStatus
+
+
+def identifier_key(value: str) -> str:
+    """The uniqueness key of an identifier or primary ID: Alma compares them case-insensitively."""
+    return value.strip().lower()
+
+
+class Patron(models.Model):
+    """An Alma user (patron) of one institution.
+
+    `protection` holds, per protected field, `{"manual": bool, "sis": last value from the SIS}`:
+    Swap All keeps a field that staff changed, and lets it follow the SIS again when a feed
+    repeats the last SIS value. `content_hash` and `raw_hash` are the sync engine's change
+    detectors (normalized content, and the raw bytes of the last feed record).
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="patrons")
+    primary_id = models.CharField(max_length=255)
+    record_type = models.CharField(max_length=255, default="PUBLIC")
+    first_name = models.CharField(max_length=255, blank=True)
+    middle_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    pin_hash = models.CharField(max_length=255, blank=True)
+    user_title = models.CharField(max_length=255, blank=True)
+    job_category = models.CharField(max_length=255, blank=True)
+    job_description = models.CharField(max_length=255, blank=True)
+    gender = models.CharField(max_length=255, blank=True)
+    user_group = models.CharField(max_length=255, blank=True)
+    campus_code = models.CharField(max_length=255, blank=True)
+    web_site_url = models.CharField(max_length=255, blank=True)
+    cataloger_level = models.CharField(max_length=255, blank=True)
+    preferred_language = models.CharField(max_length=255, default="en")
+    birth_date = models.DateField(null=True, blank=True)
+    expiry_date = models.DateField(null=True, blank=True)
+    purge_date = models.DateField(null=True, blank=True)
+    account_type = models.CharField(
+        max_length=10, choices=AccountType.choices, default=AccountType.EXTERNAL
+    )
+    external_id = models.CharField(max_length=255, blank=True)
+    password_hash = models.CharField(max_length=255, blank=True)
+    force_password_change = models.CharField(max_length=4, blank=True)
+    status = models.CharField(max_length=10, choices=UserStatus.choices, default=UserStatus.ACTIVE)
+    status_date = models.DateField(null=True, blank=True)
+    pref_first_name = models.CharField(max_length=255, blank=True)
+    pref_middle_name = models.CharField(max_length=255, blank=True)
+    pref_last_name = models.CharField(max_length=255, blank=True)
+    pref_name_suffix = models.CharField(max_length=255, blank=True)
+    is_researcher = models.BooleanField(default=False)
+    researcher = models.TextField(blank=True)  # Esploro researcher data, kept as it came (XML)
+    segments = models.JSONField(default=dict, blank=True)
+    protection = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    raw_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "primary_id"]
+        constraints = [
+            models.UniqueConstraint(
+                "institution", Lower("primary_id"), name="primary_id_unique_ci"
+            ),
+        ]
+        indexes = [models.Index(fields=["institution", "last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.primary_id} ({self.full_name})"
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(n for n in (self.first_name, self.middle_name, self.last_name) if n)
+
+    @property
+    def is_external(self) -> bool:
+        return self.account_type == AccountType.EXTERNAL
+
+    def is_manually_changed(self, field: str) -> bool:
+        state: dict[str, Any] = self.protection.get(field) or {}
+        return bool(state.get("manual"))
+
+
+class PatronIdentifier(models.Model):
+    """One identifier of a user (the primary ID is stored here too, as type `primary_id`).
+
+    `value_key` (the value, lower-cased) is unique per institution: no two users, and no two
+    identifiers of one user, share a value.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    patron = models.ForeignKey(Patron, on_delete=models.CASCADE, related_name="identifiers")
+    id_type = models.CharField(max_length=255)
+    value = models.CharField(max_length=255)
+    value_key = models.CharField(max_length=255)
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=255, blank=True)
+    segment_type = models.CharField(
+        max_length=10, choices=SegmentType.choices, default=SegmentType.EXTERNAL
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["patron_id", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "value_key"], name="identifier_unique_per_institution"
+            ),
+        ]
+        indexes = [models.Index(fields=["patron", "id_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.id_type}={self.value}"
+
+
+class PatronChange(models.Model):
+    """One change to one user: who (staff account, API key or job), when, and each field's
+    before and after values. Kept after the user is deleted, for the audit trail."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    patron = models.ForeignKey(
+        Patron, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
+    )
+    primary_id = models.CharField(max_length=255)
+    action = models.CharField(max_length=10, choices=ChangeAction.choices)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=255, blank=True)
+    job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    changes = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patron", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.primary_id} {self.action} by {self.actor_label or self.actor_kind}"
