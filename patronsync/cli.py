@@ -15,7 +15,6 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "patronsync.core.commands",
     "patronsync.accounts.commands",
-    "patronsync.feeds.commands",
 )
 
 
@@ -35,13 +34,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser, set(subparsers.choices)
 
 
