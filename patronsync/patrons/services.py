@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
 from patronsync.accounts.models import StaffUser
@@ -19,9 +18,11 @@ from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables, code_tables_for_institution
 
 from .choices import AccountType, ActorKind, ChangeAction, UserStatus
-from .fields import CORE_FIELDS, PRIMARY_ID_TYPE, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
+from .fields import CORE_FIELDS, PRIMARY_ID_TYPE, PROTECTED_FIELDS
 from .models import Patron, PatronChange, PatronIdentifier, identifier_key
 from .rules import PatronData, check_account, check_identifiers_within_user, patron_data_from_json
+from .state import current_identifiers, protected_value, set_core
+from .swap import SwapContext, swap_all
 
 MASK = "********"
 
@@ -74,7 +75,7 @@ def patron_snapshot(
             value = getattr(patron, name)
             snapshot[name] = value.isoformat() if isinstance(value, dt.date) else value
     if identifiers is None:
-        identifiers = _current_identifiers(patron)
+        identifiers = current_identifiers(patron)
     snapshot["user_identifier"] = [
         {"id_type": i["id_type"]["value"], "value": i["value"], "segment_type": i["segment_type"]}
         for i in identifiers
@@ -96,33 +97,13 @@ def diff_snapshots(before: dict[str, Any], after: dict[str, Any]) -> dict[str, d
     return changes
 
 
-def _set_core(patron: Patron, name: str, value: Any) -> None:
-    if name == "pin_number":
-        patron.pin_hash = make_password(value) if value else ""
-    elif name == "password":
-        if value:  # Alma: an empty password keeps the existing one
-            patron.password_hash = make_password(value)
-    elif CORE_FIELDS[name].kind == "date" or CORE_FIELDS[name].kind == "bool":
-        setattr(patron, name, value)
-    else:
-        setattr(patron, name, value or "")
-
-
-def _protected_value(patron: Patron, name: str) -> Any:
-    if name == "pin_number":
-        return patron.pin_hash
-    if name in PROTECTED_SEGMENT_KEYS:
-        return patron.segments.get(PROTECTED_SEGMENT_KEYS[name], [])
-    return getattr(patron, name)
-
-
 def _mark_manual_changes(patron: Patron, before: dict[str, Any]) -> None:
     """Record that people changed protected fields of an external user, so Swap All keeps them."""
     if patron.account_type != AccountType.EXTERNAL:
         return
     protection = dict(patron.protection)
     for name in PROTECTED_FIELDS:
-        if before[name] != _protected_value(patron, name):
+        if before[name] != protected_value(patron, name):
             state = dict(protection.get(name) or {})
             state["manual"] = True
             protection[name] = state
@@ -131,7 +112,7 @@ def _mark_manual_changes(patron: Patron, before: dict[str, Any]) -> None:
 
 def _apply(patron: Patron, data: PatronData) -> None:
     for name, value in data.core.items():
-        _set_core(patron, name, value)
+        set_core(patron, name, value)
     if data.segments:
         segments = dict(patron.segments)
         for key, items in data.segments.items():
@@ -200,20 +181,6 @@ def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[
             )
         )
     return rows
-
-
-def _current_identifiers(patron: Patron) -> list[dict[str, Any]]:
-    return [
-        {
-            "id_type": {"value": i.id_type},
-            "value": i.value,
-            "note": i.note,
-            "status": i.status,
-            "segment_type": i.segment_type,
-        }
-        for i in patron.identifiers.all()
-        if i.id_type != PRIMARY_ID_TYPE
-    ]
 
 
 def _write_history(
@@ -318,9 +285,9 @@ def patron_update(
     if "primary_id" in checked.present:
         _require_primary_id(checked.core["primary_id"])
     before_snapshot = patron_snapshot(patron)
-    before_protected = {name: _protected_value(patron, name) for name in PROTECTED_FIELDS}
+    before_protected = {name: protected_value(patron, name) for name in PROTECTED_FIELDS}
     identifiers = (
-        checked.identifiers if checked.identifiers is not None else _current_identifiers(patron)
+        checked.identifiers if checked.identifiers is not None else current_identifiers(patron)
     )
     _apply(patron, checked)
     check_account({"account_type": patron.account_type, "external_id": patron.external_id})
@@ -348,3 +315,34 @@ def patron_delete(*, patron: Patron, actor: Actor) -> None:
         changes=diff_snapshots(snapshot, {}),
     )
     patron.delete()
+
+
+@transaction.atomic
+def patron_swap_all(
+    *,
+    patron: Patron,
+    data: dict[str, Any],
+    actor: Actor,
+    context: SwapContext,
+    codes: CodeTables | None = None,
+) -> dict[str, Any]:
+    """Update one user in Swap All mode (see `swap.py`); returns the field changes.
+
+    Used by the API's PUT and by a synchronize for one user. Nothing changed means nothing
+    written, unless only the protection state moved (then the user row is saved, silently).
+    """
+    codes = codes or code_tables_for_institution(institution=patron.institution)
+    incoming = patron_data_from_json(data, codes=codes)
+    before_snapshot = patron_snapshot(patron)
+    before_protection = patron.protection
+    identifiers = swap_all(patron=patron, incoming=incoming, context=context)
+    _require_primary_id(patron.primary_id)
+    check_account({"account_type": patron.account_type, "external_id": patron.external_id})
+    changes = diff_snapshots(before_snapshot, patron_snapshot(patron, identifiers=identifiers))
+    if "primary_id" in changes or "user_identifier" in changes:
+        _save_with_identifiers(patron, identifiers, replace=True)
+    elif changes or patron.protection != before_protection:
+        patron.save()
+    if changes:
+        _write_history(patron=patron, action=ChangeAction.UPDATED, actor=actor, changes=changes)
+    return changes
