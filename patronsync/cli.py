@@ -15,6 +15,9 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "patronsync.core.commands",
     "patronsync.accounts.commands",
+    "patronsync.jobs.commands",
+    "patronsync.profiles.commands",
+    "patronsync.feeds.commands",
 )
 
 

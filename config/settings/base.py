@@ -33,6 +33,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DATA_DIR = Path(env("DATA_DIR") or BASE_DIR / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def load_or_create_local_secret(path: Path, kind: str) -> str:
@@ -75,6 +76,10 @@ INSTALLED_APPS = [
     "patronsync.core",
     "patronsync.accounts",
     "patronsync.patrons",
+    "patronsync.connections",
+    "patronsync.profiles",
+    "patronsync.jobs",
+    "patronsync.almaws",
 ]
 
 MIDDLEWARE = [

@@ -12,3 +12,5 @@ SECRET_KEY = "test-only-secret-key-not-for-production"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 DATA_DIR = Path(tempfile.mkdtemp(prefix="patronsync-test-"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["NAME"] = DATA_DIR / "patronsync.sqlite3"  # noqa: F405

@@ -33,3 +33,57 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.get_role_display()} in {self.institution.code}"
+
+
+class ApiKey(models.Model):
+    """A key for the Alma-compatible API (/almaws/v1/) of one institution.
+
+    Only the SHA-256 of the key is stored; `prefix` (the key's first characters) identifies it in
+    lists. A read-only key may only read. Calls are limited per minute and per hour (0 = no limit).
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(default=True)
+    rate_limit_per_minute = models.PositiveIntegerField(default=300)
+    rate_limit_per_hour = models.PositiveIntegerField(default=10000)
+    created_by = models.ForeignKey(
+        StaffUser, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["institution", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "name"], name="api_key_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class ApiKeyUsage(models.Model):
+    """Calls made with one key in one fixed window (a minute or an hour): the rate-limit counter.
+
+    A table rather than a cache, so every server process on SQLite or PostgreSQL counts alike.
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
+    window = models.CharField(max_length=1)  # "m" (minute) or "h" (hour)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "window", "window_start"], name="api_key_usage_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.window} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

@@ -17,16 +17,21 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    """Migrate, make sure the default institution and an admin exist, load the demo data."""
+    """Migrate, set up the demo, run a Synchronize job on a sample feed and print its report."""
     from django.core.management import call_command
+    from rich.console import Console
 
     from patronsync.core.demo import demo_load
+    from patronsync.jobs.commands import print_report
+    from patronsync.jobs.selectors import job_report
 
     call_command("migrate", interactive=False, verbosity=0)
-    summary = demo_load(admin_username=args.admin)
-    for line in summary:
-        print(line)
-    return 0
+    lines, job = demo_load(admin_username=args.admin, users=args.users)
+    console = Console()
+    for line in lines:
+        console.print(line)
+    print_report(job_report(job=job), console)
+    return 0 if job.status in ("completed", "completed_with_errors") else 1
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +41,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=serve)
 
     parser = subparsers.add_parser(
-        "quickstart", help="set up the embedded database with demo data and an admin account"
+        "quickstart", help="set up the embedded database, sync a sample feed and print the report"
     )
     parser.add_argument("--admin", default="admin", help="username of the demo admin account")
+    parser.add_argument("--users", type=int, default=2000, help="users in the sample feed")
     parser.set_defaults(func=quickstart)

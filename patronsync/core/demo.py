@@ -1,25 +1,58 @@
-"""Demo data for the quick start: the default institution, an admin account, a few users."""
+"""The quick start: the default institution, an admin account, a sample SIS feed, its sync.
+
+Each run drops the next "day" of a sample feed (the same population, 1 % of users changed and
+0.1 % added) into a local folder and runs the profile's Synchronize job on it, so running the
+quick start twice shows creations first, then updates and unchanged users.
+"""
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
+
+from django.conf import settings
 
 from patronsync.accounts.choices import StaffRole
 from patronsync.accounts.models import StaffUser
 from patronsync.accounts.services import staff_create
 from patronsync.core.services import institution_get_or_create_default
-from patronsync.patrons.models import Patron
-from patronsync.patrons.services import Actor, patron_create
+from patronsync.feeds.sample import write_sample_feed
+from patronsync.jobs.models import Job
+from patronsync.jobs.services import Progress, profile_run
+from patronsync.profiles.models import IntegrationProfile
+from patronsync.profiles.services import config_apply
 
-DEMO_USERS = [
-    ("jdoe", "Jane", "Doe", "FACULTY", "ARTS"),
-    ("rsmith", "Robert", "Smith", "GRAD", "SCI"),
-    ("akim", "Ann", "Kim", "UNDERGRAD", "ENG"),
-]
+SAMPLE_USERS = 2000
+POPULATION_SEED = 1
 
 
-def demo_load(*, admin_username: str = "admin") -> list[str]:
-    """Create what the demo needs and say what it did; safe to run again."""
+def demo_config(drop: Path) -> dict:
+    """The demo's connection and profile, as a `patronsync config apply` document."""
+    return {
+        "connections": [{"name": "local-drop", "type": "local", "path": str(drop)}],
+        "profiles": [
+            {
+                "code": "SIS",
+                "name": "Student Information System",
+                "connection": "local-drop",
+                "system": "Campus Management",
+                "import": {"active": True, "record_type": "PUBLIC", "input_path": "import"},
+                "synchronize": {
+                    "active": True,
+                    "record_type": "PUBLIC",
+                    "match_id_type": "PRIMARY_ID",
+                    "unmatched": "ADD",
+                    "input_path": "synchronize",
+                    "schedule": "NOT_SCHEDULED",
+                },
+            }
+        ],
+    }
+
+
+def demo_load(*, admin_username: str = "admin", users: int = SAMPLE_USERS,
+              progress: Progress | None = None) -> tuple[list[str], Job]:  # fmt: skip
+    """Set up the demo and run one Synchronize job; returns what it did and the job."""
     institution = institution_get_or_create_default()
     lines = [f"Institution: {institution.name} ({institution.code})"]
     if not StaffUser.objects.filter(username=admin_username).exists():
@@ -32,36 +65,22 @@ def demo_load(*, admin_username: str = "admin") -> list[str]:
         lines.append(f"Admin account: {admin_username} / {password} (shown once)")
     else:
         lines.append(f"Admin account: {admin_username} (exists; password unchanged)")
-    created = 0
-    for number, (uid, first, last, group, stat) in enumerate(DEMO_USERS, start=1):
-        if Patron.objects.filter(institution=institution, primary_id__iexact=uid).exists():
-            continue
-        patron_create(
-            institution=institution,
-            actor=Actor.system("demo data"),
-            data={
-                "primary_id": uid,
-                "first_name": first,
-                "last_name": last,
-                "user_group": {"value": group},
-                "external_id": "DEMO",
-                "expiry_date": "2030-06-30",
-                "contact_info": {
-                    "email": [
-                        {
-                            "email_address": f"{uid}@example.edu",
-                            "preferred": True,
-                            "email_type": [{"value": "school"}],
-                        }
-                    ]
-                },
-                "user_identifier": [
-                    {"id_type": {"value": "BARCODE"}, "value": f"2000000{number:05d}"}
-                ],
-                "user_statistic": [{"statistic_category": {"value": stat}}],
-            },
-        )
-        created += 1
-    total = Patron.objects.filter(institution=institution).count()
-    lines.append(f"Demo users: {created} created, {total} in the store")
-    return lines
+    drop = Path(settings.DATA_DIR) / "sis"
+    for folder in ("import", "synchronize"):
+        (drop / folder).mkdir(parents=True, exist_ok=True)
+    config_apply(institution=institution, document=demo_config(drop), actor="quickstart")
+    profile = IntegrationProfile.objects.get(institution=institution, code="SIS")
+    day = Job.objects.filter(profile=profile).count() + 1
+    feed = drop / "synchronize" / f"sis-users-day{day:03d}.zip"
+    write_sample_feed(
+        feed,
+        users,
+        seed=POPULATION_SEED + day - 1,
+        base_seed=POPULATION_SEED,
+        changed_fraction=0.0 if day == 1 else 0.01,
+        added_fraction=0.0 if day == 1 else 0.001,
+        users_per_file=1000,
+    )
+    lines.append(f"Sample feed: {feed} ({users:,} users, day {day})")
+    job = profile_run(profile=profile, kind="synchronize", progress=progress)
+    return lines, job

@@ -230,6 +230,26 @@ def _save_with_identifiers(
         ) from exc
 
 
+def patron_build(*, institution: Institution, data: PatronData, codes: CodeTables) -> Patron:
+    """A new, unsaved user from checked data, with Alma's defaults.
+
+    Defaults: status ACTIVE, preferred language `en` (the code table's default), account type
+    EXTERNAL, record type PUBLIC. Used by `patron_create` and by the sync engine's bulk path.
+    """
+    core = data.core
+    _require_primary_id(core.get("primary_id", ""))
+    core["status"] = core.get("status") or UserStatus.ACTIVE
+    core["preferred_language"] = (
+        core.get("preferred_language") or codes.default("UserPreferredLanguage") or "en"
+    )
+    core["account_type"] = core.get("account_type") or AccountType.EXTERNAL
+    core["record_type"] = core.get("record_type") or "PUBLIC"
+    check_account(core)
+    patron = Patron(institution=institution)
+    _apply(patron, data)
+    return patron
+
+
 @transaction.atomic
 def patron_create(
     *,
@@ -238,25 +258,10 @@ def patron_create(
     actor: Actor,
     codes: CodeTables | None = None,
 ) -> Patron:
-    """Create a user from its Alma JSON form.
-
-    Defaults as Alma: status ACTIVE, preferred language `en` (the code table's default), account
-    type EXTERNAL, record type PUBLIC.
-    """
+    """Create a user from its Alma JSON form, with Alma's defaults (see `patron_build`)."""
     codes = codes or code_tables_for_institution(institution=institution)
     checked = patron_data_from_json(data, codes=codes)
-    core = checked.core
-    _require_primary_id(core.get("primary_id", ""))
-    core.setdefault("status", UserStatus.ACTIVE)
-    core["status"] = core["status"] or UserStatus.ACTIVE
-    core["preferred_language"] = (
-        core.get("preferred_language") or codes.default("UserPreferredLanguage") or "en"
-    )
-    core["account_type"] = core.get("account_type") or AccountType.EXTERNAL
-    core["record_type"] = core.get("record_type") or "PUBLIC"
-    check_account(core)
-    patron = Patron(institution=institution)
-    _apply(patron, checked)
+    patron = patron_build(institution=institution, data=checked, codes=codes)
     _save_with_identifiers(patron, checked.identifiers or [], replace=False)
     _write_history(
         patron=patron,
@@ -293,6 +298,8 @@ def patron_update(
     check_account({"account_type": patron.account_type, "external_id": patron.external_id})
     if actor.is_manual:
         _mark_manual_changes(patron, before_protected)
+        # The next synchronize must compare the feed with this edit, not skip the user.
+        patron.raw_hash = patron.content_hash = ""
     changes = diff_snapshots(before_snapshot, patron_snapshot(patron, identifiers=identifiers))
     if not changes:
         return {}
@@ -336,6 +343,8 @@ def patron_swap_all(
     before_snapshot = patron_snapshot(patron)
     before_protection = patron.protection
     identifiers = swap_all(patron=patron, incoming=incoming, context=context)
+    if actor.is_manual:
+        patron.raw_hash = patron.content_hash = ""  # see patron_update
     _require_primary_id(patron.primary_id)
     check_account({"account_type": patron.account_type, "external_id": patron.external_id})
     changes = diff_snapshots(before_snapshot, patron_snapshot(patron, identifiers=identifiers))

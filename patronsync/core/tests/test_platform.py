@@ -59,15 +59,21 @@ def test_createadmin_creates_general_system_administrator(capsys, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_quickstart_loads_demo_users_and_can_run_twice(capsys):
+def test_quickstart_syncs_a_sample_feed_and_a_second_run_updates_it(capsys):
+    from patronsync.jobs.models import Job
     from patronsync.patrons.models import Patron
 
-    assert main(["quickstart"]) == 0
-    assert main(["quickstart"]) == 0
-    out = capsys.readouterr().out
-    assert "Demo users: 3 created" in out
-    assert "Demo users: 0 created, 3 in the store" in out
-    assert Patron.objects.count() == 3
+    assert main(["quickstart", "--users", "300"]) == 0
+    first = capsys.readouterr().out
+    assert "Patron Import Results" in first
+    assert "Total users created successfully" in first
+    assert Patron.objects.count() == 300
+    assert main(["quickstart", "--users", "300"]) == 0
+    second_job = Job.objects.order_by("id").last()
+    assert second_job.created == 0  # 0.1 % of 300 rounds to no new user
+    assert second_job.updated + second_job.unchanged == 300
+    assert second_job.unchanged > 250
+    assert "exists; password unchanged" in capsys.readouterr().out
 
 
 @pytest.mark.django_db

@@ -1,0 +1,1 @@
+"""The Alma-compatible Users REST API (/almaws/v1/...), authenticated with API keys."""

@@ -1,0 +1,327 @@
+"""Streaming reader for Alma User XML v2 feeds: lenient by default, strict on request.
+
+Two ways through a feed. `iter_users` parses every user into the model. `iter_raw_users` is the
+sync engine's fast path: it hashes each ``<user>``'s bytes and extracts only the values needed to
+match it (primary ID and identifiers); `RawUser.parse()` parses fully when the hash changed.
+
+Memory stays flat however large the feed: each ``<user>`` is cleared, with its preceding
+siblings, as soon as it has been read. File-level problems (not well-formed XML, a refused zip,
+a broken zip entry) do not raise: they are collected on the reader's `problems` list, and reading
+goes on with the next zip entry.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from hashlib import blake2b
+from typing import Any, Generic, TypeVar
+
+from lxml import etree
+
+from patronsync.almaxml.decode import Issues, decode_user, local_name
+from patronsync.almaxml.errors import FeedError, Problem
+from patronsync.almaxml.model import User
+from patronsync.almaxml.sources import DEFAULT_LIMITS, Limits, Part, Source, iter_parts
+from patronsync.almaxml.validation import root_problems, validate_user
+
+CHUNK_SIZE = 64 * 1024
+_PARSER_OPTIONS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
+_SAFE_PARSER = etree.XMLParser(**_PARSER_OPTIONS)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_:]")
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a user is: file, zip entry (or None), line of ``<user>``, 1-based ordinal."""
+
+    file: str
+    entry: str | None
+    line: int
+    ordinal: int
+
+    def __str__(self) -> str:
+        return ":".join(p for p in (self.file, self.entry, str(self.line)) if p)
+
+
+@dataclass(slots=True)
+class ParsedUser:
+    """A user read from a feed, with where it was, its raw hash and its problems.
+
+    `raw_hash` is the blake2b-128 hex digest of the ``<user>`` element's bytes as serialized by
+    lxml (without the tail): it changes whenever the bytes do. A user with an error problem
+    should not be loaded.
+    """
+
+    user: User
+    position: Position
+    raw_hash: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems of severity error."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """The problems of severity warning."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when the user has no error."""
+        return not any(p.severity == "error" for p in self.problems)
+
+
+@dataclass(slots=True)
+class RawUser:
+    """A user that has been hashed but not parsed: the sync engine's fast path.
+
+    `raw` keeps the element's bytes, so `parse()` works long after the element was cleared.
+    `identifiers` holds (id_type, value) pairs with blank values left out.
+    """
+
+    position: Position
+    raw_hash: str
+    primary_id: str | None
+    identifiers: list[tuple[str, str]]
+    raw: bytes
+    strict: bool = False
+
+    def parse(self) -> ParsedUser:
+        """Parse the user fully, with the same problems `iter_users` would report."""
+        elem = etree.fromstring(self.raw, _SAFE_PARSER)
+        return _parse_element(elem, self.position, self.raw_hash, self.strict, self.position.line)
+
+
+@dataclass(slots=True)
+class PartSummary:
+    """What was read from one XML document: users found, and whether it was read to the end."""
+
+    file: str
+    entry: str | None
+    users: int = 0
+    complete: bool = False
+
+
+def _text(elem: Any) -> str | None:
+    text = elem.text
+    return (text.strip() or None) if text else None
+
+
+def _parse_element(
+    elem: Any, position: Position, raw_hash: str, strict: bool, line_base: int
+) -> ParsedUser:
+    issues = Issues(line_offset=line_base - (elem.sourceline or 1))
+    user = decode_user(elem, issues)
+    if strict:
+        validate_user(elem, issues)
+    problems = issues.problems(file=position.file, entry=position.entry, primary_id=user.primary_id)
+    return ParsedUser(user, position, raw_hash, problems)
+
+
+def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
+    """The primary ID and the identifiers, read straight off the element tree."""
+    primary_id = None
+    identifiers: list[tuple[str, str]] = []
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        name = local_name(tag)
+        if name == "primary_id":
+            primary_id = _text(child)
+        elif name == "user_identifiers":
+            for ident in child:
+                id_type = value = None
+                for sub in ident:
+                    if not isinstance(sub.tag, str):
+                        continue
+                    sub_name = local_name(sub.tag)
+                    if sub_name == "value":
+                        value = _text(sub)
+                    elif sub_name == "id_type":
+                        id_type = _text(sub)
+                if value:
+                    identifiers.append((id_type or "", value))
+    return primary_id, identifiers
+
+
+T = TypeVar("T", ParsedUser, RawUser)
+
+
+class FeedReader(Generic[T]):
+    """An iterator over a feed's users; file-level problems collect in `problems`.
+
+    `parts` lists each XML document read (file or zip entry) with its user count.
+    """
+
+    def __init__(
+        self, source: Source, *, strict: bool, name: str | None, limits: Limits, raw: bool
+    ) -> None:
+        self.source = source
+        self.strict = strict
+        self.name = name
+        self.limits = limits
+        self.raw = raw
+        self.problems: list[Problem] = []
+        self.parts: list[PartSummary] = []
+        self._iter: Iterator[Any] = self._read()
+
+    def __iter__(self) -> FeedReader[T]:
+        return self
+
+    def __next__(self) -> T:
+        item: T = next(self._iter)
+        return item
+
+    def _read(self) -> Iterator[Any]:
+        parts = iter_parts(self.source, name=self.name, limits=self.limits, problems=self.problems)
+        while True:
+            try:
+                part = next(parts)
+            except StopIteration:
+                return
+            except FeedError as exc:
+                self.problems.append(exc.problem)
+                return
+            summary = PartSummary(part.file, part.entry)
+            self.parts.append(summary)
+            try:
+                yield from self._read_part(part, summary)
+                summary.complete = True
+            except FeedError as exc:
+                self.problems.append(exc.problem)
+            except etree.XMLSyntaxError as exc:
+                self.problems.append(self._syntax_problem(part, exc))
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                msg = f"zip entry cannot be read: {exc}"
+                self.problems.append(Problem("error", "ZIP_CORRUPT", msg, part.file, part.entry))
+
+    @staticmethod
+    def _syntax_problem(part: Part, exc: etree.XMLSyntaxError) -> Problem:
+        msg = (exc.msg or str(exc)).split("\n")[0].strip()
+        if "encoding" in msg or "UTF-8" in msg:
+            msg += " (the bytes do not match the declared encoding; UTF-8 unless declared)"
+        return Problem(
+            "error", "XML_NOT_WELL_FORMED", f"not well-formed XML: {msg}",
+            part.file, part.entry, exc.lineno,
+        )  # fmt: skip
+
+    def _problem(self, part: Part, code: str, message: str, line: int | None) -> FeedError:
+        return FeedError(Problem("error", code, message, part.file, part.entry, line))
+
+    def _check_document(self, part: Part, elem: Any, prolog: bytes) -> None:
+        """Refuse a DOCTYPE; in strict mode check the root element."""
+        if b"<!DOCTYPE" in prolog or elem.getroottree().docinfo.doctype:
+            msg = "DOCTYPE and entity declarations are not allowed (XXE and entity-expansion risk)"
+            raise self._problem(part, "XML_DOCTYPE", msg, 1)
+        if self.strict:
+            root = elem.getroottree().getroot()
+            for code, msg in root_problems(root):
+                self.problems.append(
+                    Problem("error", code, msg, part.file, part.entry, root.sourceline)
+                )
+
+    def _read_part(self, part: Part, summary: PartSummary) -> Iterator[Any]:
+        stream = part.open()
+        parser = etree.XMLPullParser(events=("start", "end"), tag="{*}user", **_PARSER_OPTIONS)
+        limit = self.limits.max_user_bytes
+        raw_mode, strict = self.raw, self.strict
+        fed = depth = start_at = ordinal = line = 0
+        prolog = b""
+        checked = False
+        while True:
+            chunk = stream.read(CHUNK_SIZE)
+            if not checked and not prolog:
+                match = _FIRST_ELEMENT.search(chunk)
+                prolog = chunk[: match.start()] if match else chunk
+                if b"<!DOCTYPE" in prolog:
+                    raise self._problem(
+                        part, "XML_DOCTYPE", "DOCTYPE declarations are not allowed", 1
+                    )
+            if not chunk:
+                root: Any = parser.close()
+                if not checked:
+                    self._check_document(part, root, prolog)
+                return
+            parser.feed(chunk)
+            fed += len(chunk)
+            events: Iterator[tuple[str, Any]] = parser.read_events()  # type: ignore[assignment]
+            for event, elem in events:
+                if event == "start":
+                    depth += 1
+                    if depth == 1:
+                        start_at = fed - len(chunk)
+                        line = elem.sourceline
+                        if not checked:
+                            self._check_document(part, elem, prolog)
+                            checked = True
+                    continue
+                depth -= 1
+                if depth:
+                    continue
+                ordinal += 1
+                summary.users = ordinal
+                raw = etree.tostring(elem, with_tail=False)
+                position = Position(part.file, part.entry, line, ordinal)
+                if len(raw) > limit:
+                    msg = f"<user> element is {len(raw):,} bytes, over the limit of {limit:,}"
+                    raise self._problem(part, "USER_TOO_LARGE", msg, line)
+                digest = blake2b(raw, digest_size=16).hexdigest()
+                if raw_mode:
+                    primary_id, identifiers = _match_values(elem)
+                    item: Any = RawUser(position, digest, primary_id, identifiers, raw, strict)
+                else:
+                    item = _parse_element(elem, position, digest, strict, line)
+                elem.clear(keep_tail=False)
+                parent = elem.getparent()
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+                yield item
+            if depth and fed - start_at > limit + CHUNK_SIZE:
+                msg = f"<user> element is over the limit of {limit:,} bytes"
+                raise self._problem(part, "USER_TOO_LARGE", msg, line)
+
+
+def iter_users(
+    source: Source,
+    *,
+    strict: bool = False,
+    name: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FeedReader[ParsedUser]:
+    """Read every user of `source` (an XML or zip path, bytes, or a binary file) into the model.
+
+    Lenient by default (see docs/file-format.md); `strict` also validates each user against
+    rest_user.xsd. `name` names the source in problems. Iterate the returned reader, then look at
+    its `problems` for file-level failures and its `parts` for per-file user counts.
+    """
+    return FeedReader(source, strict=strict, name=name, limits=limits, raw=False)
+
+
+def iter_raw_users(
+    source: Source,
+    *,
+    strict: bool = False,
+    name: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> FeedReader[RawUser]:
+    """Hash each user of `source` and extract its match values, without parsing it fully.
+
+    The fast path for synchronization: compare `raw_hash` with the stored one and call
+    `RawUser.parse()` only when it differs. `strict` applies when `parse()` is called.
+    """
+    return FeedReader(source, strict=strict, name=name, limits=limits, raw=True)

@@ -1,0 +1,1 @@
+"""S/FTP definitions (connections) and the transports that fetch feed files through them."""

@@ -1,0 +1,9 @@
+"""App configuration for patronsync.connections."""
+
+from django.apps import AppConfig
+
+
+class ConnectionsConfig(AppConfig):
+    name = "patronsync.connections"
+    label = "connections"
+    verbose_name = "S/FTP connections"

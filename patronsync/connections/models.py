@@ -1,0 +1,56 @@
+"""S/FTP definitions: where an integration profile fetches its files."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from patronsync.core.crypto import EncryptedTextField
+from patronsync.core.models import Institution
+
+from .choices import SizeType, TransportType
+
+
+class Connection(models.Model):
+    """An S/FTP definition as on Alma's screen, plus the `local` folder transport.
+
+    For `local`, `sub_directory` is the folder on this machine. Password and private key are
+    encrypted at rest and never rendered.
+    """
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="connections"
+    )
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    transport = models.CharField(
+        max_length=10, choices=TransportType.choices, default=TransportType.LOCAL
+    )
+    server = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    sub_directory = models.CharField(max_length=1024, blank=True)
+    min_files = models.PositiveIntegerField(default=1)
+    max_files = models.PositiveIntegerField(default=20)
+    max_file_size = models.PositiveIntegerField(default=4)
+    size_type = models.CharField(max_length=2, choices=SizeType.choices, default=SizeType.GB)
+    allow_navigation = models.BooleanField(default=True)
+    passive_mode = models.BooleanField(default=True)
+    username = models.CharField(max_length=255, blank=True)
+    password = EncryptedTextField(blank=True, default="")
+    private_key = EncryptedTextField(blank=True, default="")
+    updated_by = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "name"], name="connection_name_unique_per_institution"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_size * {"KB": 1024, "MB": 1024**2, "GB": 1024**3}[self.size_type]

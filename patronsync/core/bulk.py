@@ -1,0 +1,104 @@
+"""Fast bulk writes for the sync engine: `executemany` instead of the ORM's per-row SQL.
+
+Django's `bulk_create` and `bulk_update` compile SQL for every row and split wide rows into many
+small statements (SQLite's variable limit). For batches of thousands of users that costs more
+than the database itself, so the engine writes through these helpers. They take model
+instances, convert values the way the model fields do, and run one prepared statement per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+Converter = Callable[[Any], Any]
+
+
+def _converter(field: models.Field) -> Converter | None:
+    """How a field's Python value becomes a database parameter; None when it passes as is."""
+    if isinstance(field, models.JSONField | models.DateTimeField | models.DateField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    return None
+
+
+def _columns(model: type[models.Model], names: Sequence[str] | None, *, with_pk: bool):  # type: ignore[no-untyped-def]
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if (with_pk or not f.primary_key) and (names is None or f.name in names or f.primary_key)
+    ]
+    return fields, [_converter(f) for f in fields]
+
+
+def _row(
+    obj: models.Model, fields: list[models.Field], converters: list[Converter | None], add: bool
+) -> list[Any]:
+    row = []
+    for field, convert in zip(fields, converters, strict=True):
+        if isinstance(field, models.DateTimeField) and (
+            field.auto_now or (add and field.auto_now_add)
+        ):
+            value = field.pre_save(obj, add)
+        else:
+            value = getattr(obj, field.attname)
+        row.append(convert(value) if convert is not None and value is not None else value)
+    return row
+
+
+def allocate_ids(model: type[models.Model], count: int) -> list[int]:
+    """Reserve `count` primary keys for rows about to be inserted with `bulk_insert`.
+
+    On PostgreSQL they come from the table's sequence; on SQLite, where the write transaction
+    holds the database lock, they follow the highest id ever used (sqlite_sequence).
+    """
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')  # noqa: S608
+        highest = cursor.fetchone()[0]
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+        row = cursor.fetchone()
+        start = max(highest, row[0] if row else 0) + 1
+        return list(range(start, start + count))
+
+
+def bulk_insert(
+    model: type[models.Model], objs: Sequence[models.Model], *, with_pk: bool = False
+) -> None:
+    """INSERT every object in one prepared statement. With `with_pk`, the objects' primary keys
+    (from `allocate_ids`) are written; otherwise the database assigns them (and they stay None)."""
+    if not objs:
+        return
+    fields, converters = _columns(model, None, with_pk=with_pk)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    rows = [_row(obj, fields, converters, True) for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def bulk_update(
+    model: type[models.Model], objs: Sequence[models.Model], names: Sequence[str]
+) -> None:
+    """UPDATE the named fields of every object, one prepared statement, by primary key."""
+    if not objs:
+        return
+    fields, converters = _columns(model, names, with_pk=False)
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    table = quote(model._meta.db_table)
+    sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608
+    rows = [[*_row(obj, fields, converters, False), obj.pk] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -1,0 +1,1 @@
+"""The IT department's toolkit: sample feeds, feed validation, and the ``patronsync feed`` CLI."""

@@ -1,0 +1,1 @@
+"""Jobs (Import and Synchronize runs), their per-user records, received files and reports."""

@@ -1,0 +1,169 @@
+"""`patronsync run` and `patronsync report`: run a profile's job, print or export its report."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def _institution(code: str | None) -> Any:
+    from patronsync.core.models import Institution
+    from patronsync.core.services import institution_get_or_create_default
+
+    if not code:
+        return institution_get_or_create_default()
+    institution = Institution.objects.filter(code=code).first()
+    if institution is None:
+        raise SystemExit(f"No institution with code {code!r}")
+    return institution
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    """Render a job report the way Alma's "Patron Import Results" page lays it out."""
+    console.print(f"[bold]{report['report']}[/bold]: {report['title']}")
+    console.print(
+        f"Status: [bold]{report['status_label']}[/bold]   Process ID: {report['process_id']}   "
+        f"Total run time: {report['total_run_time_seconds']} s"
+        + ("   [yellow]DRY RUN: nothing was written[/yellow]" if report["dry_run"] else "")
+    )
+    console.print(f"Started: {report['started']}   Finished: {report['finished']}")
+    summary = Table(title="Summary", show_header=False)
+    for label, key in [
+        ("Total records processed", "total_records_processed"),
+        ("Total users processed", "total_users_processed"),
+        ("Total users rejected", "rejected"),
+        ("Total users updated successfully", "updated"),
+        ("Total users created successfully", "created"),
+        ("Total users unchanged", "unchanged"),
+    ]:
+        summary.add_row(label, f"{report[key]:,}")
+    console.print(summary)
+    params = Table(title="Job parameters", show_header=False)
+    for key, value in report["parameters"].items():
+        params.add_row(key, str(value))
+    console.print(params)
+    if report["files"]:
+        files = Table(title="Users by file")
+        files.add_column("File")
+        files.add_column("Users", justify="right")
+        files.add_column("Problems")
+        for entry in report["files"]:
+            problems = "; ".join(p["message"] for p in entry.get("problems", []))
+            files.add_row(entry["name"], f"{entry.get('users', 0):,}", problems)
+        console.print(files)
+    if report["rejected_users"]:
+        rejected = Table(title="Rejected users")
+        for column in ("Position", "User", "Reason"):
+            rejected.add_column(column)
+        for row in report["rejected_users"][:50]:
+            where = f"{row['file']}{':' + row['entry'] if row['entry'] else ''}:{row['line']}"
+            rejected.add_row(where, row["primary_id"] or row["match_value"], row["reason"])
+        console.print(rejected)
+        if report["rejected"] > 50:
+            console.print(
+                f"... {report['rejected'] - 50:,} more: patronsync report {report['job_id']} --csv"
+            )
+
+
+def run(args: argparse.Namespace) -> int:
+    from patronsync.jobs.choices import JobKind
+    from patronsync.jobs.selectors import job_report
+    from patronsync.jobs.services import JobAlreadyRunning, profile_run
+    from patronsync.profiles.models import IntegrationProfile
+
+    institution = _institution(args.institution)
+    profile = IntegrationProfile.objects.filter(institution=institution, code=args.profile).first()
+    if profile is None:
+        print(f"No profile {args.profile!r} in institution {institution.code}", file=sys.stderr)
+        return 2
+    kind = JobKind.IMPORT if args.import_ else JobKind.SYNCHRONIZE
+    console = Console(stderr=args.json)
+    try:
+        if console.is_terminal and not args.json:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as bar:
+                task = bar.add_task("Users", total=None)
+                job = profile_run(
+                    profile=profile,
+                    kind=kind,
+                    dry_run=args.dry_run,
+                    progress=lambda n: bar.advance(task, n),
+                )
+        else:
+            job = profile_run(profile=profile, kind=kind, dry_run=args.dry_run)
+    except JobAlreadyRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    report = job_report(job=job)
+    if args.json:
+        print(json.dumps(report, default=str))
+    else:
+        print_report(report, console)
+    return 0 if job.status in ("completed", "completed_with_errors") else 1
+
+
+def report(args: argparse.Namespace) -> int:
+    from patronsync.jobs.models import Job
+    from patronsync.jobs.selectors import job_records, job_report
+
+    job = (
+        Job.objects.filter(id=args.job_id).first()
+        or Job.objects.filter(process_id=str(args.job_id)).first()
+    )
+    if job is None:
+        print(f"No job {args.job_id}", file=sys.stderr)
+        return 2
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        fields = [
+            "file",
+            "entry",
+            "line",
+            "position",
+            "match_value",
+            "primary_id",
+            "outcome",
+            "reason_code",
+            "reason",
+        ]
+        writer.writerow(fields)
+        for row in job_records(job=job).values_list(*fields).iterator():
+            writer.writerow(row)
+        return 0
+    if args.json:
+        print(json.dumps(job_report(job=job), default=str))
+    else:
+        print_report(job_report(job=job), Console())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="run a profile's Import or Synchronize job now")
+    parser.add_argument("profile", metavar="PROFILE_CODE")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--import", dest="import_", action="store_true", help="Users IMPORT")
+    mode.add_argument("--synchronize", action="store_true", help="Users SYNCHRONIZE")
+    parser.add_argument("--dry-run", action="store_true", help="plan the changes, write nothing")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--institution", help="institution code (default: the default one)")
+    parser.set_defaults(func=run)
+
+    parser = subparsers.add_parser("report", help="print a job's report, or its records as CSV")
+    parser.add_argument("job_id", metavar="JOB_ID", help="job id or Process ID")
+    parser.add_argument(
+        "--csv", action="store_true", help="every record as CSV (the alternative report)"
+    )
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=report)

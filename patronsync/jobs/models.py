@@ -1,0 +1,141 @@
+"""Jobs, the record of each incoming user, and the files received.
+
+The `Job` row is the source of truth of a run; the Celery task or the CLI only carries its id.
+`JobRecord` rows are the report: pages, API and CSV filter them.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from patronsync.core.models import Institution
+from patronsync.profiles.models import IntegrationProfile
+
+from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, JobTrigger, RecordOutcome
+
+COUNTERS = ("created", "updated", "unchanged", "rejected")
+
+
+class Job(models.Model):
+    """One Import or Synchronize run of a profile ("Users SYNCHRONIZE using profile X").
+
+    At most one job per profile is pending or running: a partial unique constraint, which holds
+    on SQLite and PostgreSQL alike. `checkpoint` is committed with every batch so that a killed
+    job resumes where it stopped.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="jobs")
+    profile = models.ForeignKey(IntegrationProfile, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=12, choices=JobKind.choices)
+    trigger = models.CharField(max_length=10, choices=JobTrigger.choices, default=JobTrigger.MANUAL)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=24, choices=JobStatus.choices, default=JobStatus.PENDING)
+    process_id = models.CharField(max_length=20, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    total_records_processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    parameters = models.JSONField(default=dict)
+    checkpoint = models.JSONField(default=dict, blank=True)
+    files = models.JSONField(default=list, blank=True)
+    log = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="one_active_job_per_profile",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def title(self) -> str:
+        if self.kind == JobKind.IMPORT:
+            return f"Users IMPORT using {self.profile.name}"
+        return f"Users SYNCHRONIZE using profile {self.profile.name}"
+
+    @property
+    def total_users_processed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.rejected
+
+    @property
+    def run_time(self) -> float | None:
+        if not self.started_at:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+    def start(self, *, worker: str) -> None:
+        self.status = JobStatus.RUNNING
+        self.started_at = self.started_at or timezone.now()
+        self.heartbeat_at = timezone.now()
+        self.worker = worker
+
+    def finish(self, status: str) -> None:
+        self.status = status
+        self.finished_at = timezone.now()
+
+
+class JobRecord(models.Model):
+    """What happened to one incoming user: its place in the feed, match value, outcome, reason
+    and field changes. Unchanged users are counted on the job, not listed (as in Alma's report,
+    which lists the created, updated and rejected users)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="records")
+    file = models.CharField(max_length=512)
+    entry = models.CharField(max_length=512, blank=True)
+    line = models.PositiveIntegerField(null=True)
+    position = models.PositiveIntegerField()
+    match_value = models.CharField(max_length=255, blank=True)
+    primary_id = models.CharField(max_length=255, blank=True)
+    patron_id = models.BigIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=RecordOutcome.choices)
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        indexes = [models.Index(fields=["job", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.primary_id or self.match_value}: {self.outcome}"
+
+
+class ReceivedFile(models.Model):
+    """A feed file taken by a profile. Unique per (profile, sha256): never processed twice."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(
+        IntegrationProfile, on_delete=models.CASCADE, related_name="received_files"
+    )
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, related_name="received")
+    name = models.CharField(max_length=512)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=12, choices=FileStatus.choices)
+    users = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "sha256"], name="file_once_per_profile")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,1 @@
+"""The Import and Synchronize engine: match, apply and write users in batches."""

@@ -1,0 +1,462 @@
+"""One batch of incoming users: match, decide, apply Swap All or create, then write in bulk.
+
+A batch is a few thousand users read from the feed in order. Matching and the unchanged check
+use one indexed query each; only users whose bytes changed are parsed (hash first, parse what
+changed). Everything a batch writes (users, identifiers, history, job records, the job's
+counters and checkpoint) is committed in one transaction by `write_batch`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from patronsync.almaxml import RawUser
+from patronsync.almaxml.hashing import content_hash
+from patronsync.almaxml.jsonform import user_to_json
+from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update
+from patronsync.core.exceptions import RuleViolation
+from patronsync.jobs.choices import JobKind, RecordOutcome
+from patronsync.jobs.models import JobRecord
+from patronsync.patrons.choices import ActorKind, ChangeAction
+from patronsync.patrons.fields import PRIMARY_ID_TYPE
+from patronsync.patrons.models import Patron, PatronChange, PatronIdentifier, identifier_key
+from patronsync.patrons.rules import (
+    PatronData,
+    check_identifiers_within_user,
+    patron_data_from_json,
+)
+from patronsync.patrons.services import diff_snapshots, patron_build, patron_snapshot
+from patronsync.patrons.state import current_identifiers
+from patronsync.patrons.swap import swap_all
+
+from .context import RunContext
+
+PATRON_FIELDS = [
+    f.name
+    for f in Patron._meta.concrete_fields
+    if f.name not in {"id", "institution", "created_at"}
+]
+
+
+# Which job counter each outcome adds to; a dry run counts what it would do.
+COUNTER_OF_OUTCOME: dict[str, str] = {
+    RecordOutcome.CREATED: "created",
+    RecordOutcome.WOULD_CREATE: "created",
+    RecordOutcome.UPDATED: "updated",
+    RecordOutcome.WOULD_UPDATE: "updated",
+    RecordOutcome.UNCHANGED: "unchanged",
+    RecordOutcome.REJECTED: "rejected",
+}
+
+
+@dataclass
+class Outcome:
+    """What became of one incoming record."""
+
+    raw: RawUser
+    outcome: str
+    match_value: str = ""
+    patron: Patron | None = None
+    identifiers: list[dict[str, Any]] | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+    reason_code: str = ""
+    reason: str = ""
+
+    @property
+    def primary_id(self) -> str:
+        if self.patron is not None:
+            return self.patron.primary_id
+        return self.raw.primary_id or ""
+
+
+def _reject(out: Outcome, code: str, reason: str) -> Outcome:
+    out.outcome, out.reason_code, out.reason = RecordOutcome.REJECTED, code, reason
+    out.patron = None
+    return out
+
+
+def _match_value(raw: RawUser, match_type: str) -> str | None:
+    if match_type == "PRIMARY_ID":
+        return raw.primary_id
+    return next((value for id_type, value in raw.identifiers if id_type == match_type), None)
+
+
+def _all_keys(raw: RawUser) -> list[tuple[str, str]]:
+    keys = [(PRIMARY_ID_TYPE, raw.primary_id)] if raw.primary_id else []
+    return keys + list(raw.identifiers)
+
+
+def generate_primary_id(data: PatronData, taken: set[str]) -> str:
+    """Alma: a new user without a primary ID gets one made of its first and last name."""
+    parts = [data.core.get("first_name") or "", data.core.get("last_name") or ""]
+    text = ".".join(p for p in parts if p) or "user"
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^a-z0-9.]+", "", ascii_text.lower()) or "user"
+    candidate, number = base, 1
+    while candidate in taken or Patron.objects.filter(primary_id__iexact=candidate).exists():
+        number += 1
+        candidate = f"{base}{number}"
+    return candidate
+
+
+class BatchProcessor:
+    """Decides the outcome of each record of one batch, in feed order."""
+
+    def __init__(self, ctx: RunContext, raws: list[RawUser]) -> None:
+        self.ctx = ctx
+        self.raws = raws
+        self.outcomes: list[Outcome] = []
+        self.hash_refresh: list[Patron] = []
+        # identifier key -> owner in this batch ("new:<n>" for users created by this batch)
+        self.batch_owner: dict[str, object] = {}
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _lookup(self) -> tuple[dict[str, int], dict[int, tuple[str, str, str]]]:
+        ctx = self.ctx
+        if ctx.kind == JobKind.IMPORT:
+            keys = {identifier_key(v) for raw in self.raws for _, v in _all_keys(raw)}
+            rows = PatronIdentifier.objects.filter(institution=ctx.institution, value_key__in=keys)
+        else:
+            keys = {
+                identifier_key(v) for raw in self.raws if (v := _match_value(raw, ctx.match_type))
+            }
+            db_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
+            rows = PatronIdentifier.objects.filter(
+                institution=ctx.institution, value_key__in=keys, id_type=db_type
+            )
+        found = dict(rows.values_list("value_key", "patron_id"))
+        meta = {
+            pid: (raw_hash, chash, account_type)
+            for pid, raw_hash, chash, account_type in Patron.objects.filter(
+                id__in=set(found.values())
+            ).values_list("id", "raw_hash", "content_hash", "account_type")
+        }
+        return found, meta
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _parse(self, out: Outcome) -> tuple[PatronData, str] | None:
+        parsed = out.raw.parse()
+        if not parsed.ok:
+            problem = parsed.errors[0]
+            _reject(out, problem.code, str(problem))
+            return None
+        try:
+            data = patron_data_from_json(user_to_json(parsed.user), codes=self.ctx.codes)
+        except RuleViolation as exc:
+            _reject(out, exc.code, exc.message)
+            return None
+        return data, content_hash(parsed.user)
+
+    def run(self) -> list[Outcome]:
+        """Decide every record; returns the outcomes in feed order."""
+        ctx = self.ctx
+        found, meta = self._lookup()
+        to_update: list[tuple[Outcome, int, PatronData, str]] = []
+        to_create: list[tuple[Outcome, PatronData, str]] = []
+        batch_keys: set[str] = set()
+        for raw in self.raws:
+            out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED)
+            self.outcomes.append(out)
+            if ctx.kind == JobKind.IMPORT:
+                self._decide_import(out, found, batch_keys, to_create)
+            else:
+                self._decide_sync(out, found, meta, batch_keys, to_update, to_create)
+        self._apply_updates(to_update)
+        self._apply_creations(to_create)
+        return self.outcomes
+
+    def _duplicate(self, out: Outcome, id_type: str, value: str) -> Outcome:
+        return _reject(
+            out,
+            "DUPLICATE_IN_FEED",
+            f"Identifier of type {id_type} and value {value} is already taken AcrossInstitution "
+            "in this feed",
+        )
+
+    def _decide_import(self, out, found, batch_keys, to_create) -> None:  # type: ignore[no-untyped-def]
+        ctx = self.ctx
+        keys = _all_keys(out.raw)
+        out.match_value = out.raw.primary_id or (keys[0][1] if keys else "")
+        for id_type, value in keys:
+            key = identifier_key(value)
+            pid = found.get(key)
+            if key in batch_keys or (pid is not None and pid in ctx.touched):
+                self._duplicate(out, id_type, value)
+                return
+            if pid is not None:
+                _reject(
+                    out,
+                    "ALREADY_EXISTS",
+                    f"User with identifier {value} of type {id_type} already exists; "
+                    "Import does not update existing users",
+                )
+                return
+        batch_keys.update(identifier_key(v) for _, v in keys)
+        parsed = self._parse(out)
+        if parsed is not None:
+            to_create.append((out, *parsed))
+
+    def _decide_sync(self, out, found, meta, batch_keys, to_update, to_create) -> None:  # type: ignore[no-untyped-def]
+        ctx = self.ctx
+        value = _match_value(out.raw, ctx.match_type)
+        if not value:
+            _reject(
+                out,
+                "MATCH_ID_MISSING",
+                f"The match identifier ({ctx.match_type}) is missing from the record",
+            )
+            return
+        out.match_value = value
+        key = identifier_key(value)
+        pid = found.get(key)
+        if key in batch_keys or (pid is not None and pid in ctx.touched):
+            self._duplicate(out, ctx.match_type, value)
+            return
+        batch_keys.add(key)
+        if pid is None:
+            if ctx.unmatched == "REJECT":
+                _reject(
+                    out,
+                    "UNMATCHED",
+                    f"No user matches {ctx.match_type} {value} and the profile rejects "
+                    "unmatched records",
+                )
+                return
+            parsed = self._parse(out)
+            if parsed is not None:
+                to_create.append((out, *parsed))
+            return
+        raw_hash, _content_hash, account_type = meta[pid]
+        if account_type != "EXTERNAL":
+            _reject(out, "USER_NOT_EXTERNAL", "User is not external")
+            return
+        ctx.touched.add(pid)
+        if raw_hash and raw_hash == out.raw.raw_hash:
+            out.outcome = RecordOutcome.UNCHANGED
+            return
+        parsed = self._parse(out)
+        if parsed is not None:
+            data, chash = parsed
+            to_update.append((out, pid, data, chash))
+
+    # -- applying --------------------------------------------------------------------------
+
+    def _claim_identifiers(
+        self, out: Outcome, owner: object, identifiers: list[dict[str, Any]], db_owner: dict
+    ) -> bool:
+        """Check the record's identifiers against other users and this feed; claim them."""
+        ctx = self.ctx
+        for item in identifiers:
+            key = identifier_key(item["value"])
+            holder = self.batch_owner.get(key, db_owner.get(key))
+            if holder is None or holder == owner:
+                continue
+            id_type = item["id_type"]["value"]
+            if holder in self.batch_owner.values() or holder in ctx.touched:
+                self._duplicate(out, id_type, item["value"])
+            else:
+                _reject(
+                    out,
+                    "IDENTIFIER_TAKEN",
+                    f"User with identifier {item['value']} of type {id_type} already exists "
+                    "(another user holds it)",
+                )
+            return False
+        for item in identifiers:
+            self.batch_owner[identifier_key(item["value"])] = owner
+        return True
+
+    def _owners(self, items: list[list[dict[str, Any]]]) -> dict[str, int]:
+        keys = {identifier_key(i["value"]) for ids in items for i in ids}
+        rows = PatronIdentifier.objects.filter(
+            institution=self.ctx.institution, value_key__in=keys
+        ).values_list("value_key", "patron_id")
+        return dict(rows)
+
+    def _apply_updates(self, to_update: list[tuple[Outcome, int, PatronData, str]]) -> None:
+        if not to_update:
+            return
+        patrons = Patron.objects.filter(id__in=[pid for _, pid, _, _ in to_update])
+        by_id = {p.id: p for p in patrons.prefetch_related("identifiers")}
+        planned = []
+        for out, pid, data, chash in to_update:
+            patron = by_id[pid]
+            if patron.content_hash == chash:
+                out.outcome = RecordOutcome.UNCHANGED
+                patron.raw_hash = out.raw.raw_hash
+                self.hash_refresh.append(patron)
+                continue
+            before = patron_snapshot(patron, identifiers=current_identifiers(patron))
+            try:
+                identifiers = swap_all(patron=patron, incoming=data, context=self.ctx.swap)
+                check_identifiers_within_user(patron.primary_id, identifiers)
+            except RuleViolation as exc:
+                _reject(out, exc.code, exc.message)
+                continue
+            out.patron, out.identifiers = patron, identifiers
+            out.changes = diff_snapshots(before, patron_snapshot(patron, identifiers=identifiers))
+            patron.raw_hash, patron.content_hash = out.raw.raw_hash, chash
+            planned.append(out)
+        owners = self._owners([out.identifiers or [] for out in planned])
+        for out in planned:
+            assert out.patron is not None
+            if not self._claim_identifiers(out, out.patron.id, out.identifiers or [], owners):
+                continue
+            if out.changes:
+                out.outcome = (
+                    RecordOutcome.WOULD_UPDATE if self.ctx.dry_run else RecordOutcome.UPDATED
+                )
+            else:
+                out.outcome = RecordOutcome.UNCHANGED
+                self.hash_refresh.append(out.patron)
+                out.patron = None
+
+    def _apply_creations(self, to_create: list[tuple[Outcome, PatronData, str]]) -> None:
+        ctx = self.ctx
+        owners = self._owners([data.identifiers or [] for _, data, _ in to_create])
+        taken_ids: set[str] = set()
+        for number, (out, data, chash) in enumerate(to_create):
+            data.core.update(
+                account_type="EXTERNAL", external_id=ctx.profile.code, record_type=ctx.record_type
+            )
+            if not data.core.get("primary_id"):
+                data.core["primary_id"] = generate_primary_id(data, taken_ids)
+            taken_ids.add(data.core["primary_id"].lower())
+            identifiers = [
+                {**item, "segment_type": "External"} for item in (data.identifiers or [])
+            ]
+            try:
+                patron = patron_build(institution=ctx.institution, data=data, codes=ctx.codes)
+                check_identifiers_within_user(patron.primary_id, identifiers)
+            except RuleViolation as exc:
+                _reject(out, exc.code, exc.message)
+                continue
+            primary = {"id_type": {"value": PRIMARY_ID_TYPE}, "value": patron.primary_id}
+            owner = f"new:{number}"
+            if not self._claim_identifiers(out, owner, [primary, *identifiers], owners):
+                continue
+            patron.raw_hash, patron.content_hash = out.raw.raw_hash, chash
+            out.patron, out.identifiers = patron, identifiers
+            out.outcome = RecordOutcome.WOULD_CREATE if ctx.dry_run else RecordOutcome.CREATED
+
+
+def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[PatronIdentifier]:
+    rows = [
+        PatronIdentifier(
+            institution_id=patron.institution_id,
+            patron=patron,
+            id_type=PRIMARY_ID_TYPE,
+            value=patron.primary_id,
+            value_key=identifier_key(patron.primary_id),
+        )
+    ]
+    rows += [
+        PatronIdentifier(
+            institution_id=patron.institution_id,
+            patron=patron,
+            id_type=item["id_type"]["value"],
+            value=item["value"],
+            value_key=identifier_key(item["value"]),
+            note=item.get("note", ""),
+            status=item.get("status", ""),
+            segment_type=item.get("segment_type", "External"),
+            position=position,
+        )
+        for position, item in enumerate(identifiers, start=1)
+    ]
+    return rows
+
+
+def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str, Any]) -> None:
+    """Commit one batch: users, identifiers, history, job records, counters and checkpoint.
+
+    In a dry run only the job records, counters and checkpoint are written.
+    """
+    outcomes = processor.outcomes
+    job = ctx.job
+    with transaction.atomic():
+        created = [o for o in outcomes if o.outcome == RecordOutcome.CREATED]
+        updated = [o for o in outcomes if o.outcome == RecordOutcome.UPDATED]
+        if not ctx.dry_run:
+            new_patrons = [o.patron for o in created if o.patron is not None]
+            for patron, pk in zip(new_patrons, allocate_ids(Patron, len(new_patrons)), strict=True):
+                patron.id = pk
+            bulk_insert(Patron, new_patrons, with_pk=True)
+            ids_changed = [
+                o for o in updated if "user_identifier" in o.changes or "primary_id" in o.changes
+            ]
+            bulk_update(Patron, [o.patron for o in updated if o.patron], PATRON_FIELDS)
+            bulk_update(Patron, processor.hash_refresh, ["raw_hash", "content_hash"])
+            PatronIdentifier.objects.filter(
+                patron_id__in=[o.patron.id for o in ids_changed]  # type: ignore[union-attr]
+            ).delete()
+            rows = [
+                row
+                for o in (*created, *ids_changed)
+                for row in _identifier_rows(o.patron, o.identifiers or [])  # type: ignore[arg-type]
+            ]
+            bulk_insert(PatronIdentifier, rows)
+            for o in created:
+                ctx.touched.add(o.patron.id)  # type: ignore[union-attr]
+            bulk_insert(
+                PatronChange,
+                [
+                    PatronChange(
+                        institution_id=ctx.institution.id,
+                        patron=o.patron,
+                        primary_id=o.primary_id,
+                        action=ChangeAction.CREATED
+                        if o.outcome == RecordOutcome.CREATED
+                        else ChangeAction.UPDATED,
+                        actor_kind=ActorKind.JOB,
+                        actor_label=job.title,
+                        job_id=job.id,
+                        changes=o.changes,
+                    )
+                    for o in (*created, *updated)
+                ],
+            )
+        bulk_insert(
+            JobRecord,
+            [
+                JobRecord(
+                    job=job,
+                    file=o.raw.position.file,
+                    entry=o.raw.position.entry or "",
+                    line=o.raw.position.line,
+                    position=o.raw.position.ordinal,
+                    match_value=o.match_value[:255],
+                    primary_id=o.primary_id[:255],
+                    patron_id=o.patron.id if o.patron is not None else None,
+                    outcome=o.outcome,
+                    reason_code=o.reason_code,
+                    reason=o.reason,
+                    changes=o.changes,
+                )
+                for o in outcomes
+                if o.outcome != RecordOutcome.UNCHANGED
+            ],
+        )
+        job.total_records_processed += len(outcomes)
+        for o in outcomes:
+            counter = COUNTER_OF_OUTCOME[o.outcome]
+            setattr(job, counter, getattr(job, counter) + 1)
+        job.checkpoint = {**checkpoint, "touched": ctx.touched.dump()}
+        job.save(
+            update_fields=[
+                "total_records_processed",
+                "created",
+                "updated",
+                "unchanged",
+                "rejected",
+                "checkpoint",
+                "heartbeat_at",
+            ]
+        )

@@ -1,0 +1,75 @@
+"""A job killed at any moment and run again ends as if it had never stopped."""
+
+from __future__ import annotations
+
+import pytest
+
+from patronsync.jobs import services as job_services
+from patronsync.jobs.models import Job, JobRecord, ReceivedFile
+from patronsync.jobs.services import profile_run
+from patronsync.loader import batch as batch_module
+from patronsync.patrons.models import Patron, PatronIdentifier
+
+from .conftest import user_xml, users_doc, write_zip
+
+pytestmark = pytest.mark.django_db
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: not an Exception, so nothing catches it."""
+
+
+def feed(drop):
+    users = [user_xml(f"u{n}", barcode=f"B{n}") for n in range(7)]
+    users.append(user_xml("u3", last="Duplicate"))  # rejected as a duplicate in this feed
+    write_zip(drop / "synchronize" / "feed.zip", {"users.xml": users_doc(*users)})
+
+
+def assert_complete(job):
+    assert (job.status, job.created, job.rejected) == ("completed_with_errors", 7, 1)
+    assert job.total_records_processed == 8
+    assert Patron.objects.count() == 7
+    assert PatronIdentifier.objects.count() == 14
+    assert JobRecord.objects.filter(job=job).count() == 8
+    assert ReceivedFile.objects.get().status == "handled"
+
+
+@pytest.mark.parametrize("kill_at", ["after_commit", "inside_batch"])
+def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, kill_at):
+    monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
+    feed(drop)
+    real_write = batch_module.write_batch
+    real_insert = batch_module.bulk_insert
+    calls = {"n": 0}
+
+    def insert_or_die(model, objs, **kwargs):
+        # The job records are the last rows a batch inserts, inside its transaction.
+        if model is JobRecord and calls["n"] == 2:
+            raise Killed
+        real_insert(model, objs, **kwargs)
+
+    def write_then_maybe_die(ctx, processor, checkpoint):
+        calls["n"] += 1
+        real_write(ctx, processor, checkpoint)
+        if kill_at == "after_commit" and calls["n"] == 2:
+            raise Killed
+
+    if kill_at == "inside_batch":
+        monkeypatch.setattr(batch_module, "bulk_insert", insert_or_die)
+    monkeypatch.setattr(job_services, "write_batch", write_then_maybe_die)
+    with pytest.raises(Killed):
+        profile_run(profile=profile, kind="synchronize")
+    job = Job.objects.get()
+    assert job.status == "running"
+    assert (drop / "synchronize" / "feed.zip").exists()  # not handled before all users are in
+
+    if kill_at == "inside_batch":  # the second batch was rolled back whole
+        assert Patron.objects.count() == 3
+        assert job.checkpoint["position"] == 3
+    monkeypatch.setattr(job_services, "write_batch", real_write)
+    monkeypatch.setattr(batch_module, "bulk_insert", real_insert)
+    resumed = profile_run(profile=profile, kind="synchronize")
+    assert resumed.id == job.id
+    assert "resumed after interruption" in resumed.log
+    assert_complete(resumed)
+    assert (drop / "synchronize" / "feed.zip.handled").exists()

@@ -1,0 +1,1 @@
+"""Integration profiles of type Users: the Import and Synchronize sections, and their schedules."""

@@ -1,0 +1,34 @@
+"""`patronsync config apply FILE`: declare connections and profiles in YAML, idempotently."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def apply(args: argparse.Namespace) -> int:
+    from patronsync.core.exceptions import ConfigurationError
+    from patronsync.jobs.commands import _institution
+    from patronsync.profiles.services import config_apply_file
+
+    try:
+        lines = config_apply_file(
+            institution=_institution(args.institution), path=Path(args.file), actor="config apply"
+        )
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("config", help="apply a configuration file")
+    actions = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    apply_parser = actions.add_parser("apply", help="create or update connections and profiles")
+    apply_parser.add_argument("file", metavar="FILE")
+    apply_parser.add_argument("--institution", help="institution code (default: the default one)")
+    apply_parser.set_defaults(func=apply)

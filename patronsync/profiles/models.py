@@ -1,0 +1,71 @@
+"""Integration profiles of type Users, with Alma's Import and Synchronize sections."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from patronsync.connections.models import Connection
+from patronsync.core.models import Institution
+
+from .choices import (
+    PRIMARY_ID_MATCH,
+    XSD_VERSION_2,
+    IntegrationType,
+    RecordType,
+    Schedule,
+    SynchronizationType,
+    UnmatchedAction,
+)
+
+
+class IntegrationProfile(models.Model):
+    """A Users integration profile: where its files come from and how Import and Synchronize
+    treat them. The profile code becomes the external ID of the users it loads."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="profiles")
+    code = models.CharField(max_length=50)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    integration_type = models.CharField(
+        max_length=20, choices=IntegrationType.choices, default=IntegrationType.USERS
+    )
+    system = models.CharField(max_length=255, help_text="The kind of SIS, e.g. Campus Management")
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="profiles")
+
+    import_active = models.BooleanField(default=False)
+    import_record_type = models.CharField(
+        max_length=10, choices=RecordType.choices, default=RecordType.PUBLIC
+    )
+    import_input_path = models.CharField(max_length=1024, blank=True)
+    import_xsd_version = models.CharField(max_length=5, default=XSD_VERSION_2)
+
+    sync_active = models.BooleanField(default=False)
+    sync_record_type = models.CharField(
+        max_length=10, choices=RecordType.choices, default=RecordType.PUBLIC
+    )
+    sync_match_id_type = models.CharField(max_length=255, default=PRIMARY_ID_MATCH)
+    sync_type = models.CharField(
+        max_length=20, choices=SynchronizationType.choices, default=SynchronizationType.SWAP_ALL
+    )
+    sync_unmatched = models.CharField(
+        max_length=10, choices=UnmatchedAction.choices, default=UnmatchedAction.ADD
+    )
+    sync_input_path = models.CharField(max_length=1024, blank=True)
+    sync_schedule = models.CharField(
+        max_length=20, choices=Schedule.choices, default=Schedule.NOT_SCHEDULED
+    )
+    sync_xsd_version = models.CharField(max_length=5, default=XSD_VERSION_2)
+
+    updated_by = models.CharField(max_length=255, blank=True)
+    status_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "code"], name="profile_code_unique_per_institution"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
