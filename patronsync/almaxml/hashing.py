@@ -37,22 +37,26 @@ def _canonical(value: Any) -> Any:
         return {k: _canonical(v) for k, v in value.items() if k != "desc"}
     if isinstance(value, list):
         items = [_canonical(v) for v in value]
+        if len(items) < 2:
+            return items
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
     return value
 
 
-def canonical_form(user: User) -> dict[str, Any]:
-    """The normalized dict that `content_hash` hashes (useful to explain a difference)."""
-    data = _canonical(user_to_json(user))
+def canonical_form(user: User, json_form: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The normalized dict that `content_hash` hashes (useful to explain a difference).
+
+    Pass the user's JSON form if you already have it, to spare converting it again.
+    """
+    data = _canonical(user_to_json(user) if json_form is None else json_form)
     if user.researcher:
         elem = etree.fromstring(user.researcher.encode(), _BLANK_PARSER)
         data["researcher"] = etree.tostring(elem, method="c14n").decode()
     return data
 
 
-def content_hash(user: User) -> str:
-    """blake2b-128 hex digest of the user's canonical form."""
-    text = json.dumps(
-        canonical_form(user), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+def content_hash(user: User, json_form: dict[str, Any] | None = None) -> str:
+    """blake2b-128 hex digest of the user's canonical form (see `canonical_form`)."""
+    canonical = canonical_form(user, json_form)
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return blake2b(text.encode(), digest_size=16).hexdigest()

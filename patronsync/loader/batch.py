@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from patronsync.almaxml import RawUser
 from patronsync.almaxml.hashing import content_hash
 from patronsync.almaxml.jsonform import user_to_json
-from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update
+from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update, insert_rows
 from patronsync.core.exceptions import RuleViolation
 from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.jobs.models import JobRecord
-from patronsync.patrons.choices import ActorKind, ChangeAction
+from patronsync.patrons.choices import ActorKind
 from patronsync.patrons.fields import PRIMARY_ID_TYPE
 from patronsync.patrons.models import Patron, PatronChange, PatronIdentifier, identifier_key
 from patronsync.patrons.rules import (
@@ -147,12 +148,13 @@ class BatchProcessor:
             problem = parsed.errors[0]
             _reject(out, problem.code, str(problem))
             return None
+        json_form = user_to_json(parsed.user)
         try:
-            data = patron_data_from_json(user_to_json(parsed.user), codes=self.ctx.codes)
+            data = patron_data_from_json(json_form, codes=self.ctx.codes)
         except RuleViolation as exc:
             _reject(out, exc.code, exc.message)
             return None
-        return data, content_hash(parsed.user)
+        return data, content_hash(parsed.user, json_form)
 
     def run(self) -> list[Outcome]:
         """Decide every record; returns the outcomes in feed order."""
@@ -347,30 +349,32 @@ class BatchProcessor:
             out.outcome = RecordOutcome.WOULD_CREATE if ctx.dry_run else RecordOutcome.CREATED
 
 
-def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[PatronIdentifier]:
+IDENTIFIER_COLUMNS = (
+    "institution_id", "patron_id", "id_type", "value", "value_key", "note", "status",
+    "segment_type", "position",
+)  # fmt: skip
+CHANGE_COLUMNS = (
+    "institution_id", "patron_id", "primary_id", "action", "actor_kind", "actor_label", "job_id",
+    "changes", "created_at",
+)  # fmt: skip
+RECORD_COLUMNS = (
+    "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
+    "outcome", "reason_code", "reason", "changes",
+)  # fmt: skip
+
+
+def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The user's identifier rows (primary ID first) in IDENTIFIER_COLUMNS order."""
+    inst, pid = patron.institution_id, patron.id
     rows = [
-        PatronIdentifier(
-            institution_id=patron.institution_id,
-            patron=patron,
-            id_type=PRIMARY_ID_TYPE,
-            value=patron.primary_id,
-            value_key=identifier_key(patron.primary_id),
-        )
-    ]
+        (inst, pid, PRIMARY_ID_TYPE, patron.primary_id, identifier_key(patron.primary_id),
+         "", "", "External", 0)
+    ]  # fmt: skip
     rows += [
-        PatronIdentifier(
-            institution_id=patron.institution_id,
-            patron=patron,
-            id_type=item["id_type"]["value"],
-            value=item["value"],
-            value_key=identifier_key(item["value"]),
-            note=item.get("note", ""),
-            status=item.get("status", ""),
-            segment_type=item.get("segment_type", "External"),
-            position=position,
-        )
-        for position, item in enumerate(identifiers, start=1)
-    ]
+        (inst, pid, item["id_type"]["value"], item["value"], identifier_key(item["value"]),
+         item.get("note", ""), item.get("status", ""), item.get("segment_type", "External"), n)
+        for n, item in enumerate(identifiers, start=1)
+    ]  # fmt: skip
     return rows
 
 
@@ -402,48 +406,32 @@ def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str
                 for o in (*created, *ids_changed)
                 for row in _identifier_rows(o.patron, o.identifiers or [])  # type: ignore[arg-type]
             ]
-            bulk_insert(PatronIdentifier, rows)
+            insert_rows(PatronIdentifier, IDENTIFIER_COLUMNS, rows)
             for o in created:
                 ctx.touched.add(o.patron.id)  # type: ignore[union-attr]
-            bulk_insert(
+            now = timezone.now()
+            insert_rows(
                 PatronChange,
+                CHANGE_COLUMNS,
                 [
-                    PatronChange(
-                        institution_id=ctx.institution.id,
-                        patron=o.patron,
-                        primary_id=o.primary_id,
-                        action=ChangeAction.CREATED
-                        if o.outcome == RecordOutcome.CREATED
-                        else ChangeAction.UPDATED,
-                        actor_kind=ActorKind.JOB,
-                        actor_label=job.title,
-                        job_id=job.id,
-                        changes=o.changes,
-                    )
+                    (ctx.institution.id, o.patron.id, o.primary_id,  # type: ignore[union-attr]
+                     "created" if o.outcome == RecordOutcome.CREATED else "updated",
+                     ActorKind.JOB.value, job.title, job.id, o.changes, now)
                     for o in (*created, *updated)
                 ],
-            )
-        bulk_insert(
+            )  # fmt: skip
+        insert_rows(
             JobRecord,
+            RECORD_COLUMNS,
             [
-                JobRecord(
-                    job=job,
-                    file=o.raw.position.file,
-                    entry=o.raw.position.entry or "",
-                    line=o.raw.position.line,
-                    position=o.raw.position.ordinal,
-                    match_value=o.match_value[:255],
-                    primary_id=o.primary_id[:255],
-                    patron_id=o.patron.id if o.patron is not None else None,
-                    outcome=o.outcome,
-                    reason_code=o.reason_code,
-                    reason=o.reason,
-                    changes=o.changes,
-                )
+                (job.id, o.raw.position.file, o.raw.position.entry or "", o.raw.position.line,
+                 o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
+                 o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
+                 o.reason, o.changes)
                 for o in outcomes
                 if o.outcome != RecordOutcome.UNCHANGED
             ],
-        )
+        )  # fmt: skip
         job.total_records_processed += len(outcomes)
         for o in outcomes:
             counter = COUNTER_OF_OUTCOME[o.outcome]

@@ -24,6 +24,11 @@ from .fields import (
 )
 from .models import identifier_key
 
+# Plain strings: Django's `Choices.values` builds a new list on every call, and these are
+# looked up for every segment of every user in a feed.
+SEGMENT_TYPES = frozenset(SegmentType.values)
+EXTERNAL = str(SegmentType.EXTERNAL.value)
+ACCOUNT_TYPES = frozenset(AccountType.values)
 TRUE_WORDS = {"true", "1", "yes", "y"}
 FALSE_WORDS = {"false", "0", "no", "n", ""}
 
@@ -167,7 +172,7 @@ def _normalize_segment(kind: str, item: Any, codes: CodeTables, position: int) -
             date = parse_date(value, field_name=f"{where}.{key}")
             out[key] = date.isoformat() if date else None
         elif key == "segment_type":
-            out[key] = value if value in SegmentType.values else SegmentType.EXTERNAL
+            out[key] = value if value in SEGMENT_TYPES else EXTERNAL
         elif isinstance(value, str):
             out[key] = value.strip()
         else:
@@ -181,7 +186,7 @@ def _normalize_segment(kind: str, item: Any, codes: CodeTables, position: int) -
                 alma_code="401664",
             )
     if kind in TYPED_SEGMENTS or kind == "user_identifier":
-        out.setdefault("segment_type", SegmentType.EXTERNAL)
+        out.setdefault("segment_type", EXTERNAL)
     return out
 
 
@@ -220,7 +225,7 @@ def check_identifiers_within_user(primary_id: str, identifiers: list[dict[str, A
 def check_account(core: dict[str, Any]) -> None:
     """Account type and external ID rules of Alma's API (401853, 401854, 401857)."""
     account_type = core.get("account_type") or AccountType.EXTERNAL
-    if account_type not in AccountType.values:
+    if account_type not in ACCOUNT_TYPES:
         raise RuleViolation(
             f"Account type '{account_type}' is illegal; it must be INTERNAL or EXTERNAL",
             code="ACCOUNT_TYPE_ILLEGAL",

@@ -39,14 +39,14 @@ def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, ki
     monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
     feed(drop)
     real_write = batch_module.write_batch
-    real_insert = batch_module.bulk_insert
+    real_insert = batch_module.insert_rows
     calls = {"n": 0}
 
-    def insert_or_die(model, objs, **kwargs):
+    def insert_or_die(model, names, rows):
         # The job records are the last rows a batch inserts, inside its transaction.
         if model is JobRecord and calls["n"] == 2:
             raise Killed
-        real_insert(model, objs, **kwargs)
+        real_insert(model, names, rows)
 
     def write_then_maybe_die(ctx, processor, checkpoint):
         calls["n"] += 1
@@ -55,7 +55,7 @@ def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, ki
             raise Killed
 
     if kill_at == "inside_batch":
-        monkeypatch.setattr(batch_module, "bulk_insert", insert_or_die)
+        monkeypatch.setattr(batch_module, "insert_rows", insert_or_die)
     monkeypatch.setattr(job_services, "write_batch", write_then_maybe_die)
     with pytest.raises(Killed):
         profile_run(profile=profile, kind="synchronize")
@@ -67,7 +67,7 @@ def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, ki
         assert Patron.objects.count() == 3
         assert job.checkpoint["position"] == 3
     monkeypatch.setattr(job_services, "write_batch", real_write)
-    monkeypatch.setattr(batch_module, "bulk_insert", real_insert)
+    monkeypatch.setattr(batch_module, "insert_rows", real_insert)
     resumed = profile_run(profile=profile, kind="synchronize")
     assert resumed.id == job.id
     assert "resumed after interruption" in resumed.log

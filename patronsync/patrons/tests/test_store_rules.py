@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.hashers import check_password
 
 from patronsync.core.exceptions import RuleViolation
 from patronsync.patrons.models import Patron, PatronIdentifier
@@ -193,8 +194,9 @@ def test_defaults_on_creation(institution, system_actor):
 def test_pin_is_stored_hashed_and_never_returned(institution):
     patron = patron_factory(institution, pin_number="4711")
     patron.refresh_from_db()
-    assert patron.pin_hash
-    assert "4711" not in patron.pin_hash
+    assert patron.pin_hash != "4711"
+    assert check_password("4711", patron.pin_hash)
+    assert not check_password("4712", patron.pin_hash)
     assert "pin_number" not in patron_to_json(patron)
     assert "4711" not in str(patron_to_json(patron))
 

@@ -1,0 +1,168 @@
+"""Sync-engine benchmark: a first Import, then the next day's Synchronize, on SQLite and PG.
+
+Run: ``.venv/bin/python bench/bench_sync.py --users 100000 1000000 [--databases sqlite]``.
+
+For each size it generates (once, cached in ``bench/.cache/``) a day-1 feed of realistic users and
+a day-2 feed of the same population with 1 % of users changed and 0.1 % added. For each database
+it runs, each in a fresh process that reports its own peak RSS:
+
+1. the floor: bare lxml iterparse plus blake2b of every ``<user>`` of the day-2 feed;
+2. ``patronsync run BENCH --import`` on the day-1 feed, into an empty database;
+3. ``patronsync run BENCH --synchronize`` on the day-2 feed.
+
+It prints users/s, wall time, peak memory and the ratio to the floor. PostgreSQL is reached at
+``PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``); a database named
+``patronsync_bench`` is dropped and created there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(__file__).resolve().parent / ".cache"
+PG_URL = os.environ.get("PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BENCH_DB = "patronsync_bench"
+
+
+def feeds(users: int) -> tuple[Path, Path]:
+    """The day-1 and day-2 feeds for `users` users, generated once."""
+    sys.path.insert(0, str(ROOT))
+    from patronsync.feeds.sample import write_sample_feed
+
+    CACHE.mkdir(exist_ok=True)
+    day1, day2 = CACHE / f"sync-{users}-day1.zip", CACHE / f"sync-{users}-day2.zip"
+    if not day1.exists():
+        write_sample_feed(day1, users, seed=1, users_per_file=50_000)
+    if not day2.exists():
+        write_sample_feed(
+            day2, users, seed=2, base_seed=1, changed_fraction=0.01, added_fraction=0.001,
+            users_per_file=50_000,
+        )  # fmt: skip
+    return day1, day2
+
+
+def child_floor(path: str) -> None:
+    """In a child process: the bare parsing floor over `path`; prints count and peak RSS."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_parse import _floor
+
+    count = _floor(Path(path))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"users": count, "peak_mb": peak}))
+
+
+def child_run(kind: str) -> None:
+    """In a child process: run the BENCH profile's job; prints the report and peak RSS."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    import django
+
+    django.setup()
+    from patronsync.jobs.selectors import job_report
+    from patronsync.jobs.services import profile_run
+    from patronsync.profiles.models import IntegrationProfile
+
+    profile = IntegrationProfile.objects.get(code="BENCH")
+    job = profile_run(profile=profile, kind=kind)
+    report = job_report(job=job)
+    report.pop("rejected_users")
+    report["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(report, default=str))
+
+
+def _child(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"child {args} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+
+
+def _prepare(database: str, data_dir: Path, drop: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PATRONSYNC_DATA_DIR": str(data_dir),
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+    }
+    env.pop("DATABASE_URL", None)
+    if database == "postgresql":
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        env["DATABASE_URL"] = PG_URL.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+    patronsync = str(Path(sys.executable).parent / "patronsync")
+    subprocess.run([patronsync, "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    config = data_dir / "bench.yaml"
+    config.write_text(
+        f"connections:\n  - name: bench\n    type: local\n    path: {drop}\n"
+        "profiles:\n  - code: BENCH\n    name: Benchmark\n    connection: bench\n"
+        "    system: Benchmark SIS\n    import: {input_path: import}\n"
+        "    synchronize: {input_path: synchronize, match_id_type: PRIMARY_ID, unmatched: ADD}\n"
+    )
+    subprocess.run([patronsync, "config", "apply", str(config)], env=env, cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    return env
+
+
+def bench(users: int, database: str) -> None:
+    day1, day2 = feeds(users)
+    work = Path(tempfile.mkdtemp(prefix="patronsync-bench-"))
+    try:
+        drop = work / "drop"
+        for folder in ("import", "synchronize"):
+            (drop / folder).mkdir(parents=True)
+        env = _prepare(database, work / "var", drop)
+        floor, floor_wall = _child(["floor", str(day2)], env)
+        print(f"{users:>9,} {database:<10} floor       {floor['users'] / floor_wall:>9,.0f} users/s"
+              f" {floor_wall:>7.1f} s {floor['peak_mb']:>6.0f} MB")  # fmt: skip
+        for kind, feed, folder in (
+            ("import", day1, "import"),
+            ("synchronize", day2, "synchronize"),
+        ):
+            shutil.copy(feed, drop / folder / feed.name)
+            report, wall = _child(["run", kind], env)
+            processed = report["total_users_processed"]
+            counts = "/".join(
+                str(report[k]) for k in ("created", "updated", "unchanged", "rejected")
+            )
+            print(f"{users:>9,} {database:<10} {kind:<11} {processed / wall:>9,.0f} users/s"
+                  f" {wall:>7.1f} s {report['peak_mb']:>6.0f} MB  {wall / floor_wall:>5.2f}x floor"
+                  f"  created/updated/unchanged/rejected {counts}  {report['status']}")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        if sys.argv[2] == "floor":
+            child_floor(sys.argv[3])
+        else:
+            child_run(sys.argv[3])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    print(f"{'users':>9} {'database':<10} {'step':<11} {'rate':>15} {'wall':>9} {'peak':>9}")
+    for users in args.users:
+        for database in args.databases:
+            bench(users, database)
+
+
+if __name__ == "__main__":
+    main()
