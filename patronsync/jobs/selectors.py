@@ -50,3 +50,54 @@ def job_report(*, job: Job) -> dict[str, Any]:
         "files": job.files,
         "rejected_users": list(rejected[:1000]),
     }
+
+
+# The columns of `patronsync report JOB --csv` and of the API's records.csv, in order.
+JOB_RECORD_CSV_COLUMNS = (
+    "file",
+    "entry",
+    "line",
+    "position",
+    "match_value",
+    "primary_id",
+    "outcome",
+    "reason_code",
+    "reason",
+)
+
+
+def job_list_filter(
+    *,
+    institutions: QuerySet[Any],
+    profile: str = "",
+    kind: str = "",
+    status: str = "",
+) -> QuerySet[Job]:
+    """The jobs of `institutions`, newest first, optionally of one profile code, kind or status."""
+    jobs = Job.objects.filter(institution__in=institutions).select_related("profile", "institution")
+    if profile:
+        jobs = jobs.filter(profile__code=profile)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if status:
+        jobs = jobs.filter(status=status)
+    return jobs
+
+
+def job_records_filter(
+    *,
+    job: Job,
+    outcome: str = "",
+    reason_code: str = "",
+    primary_id: str = "",
+    file: str = "",
+) -> QuerySet[JobRecord]:
+    """A job's records in feed order, filtered by exact outcome, reason code, primary ID or file."""
+    records = job_records(job=job, outcome=outcome or None)
+    if reason_code:
+        records = records.filter(reason_code=reason_code)
+    if primary_id:
+        records = records.filter(primary_id=primary_id)
+    if file:
+        records = records.filter(file=file)
+    return records

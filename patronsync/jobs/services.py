@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import socket
 import tempfile
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
@@ -28,7 +31,7 @@ from patronsync.almaxml import Limits, RawUser, iter_raw_users
 from patronsync.connections.transports import transport_for
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
-from patronsync.loader.batch import BatchProcessor, write_batch
+from patronsync.loader.batch import BatchProcessor, parse_records, write_batch
 from patronsync.loader.context import RunContext
 from patronsync.loader.state import TouchedUsers
 from patronsync.patrons.swap import SwapContext
@@ -43,6 +46,8 @@ BATCH_SIZE = int(os.environ.get("PATRONSYNC_BATCH_SIZE", "2000"))
 MAX_ZIPS_PER_RUN = 20  # Alma's limit
 ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's limits
 STALE_AFTER = timedelta(minutes=10)
+# Processes that parse ahead during an Import (0: parse in-line).
+PARSE_WORKERS = int(os.environ.get("PATRONSYNC_PARSE_WORKERS", "1"))
 
 Progress = Callable[[int], None]
 
@@ -167,6 +172,25 @@ def _log(job: Job, message: str) -> None:
     job.log += f"{timezone.now():%Y-%m-%d %H:%M:%S} {message}\n"
 
 
+@contextmanager
+def _parse_ahead(ctx: RunContext) -> Iterator[Any]:
+    """A worker process that parses batches while this one writes, or None.
+
+    An Import parses every record, so parsing on the second core halves its time; a Synchronize
+    parses only the few users whose bytes changed, so it parses in-line. The worker is forked:
+    it inherits the loaded code and settings, and never touches the database.
+    """
+    if ctx.kind != JobKind.IMPORT or PARSE_WORKERS < 1:
+        yield None
+        return
+    pool = multiprocessing.get_context("fork").Pool(PARSE_WORKERS)
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def _load_file(
     ctx: RunContext, path: Path, name: str, sha256: str, skip: int, progress: Progress | None
 ) -> tuple[int, list[dict[str, Any]]]:
@@ -177,14 +201,27 @@ def _load_file(
         for _ in islice(users, skip):
             pass
     position = skip
-    for batch in _batches(users, BATCH_SIZE):
-        processor = BatchProcessor(ctx, batch)
+
+    def commit(batch: list[RawUser], parsed: Any) -> None:
+        nonlocal position
+        processor = BatchProcessor(ctx, batch, parsed.get() if parsed is not None else None)
         processor.run()
         position += len(batch)
         ctx.job.heartbeat_at = timezone.now()
         write_batch(ctx, processor, {"file": sha256, "position": position})
         if progress:
             progress(len(batch))
+
+    with _parse_ahead(ctx) as pool:
+        # Batches in flight, oldest first: each worker parses one while this process commits.
+        pending: deque[tuple[list[RawUser], Any]] = deque()
+        for batch in _batches(users, BATCH_SIZE):
+            parsed = pool.apply_async(parse_records, (batch, ctx.codes)) if pool else None
+            pending.append((batch, parsed))
+            if len(pending) > PARSE_WORKERS or pool is None:
+                commit(*pending.popleft())
+        while pending:
+            commit(*pending.popleft())
     problems = [
         {"code": p.code, "message": str(p), "line": p.line, "entry": p.entry}
         for p in reader.problems
@@ -303,3 +340,70 @@ def profile_run(
     """Create (or resume) and run a job of `profile`: the one call behind CLI, UI and API."""
     job = job_create(profile=profile, kind=kind, dry_run=dry_run, trigger=trigger)
     return job_run(job=job, progress=progress)
+
+
+class JobNotCancellable(PatronsyncError):
+    """The job cannot be cancelled in its current status."""
+
+
+class JobNotHeld(PatronsyncError):
+    """Only a job held by the mass-change guard can be approved."""
+
+
+# The mass-change guard (not built yet) will hold a job whose changes exceed its thresholds and
+# give it this status until someone approves it.
+JOB_STATUS_HELD = "held"
+
+
+def job_start(
+    *, profile: IntegrationProfile, kind: str, dry_run: bool = False, trigger: str = JobTrigger.API
+) -> Job:
+    """Start a job of `profile` for the API: today it runs synchronously and returns it finished.
+
+    The one place to swap for an enqueue (create the job, run it on a worker) once jobs run in
+    the background. Raises JobAlreadyRunning like `profile_run`.
+    """
+    return profile_run(profile=profile, kind=kind, dry_run=dry_run, trigger=trigger)
+
+
+def _append_log(message: str) -> Any:
+    from django.db.models import F, Value
+    from django.db.models.functions import Concat
+
+    return Concat(F("log"), Value(f"{timezone.now():%Y-%m-%d %H:%M:%S} {message}\n"))
+
+
+def job_cancel(*, job: Job, actor: str) -> Job:
+    """Cancel a pending job: it ends `failed` with a log line naming who cancelled it.
+
+    The update is conditional on the job still being pending, so a worker that takes the job at
+    the same moment wins and the cancel is refused. A running job cannot be cancelled yet (the
+    runner has no cancel flag to check); a finished job has nothing to cancel.
+    """
+    cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
+        status=JobStatus.FAILED,
+        finished_at=timezone.now(),
+        log=_append_log(f"Cancelled by {actor}"),
+    )
+    job.refresh_from_db()
+    if not cancelled:
+        if job.status == JobStatus.RUNNING:
+            raise JobNotCancellable("job is running; only a pending job can be cancelled")
+        raise JobNotCancellable(f"job is {job.status}; only a pending job can be cancelled")
+    logger.info("job %s: cancelled by %s", job.id, actor)
+    return job
+
+
+def job_approve(*, job: Job, actor: str) -> Job:
+    """Approve a job held by the mass-change guard, which returns it to pending.
+
+    The future hook of the guard: no job is held today, so every call raises JobNotHeld.
+    """
+    approved = Job.objects.filter(pk=job.pk, status=JOB_STATUS_HELD).update(
+        status=JobStatus.PENDING, log=_append_log(f"Approved by {actor}")
+    )
+    job.refresh_from_db()
+    if not approved:
+        raise JobNotHeld("job is not held")
+    logger.info("job %s: approved by %s", job.id, actor)
+    return job

@@ -21,6 +21,7 @@ from patronsync.almaxml.hashing import content_hash
 from patronsync.almaxml.jsonform import user_to_json
 from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update, insert_rows
 from patronsync.core.exceptions import RuleViolation
+from patronsync.core.selectors import CodeTables
 from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.jobs.models import JobRecord
 from patronsync.patrons.choices import ActorKind
@@ -61,6 +62,7 @@ class Outcome:
 
     raw: RawUser
     outcome: str
+    index: int = 0  # position in the batch
     match_value: str = ""
     patron: Patron | None = None
     identifiers: list[dict[str, Any]] | None = None
@@ -105,12 +107,48 @@ def generate_primary_id(data: PatronData, taken: set[str]) -> str:
     return candidate
 
 
-class BatchProcessor:
-    """Decides the outcome of each record of one batch, in feed order."""
+@dataclass(slots=True)
+class ParseResult:
+    """A record parsed and checked: its data and content hash, or why it is rejected."""
 
-    def __init__(self, ctx: RunContext, raws: list[RawUser]) -> None:
+    data: PatronData | None
+    content_hash: str = ""
+    reject_code: str = ""
+    reject_reason: str = ""
+
+
+def parse_record(raw: RawUser, codes: CodeTables) -> ParseResult:
+    """Parse one record fully and check it against the store's rules (no database access)."""
+    parsed = raw.parse()
+    if not parsed.ok:
+        problem = parsed.errors[0]
+        return ParseResult(None, reject_code=problem.code, reject_reason=str(problem))
+    json_form = user_to_json(parsed.user)
+    try:
+        data = patron_data_from_json(json_form, codes=codes)
+    except RuleViolation as exc:
+        return ParseResult(None, reject_code=exc.code, reject_reason=exc.message)
+    return ParseResult(data, content_hash(parsed.user, json_form))
+
+
+def parse_records(raws: list[RawUser], codes: CodeTables) -> list[ParseResult]:
+    """`parse_record` for a whole batch: what a parse-ahead worker process runs."""
+    return [parse_record(raw, codes) for raw in raws]
+
+
+class BatchProcessor:
+    """Decides the outcome of each record of one batch, in feed order.
+
+    `preparsed`, when given, holds every record's `ParseResult` (computed ahead in another
+    process); otherwise records are parsed here, and only when their bytes changed.
+    """
+
+    def __init__(
+        self, ctx: RunContext, raws: list[RawUser], preparsed: list[ParseResult] | None = None
+    ) -> None:
         self.ctx = ctx
         self.raws = raws
+        self.preparsed = preparsed
         self.outcomes: list[Outcome] = []
         self.hash_refresh: list[Patron] = []
         # identifier key -> owner in this batch ("new:<n>" for users created by this batch)
@@ -143,18 +181,14 @@ class BatchProcessor:
     # -- decisions -------------------------------------------------------------------------
 
     def _parse(self, out: Outcome) -> tuple[PatronData, str] | None:
-        parsed = out.raw.parse()
-        if not parsed.ok:
-            problem = parsed.errors[0]
-            _reject(out, problem.code, str(problem))
+        if self.preparsed is not None:
+            result = self.preparsed[out.index]
+        else:
+            result = parse_record(out.raw, self.ctx.codes)
+        if result.data is None:
+            _reject(out, result.reject_code, result.reject_reason)
             return None
-        json_form = user_to_json(parsed.user)
-        try:
-            data = patron_data_from_json(json_form, codes=self.ctx.codes)
-        except RuleViolation as exc:
-            _reject(out, exc.code, exc.message)
-            return None
-        return data, content_hash(parsed.user, json_form)
+        return result.data, result.content_hash
 
     def run(self) -> list[Outcome]:
         """Decide every record; returns the outcomes in feed order."""
@@ -163,8 +197,8 @@ class BatchProcessor:
         to_update: list[tuple[Outcome, int, PatronData, str]] = []
         to_create: list[tuple[Outcome, PatronData, str]] = []
         batch_keys: set[str] = set()
-        for raw in self.raws:
-            out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED)
+        for index, raw in enumerate(self.raws):
+            out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED, index=index)
             self.outcomes.append(out)
             if ctx.kind == JobKind.IMPORT:
                 self._decide_import(out, found, batch_keys, to_create)
