@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("almaws/v1/", include("patronsync.almaws.urls")),
+    path("jobs/", include("patronsync.jobs.urls")),
     path("", include("patronsync.patrons.urls")),
 ]

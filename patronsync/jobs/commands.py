@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from patronsync.jobs.models import Job
-    from patronsync.jobs.selectors import job_records, job_report
+    from patronsync.jobs.selectors import RECORD_CSV_FIELDS, job_records, job_report
 
     job = (
         Job.objects.filter(id=args.job_id).first()
@@ -127,17 +127,7 @@ def report(args: argparse.Namespace) -> int:
         return 2
     if args.csv:
         writer = csv.writer(sys.stdout)
-        fields = [
-            "file",
-            "entry",
-            "line",
-            "position",
-            "match_value",
-            "primary_id",
-            "outcome",
-            "reason_code",
-            "reason",
-        ]
+        fields = RECORD_CSV_FIELDS
         writer.writerow(fields)
         for row in job_records(job=job).values_list(*fields).iterator():
             writer.writerow(row)

@@ -10,6 +10,18 @@ from patronsync.profiles.models import IntegrationProfile
 
 from .models import Job, JobRecord
 
+RECORD_CSV_FIELDS = (
+    "file",
+    "entry",
+    "line",
+    "position",
+    "match_value",
+    "primary_id",
+    "outcome",
+    "reason_code",
+    "reason",
+)
+
 
 def job_list_for_profile(*, profile: IntegrationProfile) -> QuerySet[Job]:
     return Job.objects.filter(profile=profile)
