@@ -31,9 +31,10 @@ from patronsync.almaxml import Limits, RawUser, iter_raw_users
 from patronsync.connections.transports import transport_for
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
-from patronsync.loader.batch import BatchProcessor, parse_records, write_batch
+from patronsync.loader.batch import BatchProcessor, parse_records
 from patronsync.loader.context import RunContext
 from patronsync.loader.state import TouchedUsers
+from patronsync.loader.writer import write_batch
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.models import IntegrationProfile
 

@@ -1,9 +1,8 @@
-"""One batch of incoming users: match, decide, apply Swap All or create, then write in bulk.
+"""One batch of incoming users: match each record, decide its outcome, apply Swap All or create.
 
 A batch is a few thousand users read from the feed in order. Matching and the unchanged check
 use one indexed query each; only users whose bytes changed are parsed (hash first, parse what
-changed). Everything a batch writes (users, identifiers, history, job records, the job's
-counters and checkpoint) is committed in one transaction by `write_batch`.
+changed). The decisions change `Patron` objects in memory; `writer.write_batch` commits them.
 """
 
 from __future__ import annotations
@@ -13,20 +12,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
 from patronsync.almaxml import RawUser
 from patronsync.almaxml.hashing import content_hash
 from patronsync.almaxml.jsonform import user_to_json
-from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update, insert_rows
 from patronsync.core.exceptions import RuleViolation
 from patronsync.core.selectors import CodeTables
 from patronsync.jobs.choices import JobKind, RecordOutcome
-from patronsync.jobs.models import JobRecord
-from patronsync.patrons.choices import ActorKind
 from patronsync.patrons.fields import PRIMARY_ID_TYPE
-from patronsync.patrons.models import Patron, PatronChange, PatronIdentifier, identifier_key
+from patronsync.patrons.models import Patron, PatronIdentifier, identifier_key
 from patronsync.patrons.rules import (
     PatronData,
     check_identifiers_within_user,
@@ -37,23 +30,6 @@ from patronsync.patrons.state import current_identifiers
 from patronsync.patrons.swap import swap_all
 
 from .context import RunContext
-
-PATRON_FIELDS = [
-    f.name
-    for f in Patron._meta.concrete_fields
-    if f.name not in {"id", "institution", "created_at"}
-]
-
-
-# Which job counter each outcome adds to; a dry run counts what it would do.
-COUNTER_OF_OUTCOME: dict[str, str] = {
-    RecordOutcome.CREATED: "created",
-    RecordOutcome.WOULD_CREATE: "created",
-    RecordOutcome.UPDATED: "updated",
-    RecordOutcome.WOULD_UPDATE: "updated",
-    RecordOutcome.UNCHANGED: "unchanged",
-    RecordOutcome.REJECTED: "rejected",
-}
 
 
 @dataclass
@@ -136,6 +112,12 @@ def parse_records(raws: list[RawUser], codes: CodeTables) -> list[ParseResult]:
     return [parse_record(raw, codes) for raw in raws]
 
 
+# A matched record to update: (outcome, user id, checked data, content hash).
+Update = tuple[Outcome, int, PatronData, str]
+# A record to create: (outcome, checked data, content hash).
+Create = tuple[Outcome, PatronData, str]
+
+
 class BatchProcessor:
     """Decides the outcome of each record of one batch, in feed order.
 
@@ -194,8 +176,8 @@ class BatchProcessor:
         """Decide every record; returns the outcomes in feed order."""
         ctx = self.ctx
         found, meta = self._lookup()
-        to_update: list[tuple[Outcome, int, PatronData, str]] = []
-        to_create: list[tuple[Outcome, PatronData, str]] = []
+        to_update: list[Update] = []
+        to_create: list[Create] = []
         batch_keys: set[str] = set()
         for index, raw in enumerate(self.raws):
             out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED, index=index)
@@ -216,7 +198,9 @@ class BatchProcessor:
             "in this feed",
         )
 
-    def _decide_import(self, out, found, batch_keys, to_create) -> None:  # type: ignore[no-untyped-def]
+    def _decide_import(
+        self, out: Outcome, found: dict[str, int], batch_keys: set[str], to_create: list[Create]
+    ) -> None:
         ctx = self.ctx
         keys = _all_keys(out.raw)
         out.match_value = out.raw.primary_id or (keys[0][1] if keys else "")
@@ -239,7 +223,15 @@ class BatchProcessor:
         if parsed is not None:
             to_create.append((out, *parsed))
 
-    def _decide_sync(self, out, found, meta, batch_keys, to_update, to_create) -> None:  # type: ignore[no-untyped-def]
+    def _decide_sync(
+        self,
+        out: Outcome,
+        found: dict[str, int],
+        meta: dict[int, tuple[str, str, str]],
+        batch_keys: set[str],
+        to_update: list[Update],
+        to_create: list[Create],
+    ) -> None:
         ctx = self.ctx
         value = _match_value(out.raw, ctx.match_type)
         if not value:
@@ -316,7 +308,7 @@ class BatchProcessor:
         ).values_list("value_key", "patron_id")
         return dict(rows)
 
-    def _apply_updates(self, to_update: list[tuple[Outcome, int, PatronData, str]]) -> None:
+    def _apply_updates(self, to_update: list[Update]) -> None:
         if not to_update:
             return
         patrons = Patron.objects.filter(id__in=[pid for _, pid, _, _ in to_update])
@@ -354,7 +346,7 @@ class BatchProcessor:
                 self.hash_refresh.append(out.patron)
                 out.patron = None
 
-    def _apply_creations(self, to_create: list[tuple[Outcome, PatronData, str]]) -> None:
+    def _apply_creations(self, to_create: list[Create]) -> None:
         ctx = self.ctx
         owners = self._owners([data.identifiers or [] for _, data, _ in to_create])
         taken_ids: set[str] = set()
@@ -381,104 +373,3 @@ class BatchProcessor:
             patron.raw_hash, patron.content_hash = out.raw.raw_hash, chash
             out.patron, out.identifiers = patron, identifiers
             out.outcome = RecordOutcome.WOULD_CREATE if ctx.dry_run else RecordOutcome.CREATED
-
-
-IDENTIFIER_COLUMNS = (
-    "institution_id", "patron_id", "id_type", "value", "value_key", "note", "status",
-    "segment_type", "position",
-)  # fmt: skip
-CHANGE_COLUMNS = (
-    "institution_id", "patron_id", "primary_id", "action", "actor_kind", "actor_label", "job_id",
-    "changes", "created_at",
-)  # fmt: skip
-RECORD_COLUMNS = (
-    "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
-    "outcome", "reason_code", "reason", "changes",
-)  # fmt: skip
-
-
-def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The user's identifier rows (primary ID first) in IDENTIFIER_COLUMNS order."""
-    inst, pid = patron.institution_id, patron.id
-    rows = [
-        (inst, pid, PRIMARY_ID_TYPE, patron.primary_id, identifier_key(patron.primary_id),
-         "", "", "External", 0)
-    ]  # fmt: skip
-    rows += [
-        (inst, pid, item["id_type"]["value"], item["value"], identifier_key(item["value"]),
-         item.get("note", ""), item.get("status", ""), item.get("segment_type", "External"), n)
-        for n, item in enumerate(identifiers, start=1)
-    ]  # fmt: skip
-    return rows
-
-
-def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str, Any]) -> None:
-    """Commit one batch: users, identifiers, history, job records, counters and checkpoint.
-
-    In a dry run only the job records, counters and checkpoint are written.
-    """
-    outcomes = processor.outcomes
-    job = ctx.job
-    with transaction.atomic():
-        created = [o for o in outcomes if o.outcome == RecordOutcome.CREATED]
-        updated = [o for o in outcomes if o.outcome == RecordOutcome.UPDATED]
-        if not ctx.dry_run:
-            new_patrons = [o.patron for o in created if o.patron is not None]
-            for patron, pk in zip(new_patrons, allocate_ids(Patron, len(new_patrons)), strict=True):
-                patron.id = pk
-            bulk_insert(Patron, new_patrons, with_pk=True)
-            ids_changed = [
-                o for o in updated if "user_identifier" in o.changes or "primary_id" in o.changes
-            ]
-            bulk_update(Patron, [o.patron for o in updated if o.patron], PATRON_FIELDS)
-            bulk_update(Patron, processor.hash_refresh, ["raw_hash", "content_hash"])
-            PatronIdentifier.objects.filter(
-                patron_id__in=[o.patron.id for o in ids_changed]  # type: ignore[union-attr]
-            ).delete()
-            rows = [
-                row
-                for o in (*created, *ids_changed)
-                for row in _identifier_rows(o.patron, o.identifiers or [])  # type: ignore[arg-type]
-            ]
-            insert_rows(PatronIdentifier, IDENTIFIER_COLUMNS, rows)
-            for o in created:
-                ctx.touched.add(o.patron.id)  # type: ignore[union-attr]
-            now = timezone.now()
-            insert_rows(
-                PatronChange,
-                CHANGE_COLUMNS,
-                [
-                    (ctx.institution.id, o.patron.id, o.primary_id,  # type: ignore[union-attr]
-                     "created" if o.outcome == RecordOutcome.CREATED else "updated",
-                     ActorKind.JOB.value, job.title, job.id, o.changes, now)
-                    for o in (*created, *updated)
-                ],
-            )  # fmt: skip
-        insert_rows(
-            JobRecord,
-            RECORD_COLUMNS,
-            [
-                (job.id, o.raw.position.file, o.raw.position.entry or "", o.raw.position.line,
-                 o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
-                 o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
-                 o.reason, o.changes)
-                for o in outcomes
-                if o.outcome != RecordOutcome.UNCHANGED
-            ],
-        )  # fmt: skip
-        job.total_records_processed += len(outcomes)
-        for o in outcomes:
-            counter = COUNTER_OF_OUTCOME[o.outcome]
-            setattr(job, counter, getattr(job, counter) + 1)
-        job.checkpoint = {**checkpoint, "touched": ctx.touched.dump()}
-        job.save(
-            update_fields=[
-                "total_records_processed",
-                "created",
-                "updated",
-                "unchanged",
-                "rejected",
-                "checkpoint",
-                "heartbeat_at",
-            ]
-        )

@@ -7,7 +7,7 @@ import pytest
 from patronsync.jobs import services as job_services
 from patronsync.jobs.models import Job, JobRecord, ReceivedFile
 from patronsync.jobs.services import profile_run
-from patronsync.loader import batch as batch_module
+from patronsync.loader import writer as batch_module
 from patronsync.patrons.models import Patron, PatronIdentifier
 
 from .conftest import user_xml, users_doc, write_zip
