@@ -1,9 +1,10 @@
-"""Fast bulk writes for the sync engine: `executemany` instead of the ORM's per-row SQL.
+"""Fast bulk writes for the sync engine: COPY or `executemany` instead of the ORM's per-row SQL.
 
 Django's `bulk_create` and `bulk_update` compile SQL for every row and split wide rows into many
 small statements (SQLite's variable limit). For batches of thousands of users that costs more
-than the database itself, so the engine writes through these helpers. They take model
-instances, convert values the way the model fields do, and run one prepared statement per batch.
+than the database itself, so the engine writes through these helpers. They convert values the way
+the model fields do, then insert with COPY on PostgreSQL and with one prepared statement on
+SQLite.
 """
 
 from __future__ import annotations
@@ -74,18 +75,13 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
 def bulk_insert(
     model: type[models.Model], objs: Sequence[models.Model], *, with_pk: bool = False
 ) -> None:
-    """INSERT every object in one prepared statement. With `with_pk`, the objects' primary keys
-    (from `allocate_ids`) are written; otherwise the database assigns them (and they stay None)."""
+    """INSERT every object at once. With `with_pk`, the objects' primary keys (from
+    `allocate_ids`) are written; otherwise the database assigns them (and they stay None)."""
     if not objs:
         return
     fields, converters = _columns(model, None, with_pk=with_pk)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
     rows = [_row(obj, fields, converters, True) for obj in objs]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    _insert(model._meta.db_table, [str(f.column) for f in fields], rows)
 
 
 def bulk_update(
@@ -117,14 +113,24 @@ def insert_rows(
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     fields = [by_attname[name] for name in names]
     converters = [_converter(f) for f in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(f.column)) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
     if any(converters):
         rows = [
             [v if c is None or v is None else c(v) for v, c in zip(row, converters, strict=True)]
             for row in rows
         ]
+    _insert(model._meta.db_table, [str(f.column) for f in fields], rows)
+
+
+def _insert(table: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> None:
+    """COPY on PostgreSQL (several times faster than row-by-row binds), executemany elsewhere."""
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+            with raw.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)  # noqa: S608
