@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from patronsync.core.demo import demo_config
+from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import config_apply
 
 
@@ -64,29 +66,10 @@ def drop(tmp_path):
 
 
 def make_profile(institution, drop, **sync):
-    document = {
-        "connections": [{"name": "drop", "type": "local", "path": str(drop)}],
-        "profiles": [
-            {
-                "code": "SIS",
-                "name": "Student Information System",
-                "connection": "drop",
-                "system": "Campus Management",
-                "import": {"active": True, "record_type": "PUBLIC", "input_path": "import"},
-                "synchronize": {
-                    "active": True,
-                    "record_type": "PUBLIC",
-                    "match_id_type": "PRIMARY_ID",
-                    "unmatched": "ADD",
-                    "input_path": "synchronize",
-                    **sync,
-                },
-            }
-        ],
-    }
+    """The quick start's profile `SIS` reading `drop`, with synchronize settings overridden."""
+    document = demo_config(drop)
+    document["profiles"][0]["synchronize"].update(sync)
     config_apply(institution=institution, document=document)
-    from patronsync.profiles.models import IntegrationProfile
-
     return IntegrationProfile.objects.get(institution=institution, code="SIS")
 
 
