@@ -116,6 +116,8 @@ class PartSummary:
 
 
 def _text(elem: Any) -> str | None:
+    if elem is None:
+        return None
     text = elem.text
     return (text.strip() or None) if text else None
 
@@ -133,6 +135,13 @@ def _parse_element(
 
 def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
     """The primary ID and the identifiers, read straight off the element tree."""
+    if elem.tag == "user":  # no namespace: lxml's own path search is several times faster
+        identifiers = [
+            (_text(ident.find("id_type")) or "", value)
+            for ident in elem.iterfind("user_identifiers/user_identifier")
+            if (value := _text(ident.find("value")))
+        ]
+        return _text(elem.find("primary_id")), identifiers
     primary_id = None
     identifiers: list[tuple[str, str]] = []
     for child in elem:
