@@ -135,6 +135,7 @@ def _parse_element(
 
 def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
     """The primary ID and the identifiers, read straight off the element tree."""
+    identifiers: list[tuple[str, str]]
     if elem.tag == "user":  # no namespace: lxml's own path search is several times faster
         identifiers = [
             (_text(ident.find("id_type")) or "", value)
@@ -143,7 +144,7 @@ def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
         ]
         return _text(elem.find("primary_id")), identifiers
     primary_id = None
-    identifiers: list[tuple[str, str]] = []
+    identifiers = []
     for child in elem:
         tag = child.tag
         if not isinstance(tag, str):
