@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo test test-sqlite test-postgres lint typecheck migrations-check bench clean
+.PHONY: install demo test test-sqlite test-postgres lint typecheck migrations-check openapi openapi-check bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/patronsync serve
 
 ## The whole suite: lint, types, migrations, tests on SQLite and on PostgreSQL.
-test: lint typecheck migrations-check test-sqlite test-postgres
+test: lint typecheck migrations-check openapi-check test-sqlite test-postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +30,20 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy patronsync config
+
+## The committed OpenAPI file of /api/v1/: `make openapi` regenerates it, `openapi-check` fails
+## when it differs from what the code describes.
+OPENAPI_FILE := docs/openapi/patronsync-api.yaml
+
+openapi: $(STAMP)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular --fail-on-warn --file $(OPENAPI_FILE)
+
+openapi-check: $(STAMP)
+	@fresh=$$(mktemp) && trap 'rm -f "$$fresh"' EXIT && \
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py spectacular \
+		--fail-on-warn --file "$$fresh" && \
+	if ! diff -u $(OPENAPI_FILE) "$$fresh"; then \
+		echo "$(OPENAPI_FILE) is out of date: run make openapi, and commit it"; exit 1; fi
 
 migrations-check: $(STAMP)
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run

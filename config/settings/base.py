@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "patronsync.profiles",
     "patronsync.jobs",
     "patronsync.almaws",
+    "patronsync.api",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +154,7 @@ STATIC_ROOT = DATA_DIR / "static"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "patronsync.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -64,20 +64,6 @@ def job_report(*, job: Job) -> dict[str, Any]:
     }
 
 
-# The columns of `patronsync report JOB --csv` and of the API's records.csv, in order.
-JOB_RECORD_CSV_COLUMNS = (
-    "file",
-    "entry",
-    "line",
-    "position",
-    "match_value",
-    "primary_id",
-    "outcome",
-    "reason_code",
-    "reason",
-)
-
-
 def job_list_filter(
     *,
     institutions: QuerySet[Any],

@@ -18,6 +18,7 @@ from patronsync.connections.choices import TransportType
 from patronsync.connections.models import Connection
 from patronsync.core.exceptions import ConfigurationError
 from patronsync.core.models import Institution
+from patronsync.core.services import model_assign
 
 from .choices import PRIMARY_ID_MATCH, RecordType, Schedule, UnmatchedAction
 from .models import IntegrationProfile
@@ -86,22 +87,16 @@ def _fields(
     return values
 
 
-def _save(obj: Any, values: dict[str, Any], *, source: str, where: str) -> str:
+def _save(obj: Any, values: dict[str, Any], *, source: str, where: str, actor: str) -> str:
     """Set `values` on `obj` and save it if anything changed; say what happened."""
     is_new = obj.pk is None
-    changed = is_new
-    for field, value in values.items():
-        current = getattr(obj, field, None) if not is_new else None
-        if current != value:
-            setattr(obj, field, value)
-            changed = True
-    if not changed:
-        return "unchanged"
     try:
-        obj.full_clean()
+        changed = model_assign(obj, values, actor=actor)
     except ValidationError as exc:
         details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         raise _error(source, where, details) from None
+    if not changed:
+        return "unchanged"
     obj.save()
     return "created" if is_new else "updated"
 
@@ -126,10 +121,9 @@ def config_apply(
             raise _error(source, where, "each connection needs a name")
         values = _fields(item, CONNECTION_KEYS, source=source, where=where)
         values.setdefault("transport", TransportType.LOCAL)
-        values["updated_by"] = actor
         connection = Connection.objects.filter(institution=institution, name=item["name"]).first()
         connection = connection or Connection(institution=institution)
-        outcome = _save(connection, values, source=source, where=where)
+        outcome = _save(connection, values, source=source, where=where, actor=actor)
         lines.append(f"connection {item['name']}: {outcome}")
     for index, item in enumerate(document.get("profiles") or []):
         where = f"profiles[{index}]"
@@ -156,12 +150,12 @@ def config_apply(
                 )
             )
         values.setdefault("sync_match_id_type", PRIMARY_ID_MATCH)
-        values.update(connection=connection, updated_by=actor)
+        values["connection"] = connection
         profile = IntegrationProfile.objects.filter(
             institution=institution, code=item["code"]
         ).first()
         profile = profile or IntegrationProfile(institution=institution)
-        outcome = _save(profile, values, source=source, where=where)
+        outcome = _save(profile, values, source=source, where=where, actor=actor)
         lines.append(f"profile {item['code']}: {outcome}")
     return lines
 
@@ -179,3 +173,34 @@ def config_apply_file(*, institution: Institution, path: Path, actor: str = "") 
     return config_apply(
         institution=institution, document=document or {}, source=str(path), actor=actor
     )
+
+
+def _check_connection(profile: IntegrationProfile) -> None:
+    if profile.connection.institution_id != profile.institution_id:
+        raise ValidationError({"connection": "The connection belongs to another institution."})
+
+
+@transaction.atomic
+def profile_create(
+    *, institution: Institution, values: dict[str, Any], actor: str
+) -> IntegrationProfile:
+    """Create an integration profile of `institution` using one of its connections."""
+    profile = IntegrationProfile(institution=institution)
+    model_assign(profile, values, actor=actor)
+    _check_connection(profile)
+    profile.save()
+    return profile
+
+
+@transaction.atomic
+def profile_update(
+    *, profile: IntegrationProfile, values: dict[str, Any], actor: str
+) -> IntegrationProfile:
+    """Change the given fields of a profile. Its code is fixed once created, because it is the
+    external ID of the users the profile loaded."""
+    if "code" in values and values["code"] != profile.code:
+        raise ValidationError({"code": "A profile's code cannot be changed."})
+    if model_assign(profile, values, actor=actor):
+        _check_connection(profile)
+        profile.save()
+    return profile

@@ -1,0 +1,290 @@
+"""Serializers of the API: input and output shapes only; every write is a service call.
+
+A connection's `password` and `private_key` exist only in the input serializer (write-only);
+the output says whether they are set (`has_password`, `has_private_key`) and nothing more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from patronsync.connections.models import Connection
+from patronsync.jobs.choices import JobKind, JobStatus, RecordOutcome
+from patronsync.jobs.models import Job, JobRecord
+from patronsync.profiles.choices import RecordType
+from patronsync.profiles.models import IntegrationProfile
+
+INSTITUTION_HELP = (
+    "Institution code; needed only when the caller may configure several institutions."
+)
+
+
+class RecordTypeField(serializers.ChoiceField):
+    """The record type of a profile's Import or Synchronize section (PUBLIC, STAFF, CONTACT)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=RecordType.choices, **kwargs)
+
+
+CONNECTION_FIELDS = [
+    "name",
+    "description",
+    "transport",
+    "server",
+    "port",
+    "sub_directory",
+    "min_files",
+    "max_files",
+    "max_file_size",
+    "size_type",
+    "allow_navigation",
+    "passive_mode",
+    "username",
+]
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A connection as the API shows it: never its secrets."""
+
+    institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    has_password = serializers.SerializerMethodField()
+    has_private_key = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "institution",
+            *CONNECTION_FIELDS,
+            "has_password",
+            "has_private_key",
+            "updated_by",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_password(self, obj: Connection) -> bool:
+        return bool(obj.password)
+
+    def get_has_private_key(self, obj: Connection) -> bool:
+        return bool(obj.private_key)
+
+
+class ConnectionInputSerializer(serializers.ModelSerializer):
+    """A connection to create or change. Leave out `password` or `private_key` to keep them;
+    send an empty string to clear them."""
+
+    institution = serializers.CharField(required=False, help_text=INSTITUTION_HELP)
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+    private_key = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+    class Meta:
+        model = Connection
+        fields = [
+            "institution",
+            *CONNECTION_FIELDS,
+            "password",
+            "private_key",
+        ]
+        validators: list = []  # uniqueness is checked by the service's full_clean
+
+
+PROFILE_FIELDS = [
+    "code",
+    "name",
+    "description",
+    "integration_type",
+    "system",
+    "connection",
+    "import_active",
+    "import_record_type",
+    "import_input_path",
+    "import_xsd_version",
+    "sync_active",
+    "sync_record_type",
+    "sync_match_id_type",
+    "sync_type",
+    "sync_unmatched",
+    "sync_input_path",
+    "sync_schedule",
+    "sync_xsd_version",
+]
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """An integration profile with its Import and Synchronize settings."""
+
+    import_record_type = RecordTypeField(read_only=True)
+    sync_record_type = RecordTypeField(read_only=True)
+
+    institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    connection_name = serializers.CharField(source="connection.name", read_only=True)
+
+    class Meta:
+        model = IntegrationProfile
+        fields = [
+            "id",
+            "institution",
+            *PROFILE_FIELDS,
+            "connection_name",
+            "updated_by",
+            "status_date",
+        ]
+        read_only_fields = fields
+
+
+class ProfileInputSerializer(serializers.ModelSerializer):
+    """A profile to create or change; `connection` is the id of a connection of the same
+    institution. The code cannot change once the profile exists."""
+
+    institution = serializers.CharField(required=False, help_text=INSTITUTION_HELP)
+    import_record_type = RecordTypeField(required=False)
+    sync_record_type = RecordTypeField(required=False)
+
+    class Meta:
+        model = IntegrationProfile
+        fields = ["institution", *PROFILE_FIELDS]
+        validators: list = []  # uniqueness is checked by the service's full_clean
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        connections = self.context.get("connections")
+        if connections is not None:
+            self.fields["connection"].queryset = connections  # type: ignore[attr-defined]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """A job in a list: what ran, when, and its counters."""
+
+    institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    profile = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    total_users_processed = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "process_id",
+            "title",
+            "institution",
+            "profile",
+            "kind",
+            "trigger",
+            "dry_run",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "total_records_processed",
+            "total_users_processed",
+            "created",
+            "updated",
+            "unchanged",
+            "rejected",
+        ]
+        read_only_fields = fields
+
+
+class RejectedUserSerializer(serializers.Serializer):
+    """A rejected user in a job report: where it was in the feed, and why."""
+
+    file = serializers.CharField()
+    entry = serializers.CharField(allow_blank=True)
+    line = serializers.IntegerField(allow_null=True)
+    position = serializers.IntegerField()
+    match_value = serializers.CharField(allow_blank=True)
+    primary_id = serializers.CharField(allow_blank=True)
+    reason_code = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class JobReportSerializer(serializers.Serializer):
+    """The job report ("Patron Import Results"), as `patronsync report JOB --json` prints it.
+    The counters always add up: users processed = created + updated + unchanged + rejected."""
+
+    title = serializers.CharField()
+    report = serializers.CharField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    status_label = serializers.CharField()
+    process_id = serializers.CharField()
+    job_id = serializers.IntegerField()
+    profile = serializers.CharField()
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    dry_run = serializers.BooleanField()
+    started = serializers.DateTimeField(allow_null=True)
+    finished = serializers.DateTimeField(allow_null=True)
+    total_run_time_seconds = serializers.FloatField(allow_null=True)
+    total_records_processed = serializers.IntegerField()
+    total_users_processed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    created = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    parameters = serializers.DictField()
+    files = serializers.ListField(child=serializers.DictField())
+    rejected_users = RejectedUserSerializer(many=True, help_text="The first 1,000 only.")
+
+
+class JobStartSerializer(serializers.Serializer):
+    """Start a job of a profile now: Users IMPORT or SYNCHRONIZE, live or as a dry run."""
+
+    profile = serializers.CharField(help_text="The profile's code.")
+    institution = serializers.CharField(required=False, help_text=INSTITUTION_HELP)
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    dry_run = serializers.BooleanField(default=False)
+
+
+class ProfileRunSerializer(serializers.Serializer):
+    """Run this profile now: Users IMPORT or SYNCHRONIZE, live or as a dry run."""
+
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    dry_run = serializers.BooleanField(default=False)
+
+
+class JobFilterSerializer(serializers.Serializer):
+    """Filters of the job list."""
+
+    profile = serializers.CharField(required=False, help_text="A profile code.")
+    kind = serializers.ChoiceField(choices=JobKind.choices, required=False)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+
+
+class JobRecordSerializer(serializers.ModelSerializer):
+    """One incoming user of a job: place in the feed, outcome, reason and field changes."""
+
+    class Meta:
+        model = JobRecord
+        fields = [
+            "id",
+            "file",
+            "entry",
+            "line",
+            "position",
+            "match_value",
+            "primary_id",
+            "patron_id",
+            "outcome",
+            "reason_code",
+            "reason",
+            "changes",
+        ]
+        read_only_fields = fields
+
+
+class JobRecordFilterSerializer(serializers.Serializer):
+    """Filters of a job's records (exact matches)."""
+
+    outcome = serializers.ChoiceField(choices=RecordOutcome.choices, required=False)
+    reason_code = serializers.CharField(required=False)
+    primary_id = serializers.CharField(required=False)
+    file = serializers.CharField(required=False)

@@ -1,0 +1,73 @@
+"""Integration profiles through the API: list with filters, read, create, change, by code."""
+
+from __future__ import annotations
+
+import pytest
+
+from patronsync.profiles.models import IntegrationProfile
+
+pytestmark = pytest.mark.django_db
+
+
+def new_profile(connection_id, **extra):
+    return {
+        "code": "HR",
+        "name": "Human resources",
+        "system": "HR system",
+        "connection": connection_id,
+        "sync_active": True,
+        "sync_input_path": "hr",
+        "sync_record_type": "STAFF",
+        **extra,
+    }
+
+
+def test_profiles_are_listed_and_filtered_by_integration_type(viewer_api, profile):
+    listed = viewer_api.get("/api/v1/profiles").json()
+    assert listed["count"] == 1
+    item = listed["results"][0]
+    assert item["code"] == "SIS"
+    assert item["connection_name"] == profile.connection.name
+    assert item["sync_input_path"] == "synchronize"
+    assert viewer_api.get("/api/v1/profiles?integration_type=USERS").json()["count"] == 1
+    assert viewer_api.get("/api/v1/profiles?integration_type=NOPE").status_code == 400
+
+
+def test_profile_is_read_by_its_code(viewer_api, profile):
+    response = viewer_api.get("/api/v1/profiles/SIS")
+    assert response.status_code == 200
+    assert response.json()["name"] == "Student Information System"
+    assert viewer_api.get("/api/v1/profiles/NOPE").status_code == 404
+
+
+def test_admin_creates_and_changes_a_profile(admin_api, profile):
+    created = admin_api.post("/api/v1/profiles", new_profile(profile.connection_id), format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["sync_record_type"] == "STAFF"
+    assert created.json()["updated_by"] == "admin"
+
+    changed = admin_api.patch("/api/v1/profiles/HR", {"sync_unmatched": "REJECT"}, format="json")
+    assert changed.status_code == 200
+    assert IntegrationProfile.objects.get(code="HR").sync_unmatched == "REJECT"
+
+
+def test_profile_code_cannot_change(admin_api, profile):
+    response = admin_api.patch("/api/v1/profiles/SIS", {"code": "OTHER"}, format="json")
+    assert response.status_code == 400
+    assert "code" in response.json()
+
+
+def test_profile_cannot_use_a_connection_of_another_institution(
+    admin_api, other_institution, profile
+):
+    from patronsync.connections.models import Connection
+
+    foreign = Connection.objects.create(institution=other_institution, name="theirs")
+    response = admin_api.post("/api/v1/profiles", new_profile(foreign.pk), format="json")
+    assert response.status_code == 400
+    assert "connection" in response.json()
+
+
+def test_invalid_choice_is_refused(admin_api, profile):
+    response = admin_api.patch("/api/v1/profiles/SIS", {"sync_schedule": "NEVER"}, format="json")
+    assert response.status_code == 400

@@ -1,0 +1,170 @@
+"""Jobs: list, report, start, cancel, approve; a job's records as pages or as CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from patronsync.jobs.models import Job
+from patronsync.jobs.selectors import (
+    RECORD_CSV_FIELDS,
+    job_list_filter,
+    job_records_filter,
+    job_report,
+)
+from patronsync.jobs.services import JobNotCancellable, JobNotHeld, job_approve, job_cancel
+from patronsync.profiles.models import IntegrationProfile
+
+from ..schema import ErrorSerializer
+from ..serializers import (
+    JobFilterSerializer,
+    JobRecordFilterSerializer,
+    JobRecordSerializer,
+    JobReportSerializer,
+    JobSerializer,
+    JobStartSerializer,
+)
+from .base import ApiViewSet, Conflict
+from .config import start_job
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets a client ask for `text/csv`; errors then come as one line of text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        if isinstance(data, dict) and "detail" in data:
+            return str(data["detail"])
+        return "" if data is None else str(data)
+
+
+class _Echo:
+    """A file-like object whose `write` returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(RECORD_CSV_FIELDS)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List jobs, newest first", parameters=[JobFilterSerializer]),
+    retrieve=extend_schema(summary="A job's report", responses=JobReportSerializer),
+)
+class JobViewSet(ApiViewSet):
+    """Jobs of the caller's institutions. Starting, cancelling and approving need CONFIGURE."""
+
+    serializer_class = JobSerializer
+    queryset = Job.objects.none()
+    write_actions = ("create", "cancel", "approve")
+
+    def get_queryset(self) -> QuerySet[Job]:
+        return Job.objects.filter(institution__in=self.visible_institutions()).select_related(
+            "profile", "institution"
+        )
+
+    def list(self, request: Request) -> Response:
+        filters = self.filters(JobFilterSerializer)
+        jobs = job_list_filter(institutions=self.visible_institutions(), **filters)
+        return self.paginated(jobs, JobSerializer)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(JobReportSerializer(job_report(job=self.get_object())).data)
+
+    @extend_schema(
+        summary="Start a job now (or a dry run); answers its report",
+        request=JobStartSerializer,
+        responses={201: JobReportSerializer, 409: ErrorSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = JobStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        profiles = IntegrationProfile.objects.filter(institution__in=self.visible_institutions())
+        if values.get("institution"):
+            profiles = profiles.filter(institution__code=values["institution"])
+        profile = self.one(profiles, code=values["profile"])
+        return start_job(profile=profile, kind=values["kind"], dry_run=values["dry_run"])
+
+    @extend_schema(
+        summary="Cancel a pending job",
+        request=None,
+        responses={200: JobSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        try:
+            job = job_cancel(job=self.get_object(), actor=self.caller.actor)
+        except JobNotCancellable as exc:
+            raise Conflict(str(exc)) from None
+        return Response(JobSerializer(job).data)
+
+    @extend_schema(
+        summary="Approve a job held by the mass-change guard",
+        description="No job is held yet: the mass-change guard will hold jobs whose changes "
+        "exceed its thresholds. Until then this answers 409 `job is not held`.",
+        request=None,
+        responses={200: JobSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        try:
+            job = job_approve(job=self.get_object(), actor=self.caller.actor)
+        except JobNotHeld as exc:
+            raise Conflict(str(exc)) from None
+        return Response(JobSerializer(job).data)
+
+    @extend_schema(
+        summary="A job's records (one per incoming user), filtered and paginated",
+        parameters=[JobRecordFilterSerializer],
+        responses=JobRecordSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def records(self, request: Request, pk: str) -> Response:
+        job = self.get_object()
+        filters = self.filters(JobRecordFilterSerializer)
+        return self.paginated(job_records_filter(job=job, **filters), JobRecordSerializer)
+
+    @extend_schema(
+        summary="A job's records as CSV (the columns of `patronsync report JOB --csv`)",
+        operation_id="jobs_records_csv",
+        parameters=[JobRecordFilterSerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV with a header"),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"records\.csv",
+        url_name="records-csv",
+        renderer_classes=[JSONRenderer, CsvRenderer],
+        pagination_class=None,
+    )
+    def records_csv(self, request: Request, pk: str) -> StreamingHttpResponse:
+        job = self.get_object()
+        filters = self.filters(JobRecordFilterSerializer)
+        rows = job_records_filter(job=job, **filters).values_list(*RECORD_CSV_FIELDS)
+        response = StreamingHttpResponse(
+            csv_lines(rows.iterator()), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="job-{job.process_id}-records.csv"'
+        return response
