@@ -18,7 +18,8 @@ from patronsync.accounts.services import staff_create
 from patronsync.core.services import institution_get_or_create_default
 from patronsync.feeds.sample import write_sample_feed
 from patronsync.jobs.models import Job
-from patronsync.jobs.services import Progress, profile_run
+from patronsync.jobs.services import profile_run
+from patronsync.loader.pipeline import Progress
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import config_apply
 

@@ -10,32 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import socket
 import tempfile
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from itertools import islice
 from pathlib import Path
-from queue import Empty
 from typing import Any
 
-from django.db import IntegrityError, reset_queries, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from patronsync.almaxml import Limits, RawUser, iter_raw_users
 from patronsync.connections.transports import transport_for
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
-from patronsync.loader.batch import BatchProcessor, parse_records
 from patronsync.loader.context import RunContext
+from patronsync.loader.pipeline import Progress, load_file
 from patronsync.loader.state import TouchedUsers
-from patronsync.loader.writer import write_batch
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.models import IntegrationProfile
 
@@ -44,16 +36,8 @@ from .models import Job, ReceivedFile
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = int(os.environ.get("PATRONSYNC_BATCH_SIZE", "2000"))
 MAX_ZIPS_PER_RUN = 20  # Alma's limit
-ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's limits
 STALE_AFTER = timedelta(minutes=10)
-# Processes that parse ahead during an Import (0: parse in-line).
-PARSE_WORKERS = int(os.environ.get("PATRONSYNC_PARSE_WORKERS", "1"))
-# Whether a Synchronize reads its files in a second process.
-READ_AHEAD = os.environ.get("PATRONSYNC_READ_AHEAD", "true").lower() not in {"0", "false", "no"}
-
-Progress = Callable[[int], None]
 
 
 class JobAlreadyRunning(PatronsyncError):
@@ -166,126 +150,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _batches(items: Iterator[RawUser], size: int) -> Iterator[list[RawUser]]:
-    while batch := list(islice(items, size)):
-        yield batch
-
-
 def _log(job: Job, message: str) -> None:
     logger.info("job %s: %s", job.id, message)
     job.log += f"{timezone.now():%Y-%m-%d %H:%M:%S} {message}\n"
-
-
-@contextmanager
-def _parse_ahead(ctx: RunContext) -> Iterator[Any]:
-    """A worker process that parses batches while this one writes, or None.
-
-    An Import parses every record, so parsing on the second core halves its time; a Synchronize
-    parses only the few users whose bytes changed, so it parses in-line. The worker is forked:
-    it inherits the loaded code and settings, and never touches the database.
-    """
-    if ctx.kind != JobKind.IMPORT or PARSE_WORKERS < 1:
-        yield None
-        return
-    pool = multiprocessing.get_context("fork").Pool(PARSE_WORKERS)
-    try:
-        yield pool
-    finally:
-        pool.terminate()
-        pool.join()
-
-
-def _read_file(path: Path, name: str, skip: int) -> Iterator[tuple[str, Any]]:
-    """A file's users in batches ("batch", [RawUser...]), then ("end", file-level problems)."""
-    reader = iter_raw_users(path, name=name, limits=ZIP_LIMITS)
-    users = iter(reader)
-    for _ in islice(users, skip):
-        pass
-    for batch in _batches(users, BATCH_SIZE):
-        yield ("batch", batch)
-    yield ("end", reader.problems)
-
-
-def _read_ahead_worker(path: Path, name: str, skip: int, queue: Any) -> None:
-    """The read-ahead process: read, hash and extract match values; never touch the database."""
-    try:
-        for item in _read_file(path, name, skip):
-            queue.put(item)
-    except BaseException:
-        queue.put(("error", traceback.format_exc()))
-
-
-def _batches_of_file(
-    ctx: RunContext, path: Path, name: str, skip: int
-) -> Iterator[tuple[str, Any]]:
-    """The file's batches, then ("end", problems).
-
-    A Synchronize reads and hashes in a second process while this one matches and writes (the
-    reader is most of a daily sync's work); an Import keeps reading here, since its second core
-    is busy parsing.
-    """
-    if ctx.kind == JobKind.IMPORT or not READ_AHEAD:
-        yield from _read_file(path, name, skip)
-        return
-    mp = multiprocessing.get_context("fork")
-    queue = mp.Queue(maxsize=4)
-    process = mp.Process(target=_read_ahead_worker, args=(path, name, skip, queue), daemon=True)
-    process.start()
-    try:
-        while True:
-            try:
-                item = queue.get(timeout=5)
-            except Empty:
-                if not process.is_alive():
-                    raise RuntimeError(f"{name}: the reading process stopped") from None
-                continue
-            if item[0] == "error":
-                raise RuntimeError(f"{name}: reading failed:\n{item[1]}")
-            yield item
-            if item[0] == "end":
-                return
-    finally:
-        process.kill()
-        process.join()
-
-
-def _load_file(
-    ctx: RunContext, path: Path, name: str, sha256: str, skip: int, progress: Progress | None
-) -> tuple[int, list[dict[str, Any]]]:
-    """Stream one file's users through the batches; returns (users read, file problems)."""
-    position = skip
-
-    def commit(batch: list[RawUser], parsed: Any) -> None:
-        nonlocal position
-        processor = BatchProcessor(ctx, batch, parsed.get() if parsed is not None else None)
-        processor.run()
-        position += len(batch)
-        ctx.job.heartbeat_at = timezone.now()
-        write_batch(ctx, processor, {"file": sha256, "position": position})
-        # With DEBUG on, Django keeps every query's text (thousands of lookup values per batch):
-        # forget them, as it does after each web request, so memory stays flat.
-        reset_queries()
-        if progress:
-            progress(len(batch))
-
-    file_problems: list[Any] = []
-    with _parse_ahead(ctx) as pool:
-        # Batches in flight, oldest first: each worker parses one while this process commits.
-        pending: deque[tuple[list[RawUser], Any]] = deque()
-        for kind, payload in _batches_of_file(ctx, path, name, skip):
-            if kind == "end":
-                file_problems = payload
-                break
-            parsed = pool.apply_async(parse_records, (payload, ctx.codes)) if pool else None
-            pending.append((payload, parsed))
-            if len(pending) > PARSE_WORKERS or pool is None:
-                commit(*pending.popleft())
-        while pending:
-            commit(*pending.popleft())
-    problems = [
-        {"code": p.code, "message": str(p), "line": p.line, "entry": p.entry} for p in file_problems
-    ]
-    return position, problems
 
 
 def _run_files(ctx: RunContext, progress: Progress | None) -> bool:
@@ -349,7 +216,7 @@ def _run_files(ctx: RunContext, progress: Progress | None) -> bool:
                 # Duplicates are judged within one file ("in this feed"): a later zip of the
                 # same run may update the users an earlier one touched.
                 ctx.touched = TouchedUsers()
-            users, problems = _load_file(ctx, path, remote.name, sha256, skip, progress)
+            users, problems = load_file(ctx, path, remote.name, sha256, skip, progress)
             entry.update(users=users, problems=problems)
             job.files = [*(f for f in job.files if f.get("sha256") != sha256), entry]
             had_problems = had_problems or bool(problems)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from patronsync.jobs import services as job_services
 from patronsync.jobs.models import Job, JobRecord, ReceivedFile
 from patronsync.jobs.services import profile_run
+from patronsync.loader import pipeline as job_services
 from patronsync.loader import writer as batch_module
 from patronsync.patrons.models import Patron, PatronIdentifier
 
