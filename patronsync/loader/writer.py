@@ -15,8 +15,8 @@ from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update, insert_
 from patronsync.jobs.choices import RecordOutcome
 from patronsync.jobs.models import JobRecord
 from patronsync.patrons.choices import ActorKind, ChangeAction
-from patronsync.patrons.fields import PRIMARY_ID_TYPE
-from patronsync.patrons.models import Patron, PatronChange, PatronIdentifier, identifier_key
+from patronsync.patrons.models import Patron, PatronChange, PatronIdentifier
+from patronsync.patrons.state import IDENTIFIER_COLUMNS, identifier_rows
 
 from .batch import BatchProcessor, Outcome
 from .context import RunContext
@@ -39,10 +39,6 @@ COUNTER_OF_OUTCOME: dict[str, str] = {
 }
 
 
-IDENTIFIER_COLUMNS = (
-    "institution_id", "patron_id", "id_type", "value", "value_key", "note", "status",
-    "segment_type", "position",
-)  # fmt: skip
 CHANGE_COLUMNS = (
     "institution_id", "patron_id", "primary_id", "action", "actor_kind", "actor_label", "job_id",
     "changes", "created_at",
@@ -51,21 +47,6 @@ RECORD_COLUMNS = (
     "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
     "outcome", "reason_code", "reason", "changes",
 )  # fmt: skip
-
-
-def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """The user's identifier rows (primary ID first) in IDENTIFIER_COLUMNS order."""
-    inst, pid = patron.institution_id, patron.id
-    rows = [
-        (inst, pid, PRIMARY_ID_TYPE, patron.primary_id, identifier_key(patron.primary_id),
-         "", "", "External", 0)
-    ]  # fmt: skip
-    rows += [
-        (inst, pid, item["id_type"]["value"], item["value"], identifier_key(item["value"]),
-         item.get("note", ""), item.get("status", ""), item.get("segment_type", "External"), n)
-        for n, item in enumerate(identifiers, start=1)
-    ]  # fmt: skip
-    return rows
 
 
 def _written(outcomes: list[Outcome], outcome: str) -> list[tuple[Outcome, Patron]]:
@@ -99,7 +80,7 @@ def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str
             rows = [
                 row
                 for o, patron in (*created, *ids_changed)
-                for row in _identifier_rows(patron, o.identifiers or [])
+                for row in identifier_rows(patron, o.identifiers or [])
             ]
             insert_rows(PatronIdentifier, IDENTIFIER_COLUMNS, rows)
             now = timezone.now()

@@ -19,9 +19,15 @@ from patronsync.core.selectors import CodeTables, code_tables_for_institution
 
 from .choices import AccountType, ActorKind, ChangeAction, UserStatus
 from .fields import CORE_FIELDS, PRIMARY_ID_TYPE, PROTECTED_FIELDS
-from .models import Patron, PatronChange, PatronIdentifier, identifier_key
+from .models import Patron, PatronChange, PatronIdentifier
 from .rules import PatronData, check_account, check_identifiers_within_user, patron_data_from_json
-from .state import current_identifiers, protected_value, set_core
+from .state import (
+    IDENTIFIER_COLUMNS,
+    current_identifiers,
+    identifier_rows,
+    protected_value,
+    set_core,
+)
 from .swap import SwapContext, swap_all
 
 MASK = "********"
@@ -157,30 +163,10 @@ def _check_identifiers_free(
 
 
 def _identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[PatronIdentifier]:
-    rows = [
-        PatronIdentifier(
-            institution_id=patron.institution_id,
-            patron=patron,
-            id_type=PRIMARY_ID_TYPE,
-            value=patron.primary_id,
-            value_key=identifier_key(patron.primary_id),
-        )
+    return [
+        PatronIdentifier(**dict(zip(IDENTIFIER_COLUMNS, row, strict=True)))
+        for row in identifier_rows(patron, identifiers)
     ]
-    for position, item in enumerate(identifiers, start=1):
-        rows.append(
-            PatronIdentifier(
-                institution_id=patron.institution_id,
-                patron=patron,
-                id_type=item["id_type"]["value"],
-                value=item["value"],
-                value_key=identifier_key(item["value"]),
-                note=item.get("note", ""),
-                status=item.get("status", ""),
-                segment_type=item.get("segment_type", "External"),
-                position=position,
-            )
-        )
-    return rows
 
 
 def _write_history(
@@ -220,6 +206,8 @@ def _save_with_identifiers(
             patron.save()
             if replace:
                 PatronIdentifier.objects.filter(patron=patron).delete()
+            for row in rows:  # a new user has its id only now
+                row.patron_id = patron.pk
             PatronIdentifier.objects.bulk_create(rows)
     except IntegrityError as exc:
         raise RuleViolation(

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 
 from .fields import CORE_FIELDS, PRIMARY_ID_TYPE, PROTECTED_SEGMENT_KEYS
-from .models import Patron
+from .models import Patron, identifier_key
 
 
 def set_core(patron: Patron, name: str, value: Any) -> None:
@@ -42,3 +42,24 @@ def current_identifiers(patron: Patron) -> list[dict[str, Any]]:
         for i in patron.identifiers.all()
         if i.id_type != PRIMARY_ID_TYPE
     ]
+
+
+IDENTIFIER_COLUMNS = (
+    "institution_id", "patron_id", "id_type", "value", "value_key", "note", "status",
+    "segment_type", "position",
+)  # fmt: skip
+
+
+def identifier_rows(patron: Patron, identifiers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The user's identifier rows (primary ID first) in IDENTIFIER_COLUMNS order."""
+    inst, pid = patron.institution_id, patron.id
+    rows = [
+        (inst, pid, PRIMARY_ID_TYPE, patron.primary_id, identifier_key(patron.primary_id),
+         "", "", "External", 0)
+    ]  # fmt: skip
+    rows += [
+        (inst, pid, item["id_type"]["value"], item["value"], identifier_key(item["value"]),
+         item.get("note", ""), item.get("status", ""), item.get("segment_type", "External"), n)
+        for n, item in enumerate(identifiers, start=1)
+    ]  # fmt: skip
+    return rows
