@@ -24,6 +24,7 @@ class JobStatus(models.TextChoices):
     COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
     FAILED = "failed", "Failed"
     ERRORED = "errored", "Errored"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)

@@ -26,7 +26,7 @@ from patronsync.connections.transports import transport_for
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
 from patronsync.loader.context import RunContext
-from patronsync.loader.pipeline import Progress, load_file
+from patronsync.loader.pipeline import JobCancelled, Progress, load_file
 from patronsync.loader.state import TouchedUsers
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.models import IntegrationProfile
@@ -241,6 +241,9 @@ def job_run(*, job: Job, progress: Progress | None = None) -> Job:
     _log(job, f"{job.title} started ({'dry run' if job.dry_run else 'live'})")
     try:
         had_problems = _run_files(ctx, progress)
+    except JobCancelled as exc:
+        _log(job, str(exc))
+        job.finish(JobStatus.CANCELLED)
     except (ConfigurationError, PatronsyncError) as exc:
         _log(job, f"Failed: {exc}")
         job.finish(JobStatus.FAILED)
@@ -300,23 +303,27 @@ def _append_log(message: str) -> Any:
 
 
 def job_cancel(*, job: Job, actor: str) -> Job:
-    """Cancel a pending job: it ends `failed` with a log line naming who cancelled it.
+    """Cancel a job. A pending job ends `cancelled` at once; a running one is asked to stop and
+    ends `cancelled` after the batch it is committing, its file not marked handled (a later run
+    takes the file again, and users already loaded come out unchanged).
 
-    The update is conditional on the job still being pending, so a worker that takes the job at
-    the same moment wins and the cancel is refused. A running job cannot be cancelled yet (the
-    runner has no cancel flag to check); a finished job has nothing to cancel.
+    Both are conditional updates, so a job that finishes at the same moment is not touched.
     """
     cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
-        status=JobStatus.FAILED,
+        status=JobStatus.CANCELLED,
         finished_at=timezone.now(),
         log=_append_log(f"Cancelled by {actor}"),
     )
+    if not cancelled:
+        cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            cancel_requested_by=actor, log=_append_log(f"Cancel requested by {actor}")
+        )
     job.refresh_from_db()
     if not cancelled:
-        if job.status == JobStatus.RUNNING:
-            raise JobNotCancellable("job is running; only a pending job can be cancelled")
-        raise JobNotCancellable(f"job is {job.status}; only a pending job can be cancelled")
-    logger.info("job %s: cancelled by %s", job.id, actor)
+        raise JobNotCancellable(
+            f"job is {job.status}; only a pending or running job can be cancelled"
+        )
+    logger.info("job %s: cancel by %s", job.id, actor)
     return job
 
 

@@ -23,13 +23,20 @@ from django.db import reset_queries
 from django.utils import timezone
 
 from patronsync.almaxml import Limits, RawUser, iter_raw_users
+from patronsync.core.exceptions import PatronsyncError
 from patronsync.jobs.choices import JobKind
+from patronsync.jobs.models import Job
 
 from .batch import BatchProcessor, parse_records
 from .context import RunContext
 from .writer import write_batch
 
 Progress = Callable[[int], None]
+
+
+class JobCancelled(PatronsyncError):
+    """Someone asked for the running job to stop; it stops after the batch it committed."""
+
 
 BATCH_SIZE = int(os.environ.get("PATRONSYNC_BATCH_SIZE", "2000"))
 ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's limits
@@ -135,6 +142,11 @@ def load_file(
         reset_queries()
         if progress:
             progress(len(batch))
+        requested_by = Job.objects.filter(pk=ctx.job.pk).values_list(
+            "cancel_requested_by", flat=True
+        )[0]
+        if requested_by:
+            raise JobCancelled(f"Cancelled by {requested_by} after {position:,} users of {name}")
 
     file_problems: list[Any] = []
     with _parse_ahead(ctx) as pool:

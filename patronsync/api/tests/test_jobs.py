@@ -88,7 +88,7 @@ def test_pending_job_is_cancelled_with_a_log_line(admin_api, profile):
     job = job_create(profile=profile, kind="import")
     response = admin_api.post(f"/api/v1/jobs/{job.pk}/cancel")
     assert response.status_code == 200
-    assert response.json()["status"] == "failed"
+    assert response.json()["status"] == "cancelled"
     job.refresh_from_db()
     assert "Cancelled by admin" in job.log
     assert job.finished_at is not None
@@ -96,15 +96,16 @@ def test_pending_job_is_cancelled_with_a_log_line(admin_api, profile):
     assert again.status_code == 409
 
 
-def test_running_job_cannot_be_cancelled_yet(admin_api, profile):
+def test_running_job_is_asked_to_stop(admin_api, profile):
     job = job_create(profile=profile, kind="import")
     job.start(worker="another-host:1")
     job.save()
     response = admin_api.post(f"/api/v1/jobs/{job.pk}/cancel")
-    assert response.status_code == 409
-    assert "running" in response.json()["detail"]
+    assert response.status_code == 200
     job.refresh_from_db()
-    assert job.status == "running"
+    assert job.status == "running"  # it stops after the batch it is committing
+    assert job.cancel_requested_by == "admin"
+    assert "Cancel requested by admin" in job.log
 
 
 def test_viewer_cannot_cancel(viewer_api, profile):

@@ -105,7 +105,9 @@ class JobViewSet(ApiViewSet):
         return start_job(profile=profile, kind=values["kind"], dry_run=values["dry_run"])
 
     @extend_schema(
-        summary="Cancel a pending job",
+        summary="Cancel a job",
+        description="A pending job is cancelled at once; a running job stops after the batch "
+        "it is committing, and its file is taken again by the next run.",
         request=None,
         responses={200: JobSerializer, 409: ErrorSerializer},
     )

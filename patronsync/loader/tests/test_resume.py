@@ -73,3 +73,25 @@ def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, ki
     assert "resumed after interruption" in resumed.log
     assert_complete(resumed)
     assert (drop / "synchronize" / "feed.zip.handled").exists()
+
+
+def test_cancelled_job_stops_after_a_batch_and_the_file_is_taken_again(profile, drop, monkeypatch):
+    from patronsync.jobs.services import job_cancel
+
+    monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
+    feed(drop)
+    job = None
+
+    def cancel_after_first_batch(done):
+        job_cancel(job=Job.objects.get(), actor="desk")
+
+    job = profile_run(profile=profile, kind="synchronize", progress=cancel_after_first_batch)
+    assert job.status == "cancelled"
+    assert "Cancelled by desk after 3 users of feed.zip" in job.log
+    assert Patron.objects.count() == 3
+    assert (drop / "synchronize" / "feed.zip").exists()
+
+    again = profile_run(profile=profile, kind="synchronize")
+    assert again.id != job.id
+    assert (again.created, again.unchanged, again.rejected) == (4, 3, 1)
+    assert Patron.objects.count() == 7
