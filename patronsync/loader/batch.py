@@ -93,8 +93,12 @@ class ParseResult:
     reject_reason: str = ""
 
 
-def parse_record(raw: RawUser, codes: CodeTables) -> ParseResult:
-    """Parse one record fully and check it against the store's rules (no database access)."""
+def parse_record(raw: RawUser, codes: CodeTables, with_hash: bool = True) -> ParseResult:
+    """Parse one record fully and check it against the store's rules (no database access).
+
+    Without `with_hash` the content hash is left empty: an Import only creates users, and a
+    later Synchronize compares them field by field the first time their bytes change.
+    """
     parsed = raw.parse()
     if not parsed.ok:
         problem = parsed.errors[0]
@@ -104,12 +108,14 @@ def parse_record(raw: RawUser, codes: CodeTables) -> ParseResult:
         data = patron_data_from_json(json_form, codes=codes)
     except RuleViolation as exc:
         return ParseResult(None, reject_code=exc.code, reject_reason=exc.message)
-    return ParseResult(data, content_hash(parsed.user, json_form))
+    return ParseResult(data, content_hash(parsed.user, json_form) if with_hash else "")
 
 
-def parse_records(raws: list[RawUser], codes: CodeTables) -> list[ParseResult]:
+def parse_records(
+    raws: list[RawUser], codes: CodeTables, with_hash: bool = True
+) -> list[ParseResult]:
     """`parse_record` for a whole batch: what a parse-ahead worker process runs."""
-    return [parse_record(raw, codes) for raw in raws]
+    return [parse_record(raw, codes, with_hash) for raw in raws]
 
 
 # A matched record to update: (outcome, user id, checked data, content hash).
@@ -166,7 +172,7 @@ class BatchProcessor:
         if self.preparsed is not None:
             result = self.preparsed[out.index]
         else:
-            result = parse_record(out.raw, self.ctx.codes)
+            result = parse_record(out.raw, self.ctx.codes, self.ctx.kind != JobKind.IMPORT)
         if result.data is None:
             _reject(out, result.reject_code, result.reject_reason)
             return None
@@ -316,7 +322,7 @@ class BatchProcessor:
         planned = []
         for out, pid, data, chash in to_update:
             patron = by_id[pid]
-            if patron.content_hash == chash:
+            if chash and patron.content_hash == chash:
                 out.outcome = RecordOutcome.UNCHANGED
                 patron.raw_hash = out.raw.raw_hash
                 self.hash_refresh.append(patron)

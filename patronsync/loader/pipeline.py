@@ -156,7 +156,11 @@ def load_file(
             if kind == "end":
                 file_problems = payload
                 break
-            parsed = pool.apply_async(parse_records, (payload, ctx.codes)) if pool else None
+            parsed = (
+                pool.apply_async(parse_records, (payload, ctx.codes, ctx.kind != JobKind.IMPORT))
+                if pool
+                else None
+            )
             pending.append((payload, parsed))
             if len(pending) > PARSE_WORKERS or pool is None:
                 commit(*pending.popleft())

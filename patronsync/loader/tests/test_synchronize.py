@@ -277,3 +277,14 @@ def test_job_is_the_only_active_one_per_profile(profile, drop):
     with pytest.raises(JobAlreadyRunning, match="skipped"):
         sync(profile)
     assert Job.objects.count() == 1
+
+
+def test_imported_user_resent_reformatted_is_unchanged_then_changed_is_updated(profile, drop):
+    drop_feed(drop, "i.zip", user_xml("u1"), folder="import")
+    assert profile_run(profile=profile, kind="import").created == 1
+    reformatted = user_xml("u1").replace("<last_name>", "<last_name> ")
+    drop_feed(drop, "s1.zip", reformatted)
+    job = sync(profile)
+    assert (job.unchanged, job.updated) == (1, 0)
+    drop_feed(drop, "s2.zip", user_xml("u1", last="Changed"))
+    assert sync(profile).updated == 1
