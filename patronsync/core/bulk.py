@@ -48,6 +48,20 @@ def _row(
     return row
 
 
+def analyze(*models_: type[models.Model]) -> None:
+    """Refresh PostgreSQL's planner statistics of these tables after bulk writes.
+
+    Without them, a lookup of thousands of identifiers right after a large import can be planned
+    as a scan of the whole table (autovacuum may be slow to analyze, or switched off). SQLite
+    plans these lookups on its indexes without statistics.
+    """
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models_)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
+
+
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     """Reserve `count` primary keys for rows about to be inserted with `bulk_insert`.
 

@@ -23,9 +23,11 @@ from django.db import reset_queries
 from django.utils import timezone
 
 from patronsync.almaxml import Limits, RawUser, iter_raw_users
+from patronsync.core.bulk import analyze
 from patronsync.core.exceptions import PatronsyncError
-from patronsync.jobs.choices import JobKind
+from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.jobs.models import Job
+from patronsync.patrons.models import Patron, PatronIdentifier
 
 from .batch import BatchProcessor, parse_records
 from .context import RunContext
@@ -39,6 +41,9 @@ class JobCancelled(PatronsyncError):
 
 
 BATCH_SIZE = int(os.environ.get("PATRONSYNC_BATCH_SIZE", "2000"))
+# Users written between two refreshes of the planner's statistics (PostgreSQL).
+ANALYZE_EVERY = 100_000
+WRITTEN_OUTCOMES = (RecordOutcome.CREATED, RecordOutcome.UPDATED)
 ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's limits
 # Processes that parse ahead during an Import (0: parse in-line).
 PARSE_WORKERS = int(os.environ.get("PATRONSYNC_PARSE_WORKERS", "1"))
@@ -137,6 +142,12 @@ def load_file(
         position += len(batch)
         ctx.job.heartbeat_at = timezone.now()
         write_batch(ctx, processor, {"file": sha256, "position": position})
+        written_since_analyze[0] += sum(
+            1 for o in processor.outcomes if o.outcome in WRITTEN_OUTCOMES
+        )
+        if written_since_analyze[0] >= ANALYZE_EVERY:
+            analyze(Patron, PatronIdentifier)
+            written_since_analyze[0] = 0
         # With DEBUG on, Django keeps every query's text (thousands of lookup values per batch):
         # forget them, as it does after each web request, so memory stays flat.
         reset_queries()
@@ -148,6 +159,7 @@ def load_file(
         if requested_by:
             raise JobCancelled(f"Cancelled by {requested_by} after {position:,} users of {name}")
 
+    written_since_analyze = [0]
     file_problems: list[Any] = []
     with _parse_ahead(ctx) as pool:
         # Batches in flight, oldest first: each worker parses one while this process commits.
@@ -166,6 +178,8 @@ def load_file(
                 commit(*pending.popleft())
         while pending:
             commit(*pending.popleft())
+    if written_since_analyze[0]:
+        analyze(Patron, PatronIdentifier)
     problems = [
         {"code": p.code, "message": str(p), "line": p.line, "entry": p.entry} for p in file_problems
     ]

@@ -106,7 +106,11 @@ class PatronIdentifier(models.Model):
     identifiers of one user, share a value.
     """
 
-    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (institution, value_key) index serves institution lookups,
+    # and a second index only slows bulk inserts (and lures the planner into scanning it).
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     patron = models.ForeignKey(Patron, on_delete=models.CASCADE, related_name="identifiers")
     id_type = models.CharField(max_length=255)
     value = models.CharField(max_length=255)
