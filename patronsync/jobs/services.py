@@ -59,7 +59,11 @@ def _process_id() -> str:
 
 
 def _is_stale(job: Job) -> bool:
-    """True when the job's worker is gone: a dead process on this host, or no heartbeat."""
+    """True when the job's worker is gone: a dead process on this host, or no heartbeat.
+
+    A job recorded under this very process is stale too: a process runs one job at a time, so
+    if it is asking, the job it recorded was interrupted (e.g. a worker that survived a crash).
+    """
     host, _, pid = job.worker.partition(":")
     if host == socket.gethostname() and pid.isdigit():
         try:
