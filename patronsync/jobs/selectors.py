@@ -6,8 +6,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from patronsync.profiles.models import IntegrationProfile
-
 from .models import Job, JobRecord
 
 RECORD_CSV_FIELDS = (
@@ -21,10 +19,6 @@ RECORD_CSV_FIELDS = (
     "reason_code",
     "reason",
 )
-
-
-def job_list_for_profile(*, profile: IntegrationProfile) -> QuerySet[Job]:
-    return Job.objects.filter(profile=profile)
 
 
 def job_records(*, job: Job, outcome: str | None = None) -> QuerySet[JobRecord]:

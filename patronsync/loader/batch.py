@@ -25,6 +25,7 @@ from patronsync.patrons.rules import (
     check_identifiers_within_user,
     patron_data_from_json,
 )
+from patronsync.patrons.selectors import ALL_UNIQUE, patron_ids_by_match_values
 from patronsync.patrons.services import diff_snapshots, patron_build, patron_snapshot
 from patronsync.patrons.state import current_identifiers
 from patronsync.patrons.swap import swap_all
@@ -147,17 +148,15 @@ class BatchProcessor:
     def _lookup(self) -> tuple[dict[str, int], dict[int, tuple[str, str, str]]]:
         ctx = self.ctx
         if ctx.kind == JobKind.IMPORT:
-            keys = {identifier_key(v) for raw in self.raws for _, v in _all_keys(raw)}
-            rows = PatronIdentifier.objects.filter(institution=ctx.institution, value_key__in=keys)
+            # Import refuses a record whose primary ID or any identifier is taken.
+            id_type = ALL_UNIQUE
+            values = {v for raw in self.raws for _, v in _all_keys(raw)}
         else:
-            keys = {
-                identifier_key(v) for raw in self.raws if (v := _match_value(raw, ctx.match_type))
-            }
-            db_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
-            rows = PatronIdentifier.objects.filter(
-                institution=ctx.institution, value_key__in=keys, id_type=db_type
-            )
-        found = dict(rows.values_list("value_key", "patron_id"))
+            id_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
+            values = {v for raw in self.raws if (v := _match_value(raw, ctx.match_type))}
+        found = patron_ids_by_match_values(
+            institution=ctx.institution, id_type=id_type, values=list(values)
+        )
         meta = {
             pid: (raw_hash, chash, account_type)
             for pid, raw_hash, chash, account_type in Patron.objects.filter(
