@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, Generic, TypeVar
@@ -89,7 +89,8 @@ class RawUser:
     """A user that has been hashed but not parsed: the sync engine's fast path.
 
     `raw` keeps the element's bytes, so `parse()` works long after the element was cleared.
-    `identifiers` holds (id_type, value) pairs with blank values left out.
+    `identifiers` holds (id_type, value) pairs with blank values left out. `decoded` holds what
+    the reader's `decode` hook made of the element, if it was given one.
     """
 
     position: Position
@@ -98,6 +99,7 @@ class RawUser:
     identifiers: list[tuple[str, str]]
     raw: bytes
     strict: bool = False
+    decoded: Any = None
 
     def parse(self) -> ParsedUser:
         """Parse the user fully, with the same problems `iter_users` would report."""
@@ -134,35 +136,34 @@ def _parse_element(
 
 
 def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
-    """The primary ID and the identifiers, read straight off the element tree."""
-    identifiers: list[tuple[str, str]]
-    if elem.tag == "user":  # no namespace: lxml's own path search is several times faster
-        identifiers = [
-            (_text(ident.find("id_type")) or "", value)
-            for ident in elem.iterfind("user_identifiers/user_identifier")
-            if (value := _text(ident.find("value")))
-        ]
-        return _text(elem.find("primary_id")), identifiers
+    """The primary ID and the identifiers, read straight off the element tree.
+
+    One pass over the children: twice as fast as lxml's path search on a plain feed.
+    """
     primary_id = None
-    identifiers = []
+    identifiers: list[tuple[str, str]] = []
     for child in elem:
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        name = local_name(tag)
+        name = tag if tag[0] != "{" else local_name(tag)
         if name == "primary_id":
-            primary_id = _text(child)
+            primary_id = _text(child) or primary_id  # as the model: the last one given
         elif name == "user_identifiers":
             for ident in child:
+                ident_tag = ident.tag
+                if not isinstance(ident_tag, str) or not ident_tag.endswith("user_identifier"):
+                    continue
                 id_type = value = None
                 for sub in ident:
-                    if not isinstance(sub.tag, str):
+                    sub_tag = sub.tag
+                    if not isinstance(sub_tag, str):
                         continue
-                    sub_name = local_name(sub.tag)
+                    sub_name = sub_tag if sub_tag[0] != "{" else local_name(sub_tag)
                     if sub_name == "value":
-                        value = _text(sub)
+                        value = _text(sub) or value
                     elif sub_name == "id_type":
-                        id_type = _text(sub)
+                        id_type = _text(sub) or id_type
                 if value:
                     identifiers.append((id_type or "", value))
     return primary_id, identifiers
@@ -178,13 +179,21 @@ class FeedReader(Generic[T]):
     """
 
     def __init__(
-        self, source: Source, *, strict: bool, name: str | None, limits: Limits, raw: bool
+        self,
+        source: Source,
+        *,
+        strict: bool,
+        name: str | None,
+        limits: Limits,
+        raw: bool,
+        decode: Callable[[Any], Any] | None = None,
     ) -> None:
         self.source = source
         self.strict = strict
         self.name = name
         self.limits = limits
         self.raw = raw
+        self.decode = decode
         self.problems: list[Problem] = []
         self.parts: list[PartSummary] = []
         self._iter: Iterator[Any] = self._read()
@@ -248,7 +257,7 @@ class FeedReader(Generic[T]):
         stream = part.open()
         parser = etree.XMLPullParser(events=("start", "end"), tag="{*}user", **_PARSER_OPTIONS)
         limit = self.limits.max_user_bytes
-        raw_mode, strict = self.raw, self.strict
+        raw_mode, strict, decode = self.raw, self.strict, self.decode
         fed = depth = start_at = ordinal = line = 0
         prolog = b""
         checked = False
@@ -293,6 +302,8 @@ class FeedReader(Generic[T]):
                 if raw_mode:
                     primary_id, identifiers = _match_values(elem)
                     item: Any = RawUser(position, digest, primary_id, identifiers, raw, strict)
+                    if decode is not None:
+                        item.decoded = decode(elem)
                 else:
                     item = _parse_element(elem, position, digest, strict, line)
                 elem.clear(keep_tail=False)
@@ -328,10 +339,14 @@ def iter_raw_users(
     strict: bool = False,
     name: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    decode: Callable[[Any], Any] | None = None,
 ) -> FeedReader[RawUser]:
     """Hash each user of `source` and extract its match values, without parsing it fully.
 
     The fast path for synchronization: compare `raw_hash` with the stored one and call
     `RawUser.parse()` only when it differs. `strict` applies when `parse()` is called.
+    `decode`, if given, is called with each ``<user>`` element before it is cleared, and what it
+    returns is kept as `RawUser.decoded`: a caller that needs every user decoded its own way
+    spares parsing the bytes a second time.
     """
-    return FeedReader(source, strict=strict, name=name, limits=limits, raw=True)
+    return FeedReader(source, strict=strict, name=name, limits=limits, raw=True, decode=decode)

@@ -1,17 +1,18 @@
-"""Pipeline stages of a job's file: read, parse ahead, decide and commit batch by batch.
+"""Pipeline stages of a job's file: read ahead, decide and commit batch by batch.
 
-A file's users are streamed in batches of BATCH_SIZE. A Synchronize reads and hashes in a
-second process while this one matches and writes (reading is most of a daily sync's work); an
-Import reads here and parses ahead in PARSE_WORKERS forked processes (parsing is most of an
-import's work). The worker processes never touch the database.
+A file's users are streamed in batches of BATCH_SIZE. A second process reads the file while
+this one matches and writes: it hashes every user and extracts its match values, and for an
+Import, which creates every user it reads, it also decodes each user into the store's checked
+form (`plain.decode_plain`, the reference path for the unusual ones). A Synchronize parses here
+only the few users whose bytes changed. The reading process never touches the database.
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -25,12 +26,15 @@ from django.utils import timezone
 from patronsync.almaxml import Limits, RawUser, iter_raw_users
 from patronsync.core.bulk import analyze
 from patronsync.core.exceptions import PatronsyncError
+from patronsync.core.selectors import CodeTables
 from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.jobs.models import Job
 from patronsync.patrons.models import Patron, PatronIdentifier
 
-from .batch import BatchProcessor, parse_records
+from .batch import BatchProcessor, ParseResult, parse_record
 from .context import RunContext
+from .plain import NotPlain, decode_plain
+from .wire import pack, unpack
 from .writer import write_batch
 
 Progress = Callable[[int], None]
@@ -45,52 +49,60 @@ BATCH_SIZE = int(os.environ.get("PATRONSYNC_BATCH_SIZE", "2000"))
 ANALYZE_EVERY = 100_000
 WRITTEN_OUTCOMES = (RecordOutcome.CREATED, RecordOutcome.UPDATED)
 ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's limits
-# Processes that parse ahead during an Import (0: parse in-line).
-PARSE_WORKERS = int(os.environ.get("PATRONSYNC_PARSE_WORKERS", "1"))
-# Whether a Synchronize reads its files in a second process.
+# Whether files are read in a second process (off: read in the job's own process).
 READ_AHEAD = os.environ.get("PATRONSYNC_READ_AHEAD", "true").lower() not in {"0", "false", "no"}
 
-
-def _batches(items: Iterator[RawUser], size: int) -> Iterator[list[RawUser]]:
-    while batch := list(islice(items, size)):
-        yield batch
+# A batch as read: its users, and for an Import each user's checked data.
+Batch = tuple[list[RawUser], list[ParseResult] | None]
 
 
-@contextmanager
-def _parse_ahead(ctx: RunContext) -> Iterator[Any]:
-    """A worker process that parses batches while this one writes, or None.
+def _plain_decoder(codes: CodeTables, skip: int) -> Callable[[Any], Any]:
+    """The reader's hook for an Import: each element's checked data, or None when not plain.
 
-    An Import parses every record, so parsing on the second core halves its time; a Synchronize
-    parses only the few users whose bytes changed, so it parses in-line. The worker is forked:
-    it inherits the loaded code and settings, and never touches the database.
+    The first `skip` users (committed before a resume) are not decoded.
     """
-    if ctx.kind != JobKind.IMPORT or PARSE_WORKERS < 1:
-        yield None
-        return
-    pool = multiprocessing.get_context("fork").Pool(PARSE_WORKERS)
-    try:
-        yield pool
-    finally:
-        pool.terminate()
-        pool.join()
+    left = [skip]
+
+    def decode(elem: Any) -> Any:
+        if left[0]:
+            left[0] -= 1
+            return None
+        try:
+            return ParseResult(decode_plain(elem, codes))
+        except NotPlain:
+            return None
+
+    return decode
 
 
-def _read_file(path: Path, name: str, skip: int) -> Iterator[tuple[str, Any]]:
-    """A file's users in batches ("batch", [RawUser...]), then ("end", file-level problems)."""
-    reader = iter_raw_users(path, name=name, limits=ZIP_LIMITS)
+def _read_file(kind: str, codes: CodeTables, path: Path, name: str, skip: int) -> Iterator[Any]:
+    """A file's batches ("batch", Batch), then ("end", file-level problems)."""
+    parse = kind == JobKind.IMPORT
+    decode = _plain_decoder(codes, skip) if parse else None
+    reader = iter_raw_users(path, name=name, limits=ZIP_LIMITS, decode=decode)
     users = iter(reader)
     for _ in islice(users, skip):
         pass
-    for batch in _batches(users, BATCH_SIZE):
-        yield ("batch", batch)
+    while batch := list(islice(users, BATCH_SIZE)):
+        if not parse:
+            yield ("batch", (batch, None))
+            continue
+        # An Import creates users from their checked data: the rest of each user stays here.
+        results = []
+        for raw in batch:
+            results.append(raw.decoded or parse_record(raw, codes, with_hash=False))
+            raw.raw, raw.decoded = b"", None
+        yield ("batch", (batch, results))
     yield ("end", reader.problems)
 
 
-def _read_ahead_worker(path: Path, name: str, skip: int, queue: Any) -> None:
-    """The read-ahead process: read, hash and extract match values; never touch the database."""
+def _read_ahead_worker(
+    kind: str, codes: CodeTables, path: Path, name: str, skip: int, queue: Any
+) -> None:
+    """The reading process: read, hash and (Import) decode; never touch the database."""
     try:
-        for item in _read_file(path, name, skip):
-            queue.put(item)
+        for item in _read_file(kind, codes, path, name, skip):
+            queue.put(("packed", pack(*item[1])) if item[0] == "batch" else item)
     except BaseException:
         queue.put(("error", traceback.format_exc()))
 
@@ -98,18 +110,20 @@ def _read_ahead_worker(path: Path, name: str, skip: int, queue: Any) -> None:
 def _batches_of_file(
     ctx: RunContext, path: Path, name: str, skip: int
 ) -> Iterator[tuple[str, Any]]:
-    """The file's batches, then ("end", problems).
+    """The file's batches, then ("end", problems), read in a second process unless disabled.
 
-    A Synchronize reads and hashes in a second process while this one matches and writes (the
-    reader is most of a daily sync's work); an Import keeps reading here, since its second core
-    is busy parsing.
+    The process is forked: it inherits the loaded code and settings.
     """
-    if ctx.kind == JobKind.IMPORT or not READ_AHEAD:
-        yield from _read_file(path, name, skip)
+    if not READ_AHEAD:
+        yield from _read_file(ctx.kind, ctx.codes, path, name, skip)
         return
     mp = multiprocessing.get_context("fork")
     queue = mp.Queue(maxsize=4)
-    process = mp.Process(target=_read_ahead_worker, args=(path, name, skip, queue), daemon=True)
+    process = mp.Process(
+        target=_read_ahead_worker,
+        args=(ctx.kind, ctx.codes, path, name, skip, queue),
+        daemon=True,
+    )
     process.start()
     try:
         while True:
@@ -121,12 +135,32 @@ def _batches_of_file(
                 continue
             if item[0] == "error":
                 raise RuntimeError(f"{name}: reading failed:\n{item[1]}")
-            yield item
+            yield ("batch", unpack(item[1])) if item[0] == "packed" else item
             if item[0] == "end":
                 return
     finally:
         process.kill()
         process.join()
+
+
+@contextmanager
+def _few_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely while a file loads, in both processes.
+
+    A batch makes hundreds of thousands of small dicts and lists, freed by reference counting
+    as soon as the batch is written. With the default thresholds the collector would walk every
+    live object again and again as they are made (measured: a third of the reading process's time
+    and most of the time of receiving a decoded batch). What is loaded before the file starts is
+    frozen out of the collector's way.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(200_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def load_file(
@@ -135,9 +169,9 @@ def load_file(
     """Stream one file's users through the batches; returns (users read, file problems)."""
     position = skip
 
-    def commit(batch: list[RawUser], parsed: Any) -> None:
+    def commit(batch: list[RawUser], parsed: list[ParseResult] | None) -> None:
         nonlocal position
-        processor = BatchProcessor(ctx, batch, parsed.get() if parsed is not None else None)
+        processor = BatchProcessor(ctx, batch, parsed)
         processor.run()
         position += len(batch)
         ctx.job.heartbeat_at = timezone.now()
@@ -161,23 +195,12 @@ def load_file(
 
     written_since_analyze = [0]
     file_problems: list[Any] = []
-    with _parse_ahead(ctx) as pool:
-        # Batches in flight, oldest first: each worker parses one while this process commits.
-        pending: deque[tuple[list[RawUser], Any]] = deque()
+    with _few_collections():
         for kind, payload in _batches_of_file(ctx, path, name, skip):
             if kind == "end":
                 file_problems = payload
                 break
-            parsed = (
-                pool.apply_async(parse_records, (payload, ctx.codes, ctx.kind != JobKind.IMPORT))
-                if pool
-                else None
-            )
-            pending.append((payload, parsed))
-            if len(pending) > PARSE_WORKERS or pool is None:
-                commit(*pending.popleft())
-        while pending:
-            commit(*pending.popleft())
+            commit(*payload)
     if written_since_analyze[0]:
         analyze(Patron, PatronIdentifier)
     problems = [
