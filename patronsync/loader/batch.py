@@ -142,6 +142,7 @@ class BatchProcessor:
         self.hash_refresh: list[Patron] = []
         # identifier key -> owner in this batch ("new:<n>" for users created by this batch)
         self.batch_owner: dict[str, object] = {}
+        self.found: dict[str, int] = {}  # what the batch's lookup found: value key -> user id
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -181,6 +182,7 @@ class BatchProcessor:
         """Decide every record; returns the outcomes in feed order."""
         ctx = self.ctx
         found, meta = self._lookup()
+        self.found = found
         to_update: list[Update] = []
         to_create: list[Create] = []
         batch_keys: set[str] = set()
@@ -353,7 +355,11 @@ class BatchProcessor:
 
     def _apply_creations(self, to_create: list[Create]) -> None:
         ctx = self.ctx
-        owners = self._owners([data.identifiers or [] for _, data, _ in to_create])
+        if ctx.kind == JobKind.IMPORT:
+            # The Import's lookup already covered every primary ID and identifier of the batch.
+            owners = self.found
+        else:
+            owners = self._owners([data.identifiers or [] for _, data, _ in to_create])
         taken_ids: set[str] = set()
         for number, (out, data, chash) in enumerate(to_create):
             data.core.update(

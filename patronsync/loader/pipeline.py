@@ -52,9 +52,6 @@ ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's l
 # Whether files are read in a second process (off: read in the job's own process).
 READ_AHEAD = os.environ.get("PATRONSYNC_READ_AHEAD", "true").lower() not in {"0", "false", "no"}
 
-# A batch as read: its users, and for an Import each user's checked data.
-Batch = tuple[list[RawUser], list[ParseResult] | None]
-
 
 def _plain_decoder(codes: CodeTables, skip: int) -> Callable[[Any], Any]:
     """The reader's hook for an Import: each element's checked data, or None when not plain.
@@ -76,7 +73,8 @@ def _plain_decoder(codes: CodeTables, skip: int) -> Callable[[Any], Any]:
 
 
 def _read_file(kind: str, codes: CodeTables, path: Path, name: str, skip: int) -> Iterator[Any]:
-    """A file's batches ("batch", Batch), then ("end", file-level problems)."""
+    """A file's batches ("batch", (users, None or, for an Import, each user's checked data)),
+    then ("end", file-level problems)."""
     parse = kind == JobKind.IMPORT
     decode = _plain_decoder(codes, skip) if parse else None
     reader = iter_raw_users(path, name=name, limits=ZIP_LIMITS, decode=decode)

@@ -1,0 +1,40 @@
+"""Batches cross from the reading process to the job's process unchanged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from patronsync.almaxml import RawUser
+from patronsync.almaxml.reader import Position
+from patronsync.loader.batch import ParseResult
+from patronsync.loader.wire import pack, unpack
+from patronsync.patrons.rules import PatronData
+
+
+def user(n: int, raw: bytes = b"<user/>") -> RawUser:
+    return RawUser(
+        Position("feed.zip", "users.xml", 10 * n, n), f"hash{n}", f"u{n}", [("BARCODE", f"B{n}")],
+        raw,
+    )  # fmt: skip
+
+
+def test_a_synchronize_batch_keeps_its_users_and_their_bytes() -> None:
+    users = [user(1, b"<user><primary_id>u1</primary_id></user>"), user(2)]
+    assert unpack(pack(users, None)) == (users, None)
+
+
+def test_an_import_batch_keeps_dates_segments_and_rejections() -> None:
+    data = PatronData(
+        core={"primary_id": "u1", "expiry_date": dt.date(2030, 1, 31), "is_researcher": False},
+        identifiers=[{"id_type": {"value": "BARCODE"}, "value": "B1", "segment_type": "External"}],
+        segments={"email": [{"email_address": "a@x.edu", "preferred": True}]},
+        present={"primary_id", "expiry_date", "is_researcher", "email", "user_identifier"},
+    )
+    results = [
+        ParseResult(data),
+        ParseResult(None, reject_code="INVALID_DATE", reject_reason="Field birth_date ..."),
+    ]
+    users, unpacked = unpack(pack([user(1), user(2)], results))
+    assert users == [user(1), user(2)]
+    assert unpacked == results
+    assert isinstance(unpacked[0].data.core["expiry_date"], dt.date)
