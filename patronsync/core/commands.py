@@ -6,6 +6,22 @@ import argparse
 from typing import Any
 
 
+def institution_option(code: str | None) -> Any:
+    """The institution a command's `--institution CODE` names, or the default one.
+
+    Exits with a message naming the code when there is no such institution.
+    """
+    from patronsync.core.models import Institution
+    from patronsync.core.services import institution_get_or_create_default
+
+    if not code:
+        return institution_get_or_create_default()
+    institution = Institution.objects.filter(code=code).first()
+    if institution is None:
+        raise SystemExit(f"No institution with code {code!r}")
+    return institution
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the web UI, the APIs and the admin (Django's threaded server; see docs/deployment.md
     for running under a production WSGI server)."""

@@ -13,18 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 
-def _institution(code: str | None) -> Any:
-    from patronsync.core.models import Institution
-    from patronsync.core.services import institution_get_or_create_default
-
-    if not code:
-        return institution_get_or_create_default()
-    institution = Institution.objects.filter(code=code).first()
-    if institution is None:
-        raise SystemExit(f"No institution with code {code!r}")
-    return institution
-
-
 def print_report(report: dict[str, Any], console: Console) -> None:
     """Render a job report the way Alma's "Patron Import Results" page lays it out."""
     console.print(f"[bold]{report['report']}[/bold]: {report['title']}")
@@ -73,12 +61,13 @@ def print_report(report: dict[str, Any], console: Console) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from patronsync.core.commands import institution_option
     from patronsync.jobs.choices import JobKind
     from patronsync.jobs.selectors import job_report
     from patronsync.jobs.services import JobAlreadyRunning, profile_run
     from patronsync.profiles.models import IntegrationProfile
 
-    institution = _institution(args.institution)
+    institution = institution_option(args.institution)
     profile = IntegrationProfile.objects.filter(institution=institution, code=args.profile).first()
     if profile is None:
         print(f"No profile {args.profile!r} in institution {institution.code}", file=sys.stderr)

@@ -9,14 +9,14 @@ from typing import Any
 
 
 def apply(args: argparse.Namespace) -> int:
+    from patronsync.core.commands import institution_option
     from patronsync.core.exceptions import ConfigurationError
-    from patronsync.jobs.commands import _institution
     from patronsync.profiles.services import config_apply_file
 
     try:
-        lines = config_apply_file(
-            institution=_institution(args.institution), path=Path(args.file), actor="config apply"
-        )
+        institution = institution_option(args.institution)
+        path = Path(args.file)
+        lines = config_apply_file(institution=institution, path=path, actor="config apply")
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -104,3 +104,9 @@ def test_cli_applies_config_then_runs_a_job_as_json(tmp_path, capsys):
         assert key in report
     assert report["status"] == "completed"
     assert main(["run", "NOPE", "--synchronize"]) == 2
+
+
+@pytest.mark.parametrize("command", [["config", "apply", "x.yaml"], ["run", "SIS", "--import"]])
+def test_cli_names_an_institution_that_does_not_exist(command):
+    with pytest.raises(SystemExit, match="No institution with code 'nowhere'"):
+        main([*command, "--institution", "nowhere"])
