@@ -68,15 +68,24 @@ def _code_reader(table: str | None) -> Reader:
     return read
 
 
+def _read_day(elem: Any, codes: CodeTables) -> date | None:
+    """A date, as the core fields keep it."""
+    text = _text(elem)
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError:
+        raise NotPlain from None
+
+
 def _date_reader(with_zone: bool) -> Reader:
+    """A date inside a segment, as text: with Alma's zone, or plain ISO."""
+
     def read(elem: Any, codes: CodeTables) -> Any:
-        text = _text(elem)
-        if text is None:
+        day = _read_day(elem, codes)
+        if day is None:
             return None
-        try:
-            day = parse_date(text)
-        except ValueError:
-            raise NotPlain from None
         return format_date(day) if with_zone else day.isoformat()
 
     return read
@@ -263,17 +272,7 @@ def _core_reader(name: str) -> Reader:
     if spec.kind == "bool":
         return _read_bool
     if spec.kind == "date":
-
-        def read_date(elem: Any, codes: CodeTables) -> date | None:
-            text = _text(elem)
-            if text is None:
-                return None
-            try:
-                return parse_date(text)
-            except ValueError:
-                raise NotPlain from None
-
-        return read_date
+        return _read_day
     limit = spec.max_length
 
     def read_text(elem: Any, codes: CodeTables) -> str | None:
