@@ -147,9 +147,9 @@ def _few_collections() -> Iterator[None]:
 
     A batch makes hundreds of thousands of small dicts and lists, freed by reference counting
     as soon as the batch is written. With the default thresholds the collector would walk every
-    live object again and again as they are made (measured: a third of the reading process's time
-    and most of the time of receiving a decoded batch). What is loaded before the file starts is
-    frozen out of the collector's way.
+    live object again and again as they are made (measured: decoding took 86 µs a user instead of
+    46, and receiving a pickled batch about 130 µs a user instead of 22). What is loaded before
+    the file starts is frozen out of the collector's way.
     """
     thresholds = gc.get_threshold()
     gc.freeze()
