@@ -152,7 +152,7 @@ def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
         elif name == "user_identifiers":
             for ident in child:
                 ident_tag = ident.tag
-                if not isinstance(ident_tag, str) or not ident_tag.endswith("user_identifier"):
+                if not isinstance(ident_tag, str) or local_name(ident_tag) != "user_identifier":
                     continue
                 id_type = value = None
                 for sub in ident:

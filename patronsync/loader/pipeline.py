@@ -58,11 +58,12 @@ def _plain_decoder(codes: CodeTables, skip: int) -> Callable[[Any], Any]:
 
     The first `skip` users (committed before a resume) are not decoded.
     """
-    left = [skip]
+    left = skip
 
     def decode(elem: Any) -> Any:
-        if left[0]:
-            left[0] -= 1
+        nonlocal left
+        if left:
+            left -= 1
             return None
         try:
             return ParseResult(decode_plain(elem, codes))

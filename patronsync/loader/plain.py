@@ -127,7 +127,6 @@ _TEXT, _VALUE, _CODES, _LIST = range(4)
 class _Segment:
     """How to read one kind of segment: its children, attributes and required fields."""
 
-    kind: str
     readers: dict[str, tuple[str, int, Reader | None]]  # tag -> (output key, how, reader)
     attrs: tuple[tuple[str, bool, Any], ...]  # (name, is boolean, the model's default)
     required: tuple[str, ...]
@@ -196,7 +195,7 @@ def _segment(kind: str, spec: Spec) -> _Segment:
     defaults = spec.cls()
     attrs = tuple((a.name, a.is_bool, getattr(defaults, a.name)) for a in spec.attrs)
     typed = kind in TYPED_SEGMENTS or kind == "user_identifier"
-    return _Segment(kind, readers, attrs, SEGMENT_REQUIRED.get(kind, ()), typed)
+    return _Segment(readers, attrs, SEGMENT_REQUIRED.get(kind, ()), typed)
 
 
 def _field_reader(f: Field, table: str | None) -> Reader:
@@ -287,7 +286,6 @@ def _core_reader(name: str) -> Reader:
 _CORE: dict[str, Reader] = {name: _core_reader(name) for name in CORE_FIELDS}
 # Dates outside the store that the reference path still checks.
 _CHECKED_DATES = {f.name for f in USER.fields if f.kind is Kind.DATE and f.name not in CORE_FIELDS}
-_CHECK_DATE = _date_reader(with_zone=True)
 
 
 def decode_plain(elem: Any, codes: CodeTables) -> PatronData:
@@ -314,7 +312,7 @@ def decode_plain(elem: Any, codes: CodeTables) -> PatronData:
                     raise NotPlain
                 _read_list(group, _CONTACT_LISTS, lists, codes)
         elif tag in _CHECKED_DATES:
-            _CHECK_DATE(child, codes)
+            _read_day(child, codes)
         elif tag in _IGNORED or (tag == "researcher" and not len(child) and not _text(child)):
             continue  # nothing the store keeps (an empty researcher block is absent)
         else:  # a namespace, an unknown element, a researcher block, an entity...
