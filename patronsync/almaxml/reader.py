@@ -2,7 +2,9 @@
 
 Two ways through a feed. `iter_users` parses every user into the model. `iter_raw_users` is the
 sync engine's fast path: it hashes each ``<user>``'s bytes and extracts only the values needed to
-match it (primary ID and identifiers); `RawUser.parse()` parses fully when the hash changed.
+match it (primary ID and identifiers); `RawUser.parse()` parses fully when the hash changed. A
+plain document is cut into its users at the byte level (`splitter`), and a user whose hash the
+caller already knows is not parsed at all; any other document goes through lxml's pull parser.
 
 Memory stays flat however large the feed: each ``<user>`` is cleared, with its preceding
 siblings, as soon as it has been read. File-level problems (not well-formed XML, a refused zip,
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, Generic, TypeVar
@@ -26,6 +28,12 @@ from patronsync.almaxml.decode import Issues, decode_user, local_name
 from patronsync.almaxml.errors import FeedError, Problem
 from patronsync.almaxml.model import User
 from patronsync.almaxml.sources import DEFAULT_LIMITS, Limits, Part, Source, iter_parts
+from patronsync.almaxml.splitter import (
+    NotSimple,
+    quick_identifiers,
+    quick_primary_id,
+    split_users,
+)
 from patronsync.almaxml.validation import root_problems, validate_user
 
 CHUNK_SIZE = 64 * 1024
@@ -58,9 +66,10 @@ class Position:
 class ParsedUser:
     """A user read from a feed, with where it was, its raw hash and its problems.
 
-    `raw_hash` is the blake2b-128 hex digest of the ``<user>`` element's bytes as serialized by
-    lxml (without the tail): it changes whenever the bytes do. A user with an error problem
-    should not be loaded.
+    `raw_hash` is the blake2b-128 hex digest of the ``<user>`` element's bytes: as they are in
+    the file when the document is plain and read leniently (see `splitter`), as serialized by
+    lxml otherwise. It changes whenever the bytes do. A user with an error problem should not
+    be loaded.
     """
 
     user: User
@@ -84,22 +93,51 @@ class ParsedUser:
         return not any(p.severity == "error" for p in self.problems)
 
 
+UNREAD: Any = False  # a primary ID not read off the bytes yet (a read one is a str or None)
+
+
 @dataclass(slots=True)
 class RawUser:
     """A user that has been hashed but not parsed: the sync engine's fast path.
 
     `raw` keeps the element's bytes, so `parse()` works long after the element was cleared.
-    `identifiers` holds (id_type, value) pairs with blank values left out. `decoded` holds what
-    the reader's `decode` hook made of the element, if it was given one.
+    `decoded` holds what the reader's `decode` hook made of the element, if it was given one.
+    `primary_id` and `identifiers` ((id_type, value) pairs, blank values left out) are read off
+    the bytes when first asked for, unless the reader read them already (`cached_primary_id`
+    and `cached_identifiers` hold what has been read: UNREAD and None until then).
     """
 
     position: Position
     raw_hash: str
-    primary_id: str | None
-    identifiers: list[tuple[str, str]]
     raw: bytes
     strict: bool = False
     decoded: Any = None
+    cached_primary_id: str | None = UNREAD
+    cached_identifiers: list[tuple[str, str]] | None = None
+
+    @property
+    def primary_id(self) -> str | None:
+        """The primary ID: the last non-blank ``primary_id`` child, trimmed; None if none."""
+        if self.cached_primary_id is UNREAD:
+            try:
+                self.cached_primary_id = quick_primary_id(self.raw)
+            except NotSimple:
+                self._read_values()
+        return self.cached_primary_id
+
+    @property
+    def identifiers(self) -> list[tuple[str, str]]:
+        """The (id_type, value) pairs of ``user_identifiers``, blank values left out."""
+        if self.cached_identifiers is None:
+            try:
+                self.cached_identifiers = quick_identifiers(self.raw)
+            except NotSimple:
+                self._read_values()
+        return self.cached_identifiers  # type: ignore[return-value]
+
+    def _read_values(self) -> None:
+        elem = etree.fromstring(self.raw, _SAFE_PARSER)
+        self.cached_primary_id, self.cached_identifiers = _match_values(elem)
 
     def parse(self) -> ParsedUser:
         """Parse the user fully, with the same problems `iter_users` would report."""
@@ -169,6 +207,15 @@ def _match_values(elem: Any) -> tuple[str | None, list[tuple[str, str]]]:
     return primary_id, identifiers
 
 
+def _forget(elem: Any) -> None:
+    """Free a user's element, and its preceding siblings, once it has been read."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
+
+
 T = TypeVar("T", ParsedUser, RawUser)
 
 
@@ -187,6 +234,7 @@ class FeedReader(Generic[T]):
         limits: Limits,
         raw: bool,
         decode: Callable[[Any], Any] | None = None,
+        known: Container[str] | None = None,
     ) -> None:
         self.source = source
         self.strict = strict
@@ -194,6 +242,7 @@ class FeedReader(Generic[T]):
         self.limits = limits
         self.raw = raw
         self.decode = decode
+        self.known = known
         self.problems: list[Problem] = []
         self.parts: list[PartSummary] = []
         self._iter: Iterator[Any] = self._read()
@@ -254,6 +303,45 @@ class FeedReader(Generic[T]):
                 )
 
     def _read_part(self, part: Part, summary: PartSummary) -> Iterator[Any]:
+        if not self.strict:
+            try:
+                yield from self._split_part(part, summary)
+                return
+            except NotSimple:
+                pass  # read it with the parser, after the users already given
+        yield from self._parse_part(part, summary, skip=summary.users)
+
+    def _split_part(self, part: Part, summary: PartSummary) -> Iterator[Any]:
+        """A plain document's users, cut at the byte level (see `splitter`); or NotSimple.
+
+        Each user's bytes are parsed on their own, except (raw mode) those whose hash is in
+        `known`, whose match values are read off the bytes when asked for. A user the parser
+        refuses hands the document to `_parse_part`, which reports the problem where the
+        parser meets it.
+        """
+        raw_mode, known, decode, strict = self.raw, self.known, self.decode, self.strict
+        for line, raw in split_users(part.open(), self.limits.max_user_bytes):
+            digest = blake2b(raw, digest_size=16).hexdigest()
+            position = Position(part.file, part.entry, line, summary.users + 1)
+            if raw_mode and known is not None and digest in known:
+                item: Any = RawUser(position, digest, raw, strict)
+            else:
+                try:
+                    elem = etree.fromstring(raw, _SAFE_PARSER)
+                except etree.XMLSyntaxError:
+                    raise NotSimple("a user the parser refuses") from None
+                if raw_mode:
+                    item = RawUser(position, digest, raw, strict)
+                    item.cached_primary_id, item.cached_identifiers = _match_values(elem)
+                    if decode is not None:
+                        item.decoded = decode(elem)
+                else:
+                    item = _parse_element(elem, position, digest, strict, line)
+            summary.users += 1
+            yield item
+
+    def _parse_part(self, part: Part, summary: PartSummary, skip: int) -> Iterator[Any]:
+        """Read a document with lxml's pull parser; the first `skip` users are not given."""
         stream = part.open()
         parser = etree.XMLPullParser(events=("start", "end"), tag="{*}user", **_PARSER_OPTIONS)
         limit = self.limits.max_user_bytes
@@ -292,6 +380,9 @@ class FeedReader(Generic[T]):
                 if depth:
                     continue
                 ordinal += 1
+                if ordinal <= skip:
+                    _forget(elem)
+                    continue
                 summary.users = ordinal
                 raw = etree.tostring(elem, with_tail=False)
                 position = Position(part.file, part.entry, line, ordinal)
@@ -301,16 +392,13 @@ class FeedReader(Generic[T]):
                 digest = blake2b(raw, digest_size=16).hexdigest()
                 if raw_mode:
                     primary_id, identifiers = _match_values(elem)
-                    item: Any = RawUser(position, digest, primary_id, identifiers, raw, strict)
+                    item: Any = RawUser(position, digest, raw, strict)
+                    item.cached_primary_id, item.cached_identifiers = primary_id, identifiers
                     if decode is not None:
                         item.decoded = decode(elem)
                 else:
                     item = _parse_element(elem, position, digest, strict, line)
-                elem.clear(keep_tail=False)
-                parent = elem.getparent()
-                if parent is not None:
-                    while elem.getprevious() is not None:
-                        del parent[0]
+                _forget(elem)
                 yield item
             if depth and fed - start_at > limit + CHUNK_SIZE:
                 msg = f"<user> element is over the limit of {limit:,} bytes"
@@ -340,6 +428,7 @@ def iter_raw_users(
     name: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     decode: Callable[[Any], Any] | None = None,
+    known: Container[str] | None = None,
 ) -> FeedReader[RawUser]:
     """Hash each user of `source` and extract its match values, without parsing it fully.
 
@@ -348,5 +437,12 @@ def iter_raw_users(
     `decode`, if given, is called with each ``<user>`` element before it is cleared, and what it
     returns is kept as `RawUser.decoded`: a caller that needs every user decoded its own way
     spares parsing the bytes a second time.
+
+    `known` holds raw hashes of users whose very bytes parsed cleanly before (a Synchronize
+    passes the hashes it stored). In a plain document such a user is not parsed again, so it is
+    neither checked nor decoded (`decoded` stays None); a caller must not put in `known` a hash
+    whose bytes it has not seen parse.
     """
-    return FeedReader(source, strict=strict, name=name, limits=limits, raw=True, decode=decode)
+    return FeedReader(
+        source, strict=strict, name=name, limits=limits, raw=True, decode=decode, known=known
+    )

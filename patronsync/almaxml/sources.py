@@ -105,6 +105,12 @@ def _opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], IO[bytes
     return lambda: zf.open(info)
 
 
+def _rewound(stream: IO[bytes], start: int) -> IO[bytes]:
+    """A plain file's stream, at its start again: a document may be read twice."""
+    stream.seek(start)
+    return stream
+
+
 def _display_name(source: Source, name: str | None) -> str:
     if name:
         return name
@@ -139,7 +145,7 @@ def iter_parts(
         magic = stream.read(4)
         stream.seek(start)
         if magic not in _ZIP_MAGIC:
-            yield Part(file, None, lambda: stream)
+            yield Part(file, None, lambda: _rewound(stream, start))
             return
         try:
             zf = zipfile.ZipFile(stream)

@@ -60,7 +60,8 @@ def _reject(out: Outcome, code: str, reason: str) -> Outcome:
     return out
 
 
-def _match_value(raw: RawUser, match_type: str) -> str | None:
+def match_value(raw: RawUser, match_type: str) -> str | None:
+    """The record's value for the profile's match ID type (primary ID or an identifier type)."""
     if match_type == "PRIMARY_ID":
         return raw.primary_id
     return next((value for id_type, value in raw.identifiers if id_type == match_type), None)
@@ -154,7 +155,7 @@ class BatchProcessor:
             values = {v for raw in self.raws for _, v in _all_keys(raw)}
         else:
             id_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
-            values = {v for raw in self.raws if (v := _match_value(raw, ctx.match_type))}
+            values = {v for raw in self.raws if (v := match_value(raw, ctx.match_type))}
         found = patron_ids_by_match_values(
             institution=ctx.institution, id_type=id_type, values=list(values)
         )
@@ -240,7 +241,7 @@ class BatchProcessor:
         to_create: list[Create],
     ) -> None:
         ctx = self.ctx
-        value = _match_value(out.raw, ctx.match_type)
+        value = match_value(out.raw, ctx.match_type)
         if not value:
             _reject(
                 out,

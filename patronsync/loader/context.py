@@ -10,12 +10,16 @@ from patronsync.jobs.models import Job
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.models import IntegrationProfile
 
-from .state import TouchedUsers
+from .state import KnownHashes, TouchedUsers
 
 
 @dataclass
 class RunContext:
-    """The job, its profile's settings, the code tables and the users the feed touched."""
+    """The job, its profile's settings, the code tables and the users the feed touched.
+
+    `known` (a Synchronize) holds the raw hashes stored on the institution's users when the job
+    started: users whose bytes are among them are not parsed by the reader.
+    """
 
     job: Job
     profile: IntegrationProfile
@@ -28,3 +32,4 @@ class RunContext:
     record_type: str
     swap: SwapContext
     touched: TouchedUsers
+    known: KnownHashes | None = None

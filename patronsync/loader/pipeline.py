@@ -1,10 +1,12 @@
 """Pipeline stages of a job's file: read ahead, decide and commit batch by batch.
 
 A file's users are streamed in batches of BATCH_SIZE. A second process reads the file while
-this one matches and writes: it hashes every user and extracts its match values, and for an
-Import, which creates every user it reads, it also decodes each user into the store's checked
-form (`plain.decode_plain`, the reference path for the unusual ones). A Synchronize parses here
-only the few users whose bytes changed. The reading process never touches the database.
+this one matches and writes: it hashes every user and reads its match values. For an Import,
+which creates every user it reads, it also decodes each user into the store's checked form
+(`plain.decode_plain`, the reference path for the unusual ones). For a Synchronize it parses
+only users whose bytes are not among the hashes stored before (`RunContext.known`), reading
+the others' match values straight off their bytes; this process then parses only the users
+whose bytes changed. The reading process never touches the database.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.jobs.models import Job
 from patronsync.patrons.models import Patron, PatronIdentifier
 
-from .batch import BatchProcessor, ParseResult, parse_record
+from .batch import BatchProcessor, ParseResult, match_value, parse_record
 from .context import RunContext
 from .plain import NotPlain, decode_plain
 from .wire import pack, unpack
@@ -73,34 +75,34 @@ def _plain_decoder(codes: CodeTables, skip: int) -> Callable[[Any], Any]:
     return decode
 
 
-def _read_file(kind: str, codes: CodeTables, path: Path, name: str, skip: int) -> Iterator[Any]:
+def _read_file(ctx: RunContext, path: Path, name: str, skip: int) -> Iterator[Any]:
     """A file's batches ("batch", (users, None or, for an Import, each user's checked data)),
     then ("end", file-level problems)."""
-    parse = kind == JobKind.IMPORT
-    decode = _plain_decoder(codes, skip) if parse else None
-    reader = iter_raw_users(path, name=name, limits=ZIP_LIMITS, decode=decode)
+    parse = ctx.kind == JobKind.IMPORT
+    decode = _plain_decoder(ctx.codes, skip) if parse else None
+    reader = iter_raw_users(path, name=name, limits=ZIP_LIMITS, decode=decode, known=ctx.known)
     users = iter(reader)
     for _ in islice(users, skip):
         pass
     while batch := list(islice(users, BATCH_SIZE)):
         if not parse:
+            for raw in batch:  # read here what matching needs, for the job's process
+                match_value(raw, ctx.match_type)
             yield ("batch", (batch, None))
             continue
         # An Import creates users from their checked data: the rest of each user stays here.
         results = []
         for raw in batch:
-            results.append(raw.decoded or parse_record(raw, codes, with_hash=False))
+            results.append(raw.decoded or parse_record(raw, ctx.codes, with_hash=False))
             raw.raw, raw.decoded = b"", None
         yield ("batch", (batch, results))
     yield ("end", reader.problems)
 
 
-def _read_ahead_worker(
-    kind: str, codes: CodeTables, path: Path, name: str, skip: int, queue: Any
-) -> None:
+def _read_ahead_worker(ctx: RunContext, path: Path, name: str, skip: int, queue: Any) -> None:
     """The reading process: read, hash and (Import) decode; never touch the database."""
     try:
-        for item in _read_file(kind, codes, path, name, skip):
+        for item in _read_file(ctx, path, name, skip):
             queue.put(("packed", pack(*item[1])) if item[0] == "batch" else item)
     except BaseException:
         queue.put(("error", traceback.format_exc()))
@@ -114,13 +116,13 @@ def _batches_of_file(
     The process is forked: it inherits the loaded code and settings.
     """
     if not READ_AHEAD:
-        yield from _read_file(ctx.kind, ctx.codes, path, name, skip)
+        yield from _read_file(ctx, path, name, skip)
         return
     mp = multiprocessing.get_context("fork")
     queue = mp.Queue(maxsize=4)
     process = mp.Process(
         target=_read_ahead_worker,
-        args=(ctx.kind, ctx.codes, path, name, skip, queue),
+        args=(ctx, path, name, skip, queue),
         daemon=True,
     )
     process.start()

@@ -50,10 +50,11 @@ def _unpack_result(packed: tuple[Any, ...]) -> ParseResult:
 
 
 def pack(users: list[RawUser], results: list[ParseResult] | None) -> bytes:
-    """One batch as bytes. `decoded` is not sent (the reading process has used it)."""
+    """One batch as bytes. `decoded` is not sent (the reading process has used it); match values
+    go as far as they were read."""
     rows = [
         (u.position.file, u.position.entry, u.position.line, u.position.ordinal, u.raw_hash,
-         u.primary_id, u.identifiers, u.raw, u.strict)
+         u.raw, u.strict, u.cached_primary_id, u.cached_identifiers)
         for u in users
     ]  # fmt: skip
     packed = None if results is None else [_pack_result(r) for r in results]
@@ -64,9 +65,9 @@ def unpack(blob: bytes) -> tuple[list[RawUser], list[ParseResult] | None]:
     """The batch that `pack` packed."""
     rows, packed = marshal.loads(blob)  # noqa: S302 - bytes from our own reading process
     users = [
-        RawUser(Position(file, entry, line, ordinal), raw_hash, primary_id, identifiers, raw,
-                strict)
-        for file, entry, line, ordinal, raw_hash, primary_id, identifiers, raw, strict in rows
+        RawUser(Position(file, entry, line, ordinal), raw_hash, raw, strict, None, primary_id,
+                identifiers)
+        for file, entry, line, ordinal, raw_hash, raw, strict, primary_id, identifiers in rows
     ]  # fmt: skip
     results = None if packed is None else [_unpack_result(p) for p in packed]
     return users, results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
@@ -48,6 +49,12 @@ def patron_ids_by_match_values(
     if id_type != ALL_UNIQUE:
         rows = rows.filter(id_type=id_type)
     return dict(rows.values_list("value_key", "patron_id"))
+
+
+def patron_raw_hashes(*, institution: Institution) -> Iterator[str]:
+    """The raw hash of every user of `institution` that has one (see `Patron.raw_hash`)."""
+    rows = Patron.objects.filter(institution=institution).exclude(raw_hash="")
+    return rows.values_list("raw_hash", flat=True).iterator(chunk_size=20_000)
 
 
 def patron_history(*, patron: Patron) -> QuerySet[PatronChange]:

@@ -288,3 +288,34 @@ def test_imported_user_resent_reformatted_is_unchanged_then_changed_is_updated(p
     assert (job.unchanged, job.updated) == (1, 0)
     drop_feed(drop, "s2.zip", user_xml("u1", last="Changed"))
     assert sync(profile).updated == 1
+
+
+def test_feed_matched_on_an_identifier_sent_again_is_unchanged_until_it_changes(institution, drop):
+    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    users = [user_xml(f"u{n}", univ_id=f"90{n}", barcode=f"B{n}") for n in range(3)]
+    drop_feed(drop, "a.zip", *users)
+    assert sync(profile).created == 3
+    drop_feed(drop, "b.zip", *reversed(users))  # the same users' bytes, in another order
+    job = sync(profile)
+    assert (job.unchanged, job.updated, job.rejected) == (3, 0, 0)
+    users[1] = user_xml("u1", univ_id="901", barcode="B1", last="Changed")
+    drop_feed(drop, "c.zip", *users)
+    job = sync(profile)
+    assert (job.unchanged, job.updated) == (2, 1)
+    assert Patron.objects.get(primary_id="u1").last_name == "Changed"
+
+
+def test_feed_the_parser_must_read_synchronizes_the_same(profile, drop):
+    """Comments and a namespaced root take the parser's path, run after run."""
+
+    def feed(*users: str) -> str:
+        body = "\n<!-- exported by the SIS -->\n".join(users)
+        return f'<users xmlns="urn:sis">\n{body}\n</users>\n'
+
+    users = [user_xml("u1"), user_xml("u2")]
+    write_zip(drop / "synchronize" / "a.zip", {"users.xml": feed(*users)})
+    assert sync(profile).created == 2
+    write_zip(drop / "synchronize" / "b.zip", {"users.xml": feed(users[1], users[0])})
+    assert (sync(profile).unchanged, Patron.objects.count()) == (2, 2)
+    write_zip(drop / "synchronize" / "c.zip", {"users.xml": feed(user_xml("u1", last="B"))})
+    assert sync(profile).updated == 1

@@ -12,15 +12,27 @@ from patronsync.patrons.rules import PatronData
 
 
 def user(n: int, raw: bytes = b"<user/>") -> RawUser:
-    return RawUser(
-        Position("feed.zip", "users.xml", 10 * n, n), f"hash{n}", f"u{n}", [("BARCODE", f"B{n}")],
-        raw,
-    )  # fmt: skip
+    read = RawUser(Position("feed.zip", "users.xml", 10 * n, n), f"hash{n}", raw)
+    read.cached_primary_id, read.cached_identifiers = f"u{n}", [("BARCODE", f"B{n}")]
+    return read
 
 
 def test_a_synchronize_batch_keeps_its_users_and_their_bytes() -> None:
     users = [user(1, b"<user><primary_id>u1</primary_id></user>"), user(2)]
     assert unpack(pack(users, None)) == (users, None)
+
+
+def test_match_values_not_read_before_are_read_after_the_crossing() -> None:
+    raw = (
+        b"<user><primary_id>P1</primary_id><user_identifiers><user_identifier>"
+        b"<id_type>BARCODE</id_type><value>B1</value></user_identifier></user_identifiers></user>"
+    )
+    half_read = RawUser(Position("feed.zip", None, 3, 1), "hash1", raw)
+    assert half_read.primary_id == "P1"  # read before packing; identifiers are not
+    [received], _ = unpack(pack([half_read], None))
+    assert received.cached_primary_id == "P1"
+    assert received.cached_identifiers is None
+    assert received.identifiers == [("BARCODE", "B1")]
 
 
 def test_an_import_batch_keeps_dates_segments_and_rejections() -> None:
