@@ -2,8 +2,8 @@
 
 A Synchronize mostly reads users that have not changed since the last run. Parsing them is most
 of what reading costs (lxml builds every element of every user only for the engine to find the
-same hash as yesterday). Most feeds are plain: one UTF-8 document, a root without namespace
-declarations and ``<user>`` elements separated by whitespace, with no comment, CDATA section or
+same hash as yesterday). Most feeds are plain: one UTF-8 document, a root without a default
+namespace and ``<user>`` elements separated by whitespace, with no comment, CDATA section or
 processing instruction. Such a document can be cut into its users by searching the bytes for
 ``<user>`` and ``</user>``, which runs at the speed of ``bytes.find``.
 
@@ -64,7 +64,7 @@ def split_users(stream: IO[bytes], max_user_bytes: int) -> Iterator[tuple[int, b
     """Yield (line, bytes) for each ``<user>`` of a plain document, in order.
 
     `line` is the 1-based line of the ``<user>`` start tag. Raises NotSimple, possibly after
-    some users were yielded, when the document needs the XML parser: a namespace declaration on
+    some users were yielded, when the document needs the XML parser: a default namespace on
     the root, another encoding, a comment, CDATA section or processing instruction, a ``<user>``
     inside another, any other element or text between users, a user over `max_user_bytes`, or
     an end that is not the root's end tag.
@@ -118,8 +118,6 @@ def _check_end(buf: bytes, start: int, closing: bytes, stream: IO[bytes]) -> Non
     rest = buf[start + len(closing) :] + stream.read(_TRAILER_BYTES)
     if stream.read(1) or re.fullmatch(rb"[ \t\r\n]*>[ \t\r\n]*", rest) is None:
         raise NotSimple("content after the root element")
-
-
 
 
 def _depth(raw: bytes, lo: int, hi: int) -> int:

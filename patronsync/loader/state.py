@@ -40,6 +40,9 @@ class TouchedUsers:
         return cls(zlib.decompress(base64.b64decode(text)) if text else b"")
 
 
+_LOW_BITS = (1 << 64) - 1
+
+
 class KnownHashes:
     """The raw hashes stored on an institution's users, for the reading process to look up.
 
@@ -50,9 +53,23 @@ class KnownHashes:
     """
 
     def __init__(self, hex_digests: Iterable[str]) -> None:
-        values = sorted({int(digest, 16) for digest in hex_digests if len(digest) == 32})
-        self._high = array("Q", (value >> 64 for value in values))
-        self._low = array("Q", (value & 0xFFFF_FFFF_FFFF_FFFF for value in values))
+        """`hex_digests` in ascending order cost no more memory than the arrays they fill;
+        otherwise they are sorted here."""
+        high, low = array("Q"), array("Q")
+        previous = -1
+        in_order = True
+        for digest in hex_digests:
+            if len(digest) != 32:
+                continue
+            value = int(digest, 16)
+            in_order = in_order and value >= previous
+            previous = value
+            high.append(value >> 64)
+            low.append(value & _LOW_BITS)
+        if not in_order:
+            pairs = sorted(zip(high, low, strict=True))
+            high, low = array("Q", (h for h, _ in pairs)), array("Q", (lo for _, lo in pairs))
+        self._high, self._low = high, low
 
     def __len__(self) -> int:
         return len(self._high)
@@ -61,7 +78,7 @@ class KnownHashes:
         if not isinstance(hex_digest, str) or len(hex_digest) != 32:
             return False
         value = int(hex_digest, 16)
-        high, low = value >> 64, value & 0xFFFF_FFFF_FFFF_FFFF
+        high, low = value >> 64, value & _LOW_BITS
         index = bisect_left(self._high, high)
         while index < len(self._high) and self._high[index] == high:
             if self._low[index] == low:

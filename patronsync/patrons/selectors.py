@@ -52,9 +52,10 @@ def patron_ids_by_match_values(
 
 
 def patron_raw_hashes(*, institution: Institution) -> Iterator[str]:
-    """The raw hash of every user of `institution` that has one (see `Patron.raw_hash`)."""
+    """The raw hash of every user of `institution` that has one (see `Patron.raw_hash`), in
+    ascending order."""
     rows = Patron.objects.filter(institution=institution).exclude(raw_hash="")
-    return rows.values_list("raw_hash", flat=True).iterator(chunk_size=20_000)
+    return rows.order_by("raw_hash").values_list("raw_hash", flat=True).iterator(chunk_size=20_000)
 
 
 def patron_history(*, patron: Patron) -> QuerySet[PatronChange]:
