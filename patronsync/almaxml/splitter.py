@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterator
 from typing import IO
 
+from lxml import etree
+
 READ_SIZE = 256 * 1024
 # The most that may follow the root's end tag (whitespace) before the splitter steps aside.
 _TRAILER_BYTES = 64 * 1024
@@ -36,6 +38,7 @@ _PROLOG = re.compile(
 _DEFAULT_NAMESPACE = re.compile(rb"\sxmlns\s*=")
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([^"']*)["']""")
 _UTF8 = {b"utf-8", b"utf8"}
+_PROLOG_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 _WHITESPACE = re.compile(rb"[ \t\r\n]*")
 # The rest of a start tag after its name: attributes, then ``>`` or ``/>`` (group 1).
 _TAG_TAIL = re.compile(_ATTRS + rb"(/?)>")
@@ -57,6 +60,11 @@ def _prolog(head: bytes) -> tuple[bytes, int]:
     encoding = _ENCODING.search(match["decl"] or b"")
     if encoding is not None and encoding[1].lower() not in _UTF8:
         raise NotSimple("not UTF-8")
+    # Users are parsed on their own: the declaration and the root's start tag once, here.
+    try:
+        etree.fromstring(head[: match.end()] + b"</" + match["root"] + b">", _PROLOG_PARSER)
+    except etree.XMLSyntaxError:
+        raise NotSimple("prolog or root element the parser refuses") from None
     return match["root"], match.end()
 
 
@@ -142,7 +150,7 @@ def _element(raw: bytes, name: bytes, at: int, hi: int) -> tuple[int, int, int]:
         return tail.end(), tail.end(), tail.end()
     end_tag = b"</" + name + b">"
     end = raw.find(end_tag, tail.end(), hi)
-    if end < 0:
+    if end < 0 or raw.find(end_tag[:-1], tail.end(), end) >= 0:  # also no </name >
         raise NotSimple(name.decode())
     return tail.end(), end, end + len(end_tag)
 
@@ -174,8 +182,10 @@ def _text(raw: bytes, span: tuple[int, int] | None) -> str | None:
 
 
 def _plain_user(raw: bytes) -> None:
-    if b"xmlns" in raw:  # a prefix declared here could hide a match value under another name
-        raise NotSimple("namespace declaration")
+    # A prefixed element could hide a match value under another name: prefixes other than
+    # xml: need a declaration, which would say xmlns.
+    if b"xmlns" in raw or b"<xml:" in raw:
+        raise NotSimple("namespace")
 
 
 # What the reader's element walk gives, read off the bytes of a user that `split_users` cut

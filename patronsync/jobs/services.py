@@ -27,8 +27,7 @@ from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
 from patronsync.loader.context import RunContext
 from patronsync.loader.pipeline import JobCancelled, Progress, load_file
-from patronsync.loader.state import KnownHashes, TouchedUsers
-from patronsync.patrons.selectors import patron_raw_hashes
+from patronsync.loader.state import TouchedUsers
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.models import IntegrationProfile
 
@@ -144,7 +143,6 @@ def _context(job: Job) -> RunContext:
         record_type=record_type,
         swap=SwapContext(profile_code=profile.code, record_type=record_type),
         touched=TouchedUsers.load(job.checkpoint.get("touched", "")),
-        known=None if importing else KnownHashes(patron_raw_hashes(institution=job.institution)),
     )
 
 

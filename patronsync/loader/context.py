@@ -18,7 +18,7 @@ class RunContext:
     """The job, its profile's settings, the code tables and the users the feed touched.
 
     `known` (a Synchronize) holds the raw hashes stored on the institution's users when the job
-    started: users whose bytes are among them are not parsed by the reader.
+    took its first file: users whose bytes are among them are not parsed by the reader.
     """
 
     job: Job

@@ -32,10 +32,12 @@ from patronsync.core.selectors import CodeTables
 from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.jobs.models import Job
 from patronsync.patrons.models import Patron, PatronIdentifier
+from patronsync.patrons.selectors import patron_raw_hashes
 
 from .batch import BatchProcessor, ParseResult, match_value, parse_record
 from .context import RunContext
 from .plain import NotPlain, decode_plain
+from .state import KnownHashes
 from .wire import pack, unpack
 from .writer import write_batch
 
@@ -194,6 +196,8 @@ def load_file(
         if requested_by:
             raise JobCancelled(f"Cancelled by {requested_by} after {position:,} users of {name}")
 
+    if ctx.kind == JobKind.SYNCHRONIZE and ctx.known is None:
+        ctx.known = KnownHashes(patron_raw_hashes(institution=ctx.institution))
     written_since_analyze = [0]
     file_problems: list[Any] = []
     with _few_collections():

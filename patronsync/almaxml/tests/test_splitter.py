@@ -78,6 +78,11 @@ UNUSUAL = {
     "child element in the value": b"<user><primary_id>A<b/>C</primary_id></user>",
     "two identifier blocks": b"<user><user_identifiers/><user_identifiers><user_identifier>"
     b"<value>V</value></user_identifier></user_identifiers></user>",
+    "xml: prefix, declared by XML itself": b"<user><primary_id>A</primary_id>"
+    b"<xml:primary_id>X</xml:primary_id></user>",
+    "end tag with a space": b"<user><user_identifiers><user_identifier><value>V</value>"
+    b"</user_identifier ><user_identifier><id_type>X</id_type></user_identifier>"
+    b"</user_identifiers></user>",
 }
 
 
@@ -103,7 +108,7 @@ def test_a_known_feed_reads_as_the_parser_reads_it(generated: list) -> None:
     skimmed, _ = _read(data, known=known)
     assert all(u.cached_identifiers is None for u in skimmed)  # nothing was parsed
     assert _summary(skimmed) == _summary(parsed)
-    lines = [u.position.line for u in iter_users(data)]
+    lines = [u.position.line for u in iter_users(data, strict=True)]  # strict: never split
     assert [u.position.line for u in parsed] == lines
 
 
@@ -112,7 +117,7 @@ def test_each_user_is_cut_with_its_line() -> None:
     cut = list(split_users(io.BytesIO(data), 10_000))
     assert [raw for _, raw in cut] == PLAIN
     assert [line for line, _ in cut] == [3, 4, 8]
-    assert [u.position.line for u in iter_users(data)] == [3, 4, 8]
+    assert [u.position.line for u in iter_users(data, strict=True)] == [3, 4, 8]
 
 
 def test_users_with_attributes_or_empty_are_cut_too() -> None:
@@ -180,6 +185,11 @@ def test_a_malformed_user_is_reported_where_the_parser_meets_it() -> None:
         (_document(PLAIN[0], PLAIN[1][:20]), "XML_NOT_WELL_FORMED"),  # cut inside a user
         (_document(PLAIN[0]) + b"<users/>", "XML_NOT_WELL_FORMED"),  # a second root
         (b"<!DOCTYPE users []>" + _document(PLAIN[0]), "XML_DOCTYPE"),
+        # The root's start tag and the declaration are the parser's to refuse too.
+        (_document(PLAIN[0], root=b'<users a="1" a="2">'), "XML_NOT_WELL_FORMED"),
+        (_document(PLAIN[0], root=b'<users a="&">'), "XML_NOT_WELL_FORMED"),
+        (_document(PLAIN[0], root=b'<users x:a="1">'), "XML_NOT_WELL_FORMED"),
+        (b"\n" + _document(PLAIN[0]), "XML_NOT_WELL_FORMED"),  # space before the declaration
     ],
 )
 def test_broken_documents_keep_their_file_problem(data: bytes, code: str) -> None:

@@ -19,10 +19,14 @@ class Killed(BaseException):
     """Stands for the process being killed: not an Exception, so nothing catches it."""
 
 
-def feed(drop):
+def feed(drop, folder="synchronize", comment_after=None):
+    """Eight users, one a duplicate; a comment after user `comment_after` makes the reader
+    leave the byte-level splitter for the XML parser there."""
     users = [user_xml(f"u{n}", barcode=f"B{n}") for n in range(7)]
     users.append(user_xml("u3", last="Duplicate"))  # rejected as a duplicate in this feed
-    write_zip(drop / "synchronize" / "feed.zip", {"users.xml": users_doc(*users)})
+    if comment_after is not None:
+        users.insert(comment_after, "<!-- exported in two runs -->")
+    write_zip(drop / folder / "feed.zip", {"users.xml": users_doc(*users)})
 
 
 def assert_complete(job):
@@ -35,9 +39,14 @@ def assert_complete(job):
 
 
 @pytest.mark.parametrize("kill_at", ["after_commit", "inside_batch"])
-def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, kill_at):
+@pytest.mark.parametrize(
+    ("kind", "comment_after"), [("synchronize", None), ("synchronize", 4), ("import", 4)]
+)
+def test_killed_job_resumes_to_the_same_end_state(
+    profile, drop, monkeypatch, kill_at, kind, comment_after
+):
     monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
-    feed(drop)
+    feed(drop, kind, comment_after)
     real_write = batch_module.write_batch
     real_insert = batch_module.insert_rows
     calls = {"n": 0}
@@ -58,21 +67,21 @@ def test_killed_job_resumes_to_the_same_end_state(profile, drop, monkeypatch, ki
         monkeypatch.setattr(batch_module, "insert_rows", insert_or_die)
     monkeypatch.setattr(job_services, "write_batch", write_then_maybe_die)
     with pytest.raises(Killed):
-        profile_run(profile=profile, kind="synchronize")
+        profile_run(profile=profile, kind=kind)
     job = Job.objects.get()
     assert job.status == "running"
-    assert (drop / "synchronize" / "feed.zip").exists()  # not handled before all users are in
+    assert (drop / kind / "feed.zip").exists()  # not handled before all users are in
 
     if kill_at == "inside_batch":  # the second batch was rolled back whole
         assert Patron.objects.count() == 3
         assert job.checkpoint["position"] == 3
     monkeypatch.setattr(job_services, "write_batch", real_write)
     monkeypatch.setattr(batch_module, "insert_rows", real_insert)
-    resumed = profile_run(profile=profile, kind="synchronize")
+    resumed = profile_run(profile=profile, kind=kind)
     assert resumed.id == job.id
     assert "resumed after interruption" in resumed.log
     assert_complete(resumed)
-    assert (drop / "synchronize" / "feed.zip.handled").exists()
+    assert (drop / kind / "feed.zip.handled").exists()
 
 
 def test_cancelled_job_stops_after_a_batch_and_the_file_is_taken_again(profile, drop, monkeypatch):
