@@ -1,6 +1,7 @@
 """Sync-engine benchmark: a first Import, then the next day's Synchronize, on SQLite and PG.
 
-Run: ``.venv/bin/python bench/bench_sync.py --users 100000 1000000 [--databases sqlite]``.
+Run: ``.venv/bin/python bench/bench_sync.py --users 100000 1000000 [--databases sqlite]
+[--match-id-type UNIV_ID]``.
 
 For each size it generates (once, cached in ``bench/.cache/``) a day-1 feed of realistic users and
 a day-2 feed of the same population with 1 % of users changed and 0.1 % added. For each database
@@ -91,7 +92,7 @@ def _child(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
     return json.loads(done.stdout.strip().splitlines()[-1]), wall
 
 
-def _prepare(database: str, data_dir: Path, drop: Path) -> dict[str, str]:
+def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> dict[str, str]:
     env = {
         **os.environ,
         "PATRONSYNC_DATA_DIR": str(data_dir),
@@ -112,21 +113,22 @@ def _prepare(database: str, data_dir: Path, drop: Path) -> dict[str, str]:
         f"connections:\n  - name: bench\n    type: local\n    path: {drop}\n"
         "profiles:\n  - code: BENCH\n    name: Benchmark\n    connection: bench\n"
         "    system: Benchmark SIS\n    import: {input_path: import}\n"
-        "    synchronize: {input_path: synchronize, match_id_type: PRIMARY_ID, unmatched: ADD}\n"
+        f"    synchronize: {{input_path: synchronize, match_id_type: {match_id_type}, "
+        "unmatched: ADD}\n"
     )
     subprocess.run([patronsync, "config", "apply", str(config)], env=env, cwd=ROOT, check=True,
                    capture_output=True)  # fmt: skip
     return env
 
 
-def bench(users: int, database: str) -> None:
+def bench(users: int, database: str, match_id_type: str) -> None:
     day1, day2 = feeds(users)
     work = Path(tempfile.mkdtemp(prefix="patronsync-bench-"))
     try:
         drop = work / "drop"
         for folder in ("import", "synchronize"):
             (drop / folder).mkdir(parents=True)
-        env = _prepare(database, work / "var", drop)
+        env = _prepare(database, work / "var", drop, match_id_type)
         floor, floor_wall = _child(["floor", str(day2)], env)
         print(f"{users:>9,} {database:<10} floor       {floor['users'] / floor_wall:>9,.0f} users/s"
               f" {floor_wall:>7.1f} s {floor['peak_mb']:>6.0f} MB")  # fmt: skip
@@ -157,11 +159,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="+", default=[100_000])
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--match-id-type", default="PRIMARY_ID",
+        help="what the Synchronize matches on: PRIMARY_ID or an identifier type (UNIV_ID)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"{'users':>9} {'database':<10} {'step':<11} {'rate':>15} {'wall':>9} {'peak':>9}")
     for users in args.users:
         for database in args.databases:
-            bench(users, database)
+            bench(users, database, args.match_id_type)
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ def _text(raw: bytes, span: tuple[int, int] | None) -> str | None:
 def _plain_user(raw: bytes) -> None:
     # A prefixed element could hide a match value under another name: prefixes other than
     # xml: need a declaration, which would say xmlns.
-    if b"xmlns" in raw or b"<xml:" in raw:
+    if b"xml" in raw and (b"xmlns" in raw or b"<xml:" in raw):
         raise NotSimple("namespace")
 
 
@@ -209,18 +209,41 @@ def quick_identifiers(raw: bytes) -> list[tuple[str, str]]:
     identifiers: list[tuple[str, str]] = []
     if block is None:
         return identifiers
-    lo, hi = block
+    at, hi = block
     try:
-        while (at := raw.find(b"<user_identifier", lo, hi)) >= 0:
-            if _depth(raw, lo, at):
+        # Each <user_identifier> holds only elements with plain text (or empty ones).
+        while item := _IDENTIFIER_START.match(raw, at, hi):
+            at = item.end()
+            if item[1]:  # <user_identifier/>
+                continue
+            id_type = value = None
+            while child := _LEAF.match(raw, at, hi):
+                at = child.end()
+                if child[1] == b"value":
+                    value = _leaf_text(child) or value  # as the parser: the last one given
+                elif child[1] == b"id_type":
+                    id_type = _leaf_text(child) or id_type
+            end = _IDENTIFIER_END.match(raw, at, hi)
+            if end is None:
                 raise NotSimple("user_identifier")
-            content_start, content_end, lo = _element(raw, b"user_identifier", at, hi)
-            value = _text(raw, _only(raw, b"value", content_start, content_end, 0))
+            at = end.end()
             if value:
-                id_type = _text(raw, _only(raw, b"id_type", content_start, content_end, 0))
                 identifiers.append((id_type or "", value))
     except UnicodeDecodeError:
         raise NotSimple("encoding") from None
-    if _depth(raw, lo, hi):
+    if _WHITESPACE.fullmatch(raw, at, hi) is None:
         raise NotSimple("user_identifiers")
     return identifiers
+
+
+_IDENTIFIER_START = re.compile(rb"[ \t\r\n]*<user_identifier" + _ATTRS + rb"(/?)>")
+_IDENTIFIER_END = re.compile(rb"[ \t\r\n]*</user_identifier[ \t\r\n]*>")
+# An element with plain text or none: name (group 1), text (group 2, None if empty).
+_LEAF = re.compile(
+    rb"[ \t\r\n]*<([A-Za-z_][\w.-]*)" + _ATTRS + rb"(?:/>|>([^<&\r]*)</\1[ \t\r\n]*>)"
+)
+
+
+def _leaf_text(leaf: re.Match[bytes]) -> str | None:
+    text = leaf[2]
+    return (text.decode().strip() or None) if text else None

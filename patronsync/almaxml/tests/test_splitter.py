@@ -59,6 +59,9 @@ PLAIN = [
     b"<user><user_identifiers><user_identifier><value>V1</value></user_identifier>"
     b"<user_identifier><id_type>UNIV_ID</id_type><value>  </value></user_identifier>"
     b"</user_identifiers><primary_id>\n  late  \n</primary_id></user>",
+    b"<user><user_identifiers>\n<user_identifier><value>V</value><value>W</value></user_identifier"
+    b" >\n<user_identifier/><user_identifier><id_type>X</id_type></user_identifier>"
+    b"</user_identifiers></user>",
 ]
 
 # Users whose match values only the parser reads right; the quick readers must say so.
@@ -80,9 +83,9 @@ UNUSUAL = {
     b"<value>V</value></user_identifier></user_identifiers></user>",
     "xml: prefix, declared by XML itself": b"<user><primary_id>A</primary_id>"
     b"<xml:primary_id>X</xml:primary_id></user>",
-    "end tag with a space": b"<user><user_identifiers><user_identifier><value>V</value>"
-    b"</user_identifier ><user_identifier><id_type>X</id_type></user_identifier>"
-    b"</user_identifiers></user>",
+    "end tag with a space": b"<user><primary_id>P</primary_id ></user>",
+    "an identifier holding more than text": b"<user><user_identifiers><user_identifier>"
+    b"<value>V</value><note><b>x</b></note></user_identifier></user_identifiers></user>",
 }
 
 
@@ -116,8 +119,8 @@ def test_each_user_is_cut_with_its_line() -> None:
     data = _document(*PLAIN, end=b"\n</users>\n")
     cut = list(split_users(io.BytesIO(data), 10_000))
     assert [raw for _, raw in cut] == PLAIN
-    assert [line for line, _ in cut] == [3, 4, 8]
-    assert [u.position.line for u in iter_users(data, strict=True)] == [3, 4, 8]
+    assert [line for line, _ in cut] == [3, 4, 8, 11]
+    assert [u.position.line for u in iter_users(data, strict=True)] == [3, 4, 8, 11]
 
 
 def test_users_with_attributes_or_empty_are_cut_too() -> None:
