@@ -68,7 +68,7 @@ class ParsedUser:
 
     `raw_hash` is the blake2b-128 hex digest of the ``<user>`` element's bytes: as they are in
     the file when the document is plain and read leniently (see `splitter`), as serialized by
-    lxml otherwise. It changes whenever the bytes do. A user with an error problem should not
+    lxml in UTF-8 otherwise. It changes whenever the bytes do. A user with an error problem should not
     be loaded.
     """
 
@@ -384,7 +384,7 @@ class FeedReader(Generic[T]):
                     _forget(elem)
                     continue
                 summary.users = ordinal
-                raw = etree.tostring(elem, with_tail=False)
+                raw = etree.tostring(elem, encoding="utf-8", with_tail=False)  # as in files
                 position = Position(part.file, part.entry, line, ordinal)
                 if len(raw) > limit:
                     msg = f"<user> element is {len(raw):,} bytes, over the limit of {limit:,}"

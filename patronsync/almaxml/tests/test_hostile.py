@@ -132,6 +132,17 @@ def test_oversized_user_element_is_refused() -> None:
     assert problem.code == "USER_TOO_LARGE"
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_the_size_limit_counts_the_bytes_of_the_file(strict: bool) -> None:
+    """Whether the document is cut at the byte level (lenient) or parsed (strict)."""
+    accented = "<user><primary_id>x</primary_id><last_name>" + "é" * 3000 + "</last_name></user>"
+    data = f"<users>{accented}</users>".encode()  # 6,067 bytes of UTF-8
+    users, problems = _read(data, strict=strict, limits=Limits(max_user_bytes=7000))
+    assert (len(users), problems) == (1, [])
+    users, [problem] = _read(data, strict=strict, limits=Limits(max_user_bytes=6000))
+    assert (users, problem.code) == ([], "USER_TOO_LARGE")
+
+
 def test_endless_user_element_is_refused_while_streaming() -> None:
     data = b"<users><user><note_text>" + b"a" * (3 * 1024**2)
     users, [problem] = _read(data, limits=Limits(max_user_bytes=64 * 1024))
