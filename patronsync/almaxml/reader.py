@@ -68,8 +68,8 @@ class ParsedUser:
 
     `raw_hash` is the blake2b-128 hex digest of the ``<user>`` element's bytes: as they are in
     the file when the document is plain and read leniently (see `splitter`), as serialized by
-    lxml in UTF-8 otherwise. It changes whenever the bytes do. A user with an error problem should not
-    be loaded.
+    lxml in UTF-8 otherwise. It changes whenever the bytes do. A user with an error problem
+    should not be loaded.
     """
 
     user: User

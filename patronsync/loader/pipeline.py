@@ -25,7 +25,7 @@ from typing import Any
 from django.db import reset_queries
 from django.utils import timezone
 
-from patronsync.almaxml import Limits, RawUser, iter_raw_users
+from patronsync.almaxml import Limits, Problem, RawUser, iter_raw_users
 from patronsync.core.bulk import analyze
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.core.selectors import CodeTables
@@ -208,7 +208,18 @@ def load_file(
             commit(*payload)
     if written_since_analyze[0]:
         analyze(Patron, PatronIdentifier)
-    problems = [
-        {"code": p.code, "message": str(p), "line": p.line, "entry": p.entry} for p in file_problems
-    ]
-    return position, problems
+    return position, [_file_problem(p) for p in file_problems]
+
+
+def _file_problem(problem: Problem) -> dict[str, Any]:
+    """A file-level problem for the job's report: an error in Alma's words, with where it is."""
+    message = str(problem)
+    if problem.is_error:
+        where = ", ".join(
+            f"{label} {value}"
+            for label, value in (("entry", problem.entry), ("line", problem.line))
+            if value is not None
+        )
+        message = f"Could not parse file {problem.file}" + (f" ({where})" if where else "")
+        message += f": {problem.message}"
+    return {"code": problem.code, "message": message, "line": problem.line, "entry": problem.entry}

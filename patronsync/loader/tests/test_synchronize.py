@@ -247,9 +247,11 @@ def test_broken_entry_is_reported_and_other_entries_still_load(profile, drop):
     job = sync(profile)
     assert job.created == 2
     assert job.status == "completed_with_errors"
-    problems = job.files[0]["problems"]
-    assert problems[0]["entry"] == "b.xml"
-    assert "b.xml" in problems[0]["message"]
+    [problem] = job.files[0]["problems"]
+    assert (problem["entry"], problem["line"]) == ("b.xml", 1)
+    assert problem["message"].startswith(
+        "Could not parse file mixed.zip (entry b.xml, line 1): not well-formed XML: "
+    )
 
 
 def test_missing_input_folder_fails_the_job_with_a_clear_message(profile, drop):
