@@ -28,7 +28,7 @@ from patronsync.patrons.rules import (
 from patronsync.patrons.selectors import ALL_UNIQUE, patron_ids_by_match_values
 from patronsync.patrons.services import diff_snapshots, patron_build, patron_snapshot
 from patronsync.patrons.state import current_identifiers
-from patronsync.patrons.swap import swap_all
+from patronsync.patrons.swap import manually_changed, sis_protection, swap_all
 
 from .context import RunContext
 
@@ -120,6 +120,8 @@ def parse_records(
     return [parse_record(raw, codes, with_hash) for raw in raws]
 
 
+# The change entry of a user whose manually changed fields follow the SIS again.
+KEPT_BY_STAFF = "kept_by_staff"
 # A matched record to update: (outcome, user id, checked data, content hash).
 Update = tuple[Outcome, int, PatronData, str]
 # A record to create: (outcome, checked data, content hash).
@@ -330,6 +332,7 @@ class BatchProcessor:
                 self.hash_refresh.append(patron)
                 continue
             before = patron_snapshot(patron, identifiers=current_identifiers(patron))
+            kept_before = manually_changed(patron)
             try:
                 identifiers = swap_all(patron=patron, incoming=data, context=self.ctx.swap)
                 check_identifiers_within_user(patron.primary_id, identifiers)
@@ -338,6 +341,9 @@ class BatchProcessor:
                 continue
             out.patron, out.identifiers = patron, identifiers
             out.changes = diff_snapshots(before, patron_snapshot(patron, identifiers=identifiers))
+            if (kept := manually_changed(patron)) != kept_before:
+                # The SIS repeated its last value: a field staff changed follows it again.
+                out.changes[KEPT_BY_STAFF] = {"before": kept_before, "after": kept}
             patron.raw_hash, patron.content_hash = out.raw.raw_hash, chash
             planned.append(out)
         owners = self._owners([out.identifiers or [] for out in planned])
@@ -372,8 +378,10 @@ class BatchProcessor:
             identifiers = [
                 {**item, "segment_type": "External"} for item in (data.identifiers or [])
             ]
+            protection = sis_protection(data)  # what the SIS sent, before Alma's defaults
             try:
                 patron = patron_build(institution=ctx.institution, data=data, codes=ctx.codes)
+                patron.protection = protection
                 check_identifiers_within_user(patron.primary_id, identifiers)
             except RuleViolation as exc:
                 _reject(out, exc.code, exc.message)

@@ -70,7 +70,8 @@ def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str
                 ctx.touched.add(pk)
             bulk_insert(Patron, [patron for _, patron in created], with_pk=True)
             bulk_update(Patron, [patron for _, patron in updated], PATRON_FIELDS)
-            bulk_update(Patron, processor.hash_refresh, ["raw_hash", "content_hash"])
+            # Unchanged users: new hashes, and the SIS values remembered for protected fields.
+            bulk_update(Patron, processor.hash_refresh, ["raw_hash", "content_hash", "protection"])
             ids_changed = [
                 (o, patron)
                 for o, patron in updated

@@ -114,6 +114,21 @@ def _swap_protected(patron: Patron, incoming: PatronData, context: SwapContext) 
     patron.protection = protection
 
 
+def sis_protection(incoming: PatronData) -> dict[str, Any]:
+    """The protection state of a user created from a feed: the value the SIS sent for each
+    protected field, so that a later manual change is lifted when the SIS repeats it."""
+    return {
+        name: {"sis": sis_fingerprint(name, value)}
+        for name in PROTECTED_FIELDS
+        if (value := _incoming_protected(name, incoming)) is not None
+    }
+
+
+def manually_changed(patron: Patron) -> list[str]:
+    """The protected fields a synchronize keeps because people changed them."""
+    return sorted(name for name in PROTECTED_FIELDS if patron.is_manually_changed(name))
+
+
 def _merge_segments(
     existing: list[dict[str, Any]], incoming: list[dict[str, Any]], context: SwapContext
 ) -> list[dict[str, Any]]:

@@ -175,6 +175,33 @@ def test_protected_field_edited_by_staff_survives_synchronize(profile, drop, ins
     assert patron.first_name == "Ada"  # not protected: Swap All restores the SIS value
 
 
+@pytest.mark.parametrize("created_by", ["import", "synchronize"])
+def test_protected_field_follows_the_sis_again_when_it_repeats_its_value(
+    profile, drop, institution, created_by
+):
+    drop_feed(drop, "a.zip", user_xml("u1", group="GRAD"), folder=created_by)
+    assert profile_run(profile=profile, kind=created_by).created == 1
+    patron = patron_get_by_primary_id(institution=institution, primary_id="u1")
+    patron_update(patron=patron, data={"user_group": "STAFF"}, actor=Actor.api("desk"))
+    drop_feed(drop, "b.zip", user_xml("u1", group="FACULTY"))
+    sync(profile)
+    drop_feed(drop, "c.zip", user_xml("u1", group=""))  # empty: the library's value stands
+    sync(profile)
+    patron.refresh_from_db()
+    assert patron.user_group == "STAFF"
+    # The value the SIS sent before the edit (with another name, so that the file is new).
+    drop_feed(drop, "d.zip", user_xml("u1", group="GRAD", last="Byron"))
+    job = sync(profile)
+    patron.refresh_from_db()
+    assert (job.updated, patron.user_group) == (1, "GRAD")
+    [record] = records(job, "updated")
+    assert record.changes["kept_by_staff"] == {"before": ["user_group"], "after": []}
+    drop_feed(drop, "e.zip", user_xml("u1", group="FACULTY", last="Byron"))
+    sync(profile)
+    patron.refresh_from_db()
+    assert patron.user_group == "FACULTY"  # it follows the SIS again
+
+
 def test_internal_segments_survive_synchronize(profile, drop, institution):
     drop_feed(drop, "a.zip", user_xml("u1"))
     sync(profile)
