@@ -112,9 +112,9 @@ def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> d
     config.write_text(
         f"connections:\n  - name: bench\n    type: local\n    path: {drop}\n"
         "profiles:\n  - code: BENCH\n    name: Benchmark\n    connection: bench\n"
-        "    system: Benchmark SIS\n    import: {input_path: import}\n"
-        f"    synchronize: {{input_path: synchronize, match_id_type: {match_id_type}, "
-        "unmatched: ADD}\n"
+        "    system: Benchmark SIS\n    import: {active: true, input_path: import}\n"
+        f"    synchronize: {{active: true, input_path: synchronize, "
+        f"match_id_type: {match_id_type}, unmatched: ADD}}\n"
     )
     subprocess.run([patronsync, "config", "apply", str(config)], env=env, cwd=ROOT, check=True,
                    capture_output=True)  # fmt: skip

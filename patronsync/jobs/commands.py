@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from patronsync.core.commands import institution_option
     from patronsync.jobs.choices import JobKind
     from patronsync.jobs.selectors import job_report
-    from patronsync.jobs.services import JobAlreadyRunning, profile_run
+    from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, profile_run
     from patronsync.profiles.models import IntegrationProfile
 
     institution = institution_option(args.institution)
@@ -92,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
                 )
         else:
             job = profile_run(profile=profile, kind=kind, dry_run=args.dry_run)
+    except SectionNotActive as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     except JobAlreadyRunning as exc:
         print(str(exc), file=sys.stderr)
         return 3

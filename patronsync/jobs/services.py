@@ -40,6 +40,10 @@ MAX_ZIPS_PER_RUN = 20  # Alma's limit
 STALE_AFTER = timedelta(minutes=10)
 
 
+class SectionNotActive(PatronsyncError):
+    """The profile's Import or Synchronize section is not active: its jobs do not run."""
+
+
 class JobAlreadyRunning(PatronsyncError):
     """Another job of the same profile is pending or running."""
 
@@ -85,9 +89,17 @@ def job_create(
 ) -> Job:
     """Create a pending job, or resume the profile's job whose worker died.
 
-    Raises JobAlreadyRunning when a live job of the profile exists (the database's partial unique
+    Raises SectionNotActive when the profile's section for `kind` is not active, as in Alma,
+    and JobAlreadyRunning when a live job of the profile exists (the database's partial unique
     constraint makes this hold across processes and machines).
     """
+    importing = kind == JobKind.IMPORT
+    if not (profile.import_active if importing else profile.sync_active):
+        label = "Import" if importing else "Synchronize"
+        raise SectionNotActive(
+            f"The {label} section of profile {profile.code} is not active; "
+            f"activate it to run {label} jobs"
+        )
     active = Job.objects.filter(profile=profile, status__in=ACTIVE_STATUSES).first()
     if active is not None:
         if active.kind == kind and active.dry_run == dry_run and _is_stale(active):

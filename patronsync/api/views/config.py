@@ -19,7 +19,7 @@ from patronsync.connections.services import (
     connection_update,
 )
 from patronsync.jobs.selectors import job_report
-from patronsync.jobs.services import JobAlreadyRunning, job_start
+from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, job_start
 from patronsync.profiles.choices import IntegrationType
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import profile_create, profile_update
@@ -208,10 +208,11 @@ class ProfileViewSet(ApiViewSet):
 
 
 def start_job(*, profile: IntegrationProfile, kind: str, dry_run: bool) -> Response:
-    """Run a job of `profile` through `job_start` and answer its report (409 when one runs)."""
+    """Run a job of `profile` through `job_start` and answer its report (409 when one runs, or
+    when the profile's section for `kind` is not active)."""
     try:
         job = job_start(profile=profile, kind=kind, dry_run=dry_run)
-    except JobAlreadyRunning as exc:
+    except (JobAlreadyRunning, SectionNotActive) as exc:
         raise Conflict(str(exc)) from None
     report = JobReportSerializer(job_report(job=job)).data
     return Response(report, status=status.HTTP_201_CREATED)

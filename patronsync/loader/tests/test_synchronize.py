@@ -6,7 +6,7 @@ import pytest
 
 from patronsync.jobs.models import Job, JobRecord, ReceivedFile
 from patronsync.jobs.selectors import job_report
-from patronsync.jobs.services import profile_run
+from patronsync.jobs.services import SectionNotActive, profile_run
 from patronsync.patrons.models import Patron, PatronChange
 from patronsync.patrons.selectors import patron_get_by_primary_id
 from patronsync.patrons.services import Actor, patron_update
@@ -295,6 +295,15 @@ def test_more_than_twenty_zips_are_left_for_the_next_run(profile, drop):
     assert job.created == 20
     assert "left for the next run: f20.zip, f21.zip" in job.log
     assert sync(profile).created == 2
+
+
+def test_a_section_that_is_not_active_does_not_run(institution, drop):
+    profile = make_profile(institution, drop, active=False)
+    drop_feed(drop, "a.zip", user_xml("u1"))
+    with pytest.raises(SectionNotActive, match="Synchronize section of profile SIS is not active"):
+        sync(profile)
+    assert not Job.objects.exists()
+    assert (drop / "synchronize" / "a.zip").exists()
 
 
 def test_job_is_the_only_active_one_per_profile(profile, drop):

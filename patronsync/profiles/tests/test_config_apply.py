@@ -9,6 +9,7 @@ import pytest
 from patronsync.cli import main
 from patronsync.connections.models import Connection
 from patronsync.core.exceptions import ConfigurationError
+from patronsync.jobs.models import Job
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import config_apply_file
 
@@ -104,6 +105,15 @@ def test_cli_applies_config_then_runs_a_job_as_json(tmp_path, capsys):
         assert key in report
     assert report["status"] == "completed"
     assert main(["run", "NOPE", "--synchronize"]) == 2
+
+
+def test_cli_refuses_a_job_whose_section_is_not_active(tmp_path, capsys):
+    (tmp_path / "import").mkdir()
+    text = CONFIG.format(path=tmp_path).replace("active: true", "active: false")
+    assert main(["config", "apply", str(write(tmp_path, text))]) == 0
+    assert main(["run", "SIS", "--import"]) == 2
+    assert "The Import section of profile SIS is not active" in capsys.readouterr().err
+    assert not Job.objects.exists()
 
 
 @pytest.mark.parametrize("command", [["config", "apply", "x.yaml"], ["run", "SIS", "--import"]])
