@@ -232,6 +232,10 @@ class JobReportSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     parameters = serializers.DictField()
     files = serializers.ListField(child=serializers.DictField())
+    log = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The job's log, a line each: files taken or skipped, and why.",
+    )
     rejected_users = RejectedUserSerializer(many=True, help_text="The first 1,000 only.")
 
 

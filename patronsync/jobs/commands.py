@@ -46,6 +46,10 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             problems = "; ".join(p["message"] for p in entry.get("problems", []))
             files.add_row(entry["name"], f"{entry.get('users', 0):,}", problems)
         console.print(files)
+    if report["log"]:  # e.g. "No new zip files in synchronize"
+        console.print("[bold]Job log[/bold]")
+        for line in report["log"]:
+            console.print(line, markup=False, highlight=False)
     if report["rejected_users"]:
         rejected = Table(title="Rejected users")
         for column in ("Position", "User", "Reason"):

@@ -28,8 +28,9 @@ def job_records(*, job: Job, outcome: str | None = None) -> QuerySet[JobRecord]:
 
 def job_report(*, job: Job) -> dict[str, Any]:
     """The job report: status, title, Process ID, times, the summary counters (which always add
-    up: users processed = created + updated + unchanged + rejected), parameters, users by file
-    and the rejected users with their reasons."""
+    up: users processed = created + updated + unchanged + rejected), parameters, users by file,
+    the job's log (which says, for one, that the input folder held no new file) and the rejected
+    users with their reasons."""
     rejected = job_records(job=job, outcome="rejected").values(
         "file", "entry", "line", "position", "match_value", "primary_id", "reason_code", "reason"
     )
@@ -54,6 +55,7 @@ def job_report(*, job: Job) -> dict[str, Any]:
         "unchanged": job.unchanged,
         "parameters": job.parameters,
         "files": job.files,
+        "log": job.log.splitlines(),
         "rejected_users": list(rejected[:1000]),
     }
 

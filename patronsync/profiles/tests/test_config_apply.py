@@ -104,6 +104,10 @@ def test_cli_applies_config_then_runs_a_job_as_json(tmp_path, capsys):
                 "rejected", "updated", "created", "unchanged"):  # fmt: skip
         assert key in report
     assert report["status"] == "completed"
+    assert report["total_users_processed"] == 0
+    assert any(line.endswith("No new zip files in synchronize") for line in report["log"])
+    assert main(["run", "SIS", "--synchronize"]) == 0  # the summary says so too
+    assert "No new zip files in synchronize" in capsys.readouterr().out
     assert main(["run", "NOPE", "--synchronize"]) == 2
 
 
