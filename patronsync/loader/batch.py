@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from patronsync.almaxml import RawUser
 from patronsync.almaxml.hashing import content_hash
@@ -286,6 +286,23 @@ class BatchProcessor:
 
     # -- applying --------------------------------------------------------------------------
 
+    def _own_identifiers_differ(
+        self, out: Outcome, primary_id: str, identifiers: list[dict[str, Any]]
+    ) -> bool:
+        """A record may not carry one value twice (a barcode equal to its primary ID, say).
+
+        Alma rejects it as it rejects a second record of the same person in one feed.
+        """
+        try:
+            check_identifiers_within_user(primary_id, identifiers)
+        except RuleViolation as exc:
+            id_type = next(
+                (i["id_type"]["value"] for i in identifiers if i["value"] == exc.value), ""
+            )
+            self._duplicate(out, id_type, str(exc.value))
+            return False
+        return True
+
     def _claim_identifiers(
         self, out: Outcome, owner: object, identifiers: list[dict[str, Any]], db_owner: dict
     ) -> bool:
@@ -300,11 +317,14 @@ class BatchProcessor:
             if holder in self.batch_owner.values() or holder in ctx.touched:
                 self._duplicate(out, id_type, item["value"])
             else:
+                # A user of the database (users this batch creates are "new:<n>").
+                other = Patron.objects.filter(pk=cast(int, holder))
+                other_id = other.values_list("primary_id", flat=True).first()
                 _reject(
                     out,
                     "IDENTIFIER_TAKEN",
                     f"User with identifier {item['value']} of type {id_type} already exists "
-                    "(another user holds it)",
+                    f"(used by user {other_id or holder})",
                 )
             return False
         for item in identifiers:
@@ -335,9 +355,10 @@ class BatchProcessor:
             kept_before = manually_changed(patron)
             try:
                 identifiers = swap_all(patron=patron, incoming=data, context=self.ctx.swap)
-                check_identifiers_within_user(patron.primary_id, identifiers)
             except RuleViolation as exc:
                 _reject(out, exc.code, exc.message)
+                continue
+            if not self._own_identifiers_differ(out, patron.primary_id, identifiers):
                 continue
             out.patron, out.identifiers = patron, identifiers
             out.changes = diff_snapshots(before, patron_snapshot(patron, identifiers=identifiers))
@@ -382,9 +403,10 @@ class BatchProcessor:
             try:
                 patron = patron_build(institution=ctx.institution, data=data, codes=ctx.codes)
                 patron.protection = protection
-                check_identifiers_within_user(patron.primary_id, identifiers)
             except RuleViolation as exc:
                 _reject(out, exc.code, exc.message)
+                continue
+            if not self._own_identifiers_differ(out, patron.primary_id, identifiers):
                 continue
             primary = {"id_type": {"value": PRIMARY_ID_TYPE}, "value": patron.primary_id}
             owner = f"new:{number}"

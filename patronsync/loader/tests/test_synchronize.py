@@ -134,6 +134,20 @@ def test_duplicate_identifier_in_feed_is_rejected(profile, drop):
     assert "in this feed" in rejected[0].reason
 
 
+def test_record_repeating_its_own_value_is_rejected_as_alma_words_it(profile, drop):
+    drop_feed(drop, "a.zip", user_xml("u1", barcode="U1"), user_xml("u2", barcode="B2"))
+    job = sync(profile)
+    [rejected] = records(job, "rejected")
+    assert (rejected.primary_id, rejected.reason_code) == ("u1", "DUPLICATE_IN_FEED")
+    assert rejected.reason == (
+        "Identifier of type BARCODE and value U1 is already taken AcrossInstitution in this feed"
+    )
+    drop_feed(drop, "b.zip", user_xml("u2", barcode="u2"))  # an update that repeats the ID
+    [rejected] = records(sync(profile), "rejected")
+    assert (rejected.primary_id, rejected.reason_code) == ("u2", "DUPLICATE_IN_FEED")
+    assert Patron.objects.get(primary_id="u2").identifiers.filter(value="B2").exists()
+
+
 def test_identifier_of_another_user_is_rejected_and_named(profile, drop, institution):
     patron_factory(
         institution, primary_id="owner", user_identifier=[{"id_type": "BARCODE", "value": "X9"}]
@@ -142,7 +156,9 @@ def test_identifier_of_another_user_is_rejected_and_named(profile, drop, institu
     job = sync(profile)
     record = records(job, "rejected")[0]
     assert record.reason_code == "IDENTIFIER_TAKEN"
-    assert "X9" in record.reason
+    assert record.reason == (
+        "User with identifier X9 of type BARCODE already exists (used by user owner)"
+    )
     assert not Patron.objects.filter(primary_id="u1").exists()
 
 
