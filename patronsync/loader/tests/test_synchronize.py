@@ -333,6 +333,27 @@ def test_job_is_the_only_active_one_per_profile(profile, drop):
     assert Job.objects.count() == 1
 
 
+def test_the_database_itself_refuses_a_second_active_job_of_a_profile(profile, drop):
+    """What holds when two processes race past the service's check at the same moment."""
+    from django.db import IntegrityError, transaction
+
+    from patronsync.jobs.services import job_create
+
+    first = job_create(profile=profile, kind="synchronize")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Job.objects.create(
+            institution=first.institution, profile=profile, kind="import", process_id="2"
+        )
+    first.status = "completed"
+    first.save()
+    assert (
+        Job.objects.create(
+            institution=first.institution, profile=profile, kind="import", process_id="3"
+        ).status
+        == "pending"
+    )
+
+
 def test_imported_user_resent_reformatted_is_unchanged_then_changed_is_updated(profile, drop):
     drop_feed(drop, "i.zip", user_xml("u1"), folder="import")
     assert profile_run(profile=profile, kind="import").created == 1
