@@ -394,3 +394,25 @@ def test_feed_the_parser_must_read_synchronizes_the_same(profile, drop):
     assert (sync(profile).unchanged, Patron.objects.count()) == (2, 2)
     write_zip(drop / "synchronize" / "c.zip", {"users.xml": feed(user_xml("u1", last="B"))})
     assert sync(profile).updated == 1
+
+
+def test_report_command_prints_the_summary_and_the_records_as_csv(profile, drop, capsys):
+    import csv
+
+    from patronsync.cli import main
+
+    drop_feed(drop, "a.zip", user_xml("u1"), user_xml("u1", last="Again"))
+    job = sync(profile)
+    capsys.readouterr()
+    assert main(["report", job.process_id]) == 0  # by Process ID, as Alma shows it
+    summary = capsys.readouterr().out
+    assert "Patron Import Results" in summary
+    assert "already taken AcrossInstitution in this feed" in summary
+    assert main(["report", str(job.id), "--csv"]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert [(r["primary_id"], r["outcome"]) for r in rows] == [
+        ("u1", "created"),
+        ("u1", "rejected"),
+    ]
+    assert rows[1]["reason_code"] == "DUPLICATE_IN_FEED"
+    assert main(["report", "999999"]) == 2
