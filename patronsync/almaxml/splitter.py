@@ -140,34 +140,29 @@ def _depth(raw: bytes, lo: int, hi: int) -> int:
     return tags - 2 * raw.count(b"</", lo, hi) - raw.count(b"/>", lo, hi)
 
 
-def _element(raw: bytes, name: bytes, at: int, hi: int) -> tuple[int, int, int]:
-    """The element `name` whose start tag is at `at`: where its content starts and ends, and
-    where the element ends. NotSimple when it does not end before `hi`."""
-    tail = _TAG_TAIL.match(raw, at + 1 + len(name), hi)
+def _user_child(raw: bytes, name: bytes) -> tuple[int, int] | None:
+    """Where the content of the user's one child element `name` starts and ends (both at the
+    end of the start tag for ``<name/>``).
+
+    None when the user has no such element; NotSimple when there are several, it is not a
+    direct child, or it does not end plainly (``</name >`` included).
+    """
+    start_tag = b"<" + name
+    at = raw.find(start_tag)
+    if at < 0:
+        return None
+    if raw.find(start_tag, at + 1) >= 0 or _depth(raw, 0, at) != 1:
+        raise NotSimple(name.decode())
+    tail = _TAG_TAIL.match(raw, at + len(start_tag))
     if tail is None:
         raise NotSimple(name.decode())
     if tail[1]:  # <name/>
-        return tail.end(), tail.end(), tail.end()
+        return tail.end(), tail.end()
     end_tag = b"</" + name + b">"
-    end = raw.find(end_tag, tail.end(), hi)
-    if end < 0 or raw.find(end_tag[:-1], tail.end(), end) >= 0:  # also no </name >
+    end = raw.find(end_tag, tail.end())
+    if end < 0 or raw.find(end_tag[:-1], tail.end(), end) >= 0:
         raise NotSimple(name.decode())
-    return tail.end(), end, end + len(end_tag)
-
-
-def _only(raw: bytes, name: bytes, lo: int, hi: int, depth: int) -> tuple[int, int] | None:
-    """The content of the one element `name` in ``raw[lo:hi]``, `depth` levels below `lo`.
-
-    None when there is no such element; NotSimple when there are several, or it is elsewhere.
-    """
-    start_tag = b"<" + name
-    at = raw.find(start_tag, lo, hi)
-    if at < 0:
-        return None
-    if raw.find(start_tag, at + 1, hi) >= 0 or _depth(raw, lo, at) != depth:
-        raise NotSimple(name.decode())
-    content_start, content_end, _ = _element(raw, name, at, hi)
-    return content_start, content_end
+    return tail.end(), end
 
 
 def _text(raw: bytes, span: tuple[int, int] | None) -> str | None:
@@ -197,7 +192,7 @@ def quick_primary_id(raw: bytes) -> str | None:
     """The user's primary ID (None when absent or blank), or NotSimple."""
     _plain_user(raw)
     try:
-        return _text(raw, _only(raw, b"primary_id", 0, len(raw), 1))
+        return _text(raw, _user_child(raw, b"primary_id"))
     except UnicodeDecodeError:
         raise NotSimple("encoding") from None
 
@@ -205,7 +200,7 @@ def quick_primary_id(raw: bytes) -> str | None:
 def quick_identifiers(raw: bytes) -> list[tuple[str, str]]:
     """The user's (id_type, value) identifiers, blank values left out, or NotSimple."""
     _plain_user(raw)
-    block = _only(raw, b"user_identifiers", 0, len(raw), 1)
+    block = _user_child(raw, b"user_identifiers")
     identifiers: list[tuple[str, str]] = []
     if block is None:
         return identifiers
