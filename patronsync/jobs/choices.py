@@ -2,10 +2,17 @@
 
 from django.db import models
 
+# The engine's choices, re-exported: a job runs one of its kinds and records its outcomes.
+from patronsync.loader.choices import JobKind, RecordOutcome
 
-class JobKind(models.TextChoices):
-    IMPORT = "import", "Import"
-    SYNCHRONIZE = "synchronize", "Synchronize"
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FileStatus",
+    "JobKind",
+    "JobStatus",
+    "JobTrigger",
+    "RecordOutcome",
+]
 
 
 class JobTrigger(models.TextChoices):
@@ -28,15 +35,6 @@ class JobStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
-
-
-class RecordOutcome(models.TextChoices):
-    CREATED = "created", "Created"
-    UPDATED = "updated", "Updated"
-    UNCHANGED = "unchanged", "Unchanged"
-    REJECTED = "rejected", "Rejected"
-    WOULD_CREATE = "would_create", "Would be created"
-    WOULD_UPDATE = "would_update", "Would be updated"
 
 
 class FileStatus(models.TextChoices):

@@ -15,6 +15,7 @@ import socket
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patronsync.connections.transports import transport_for
+from patronsync.core.bulk import insert_rows
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
+from patronsync.loader.batch import Outcome
 from patronsync.loader.context import RunContext
 from patronsync.loader.pipeline import JobCancelled, Progress, load_file
 from patronsync.loader.state import TouchedUsers
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.models import IntegrationProfile
 
-from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, JobTrigger
-from .models import Job, ReceivedFile
+from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, JobTrigger, RecordOutcome
+from .models import Job, JobRecord, ReceivedFile
 
 logger = logging.getLogger(__name__)
 
@@ -139,13 +142,74 @@ def job_create(
         raise JobAlreadyRunning(f"A job of profile {profile.code} is already running") from None
 
 
+# Which job counter each outcome adds to; a dry run counts what it would do.
+COUNTER_OF_OUTCOME: dict[str, str] = {
+    RecordOutcome.CREATED: "created",
+    RecordOutcome.WOULD_CREATE: "created",
+    RecordOutcome.UPDATED: "updated",
+    RecordOutcome.WOULD_UPDATE: "updated",
+    RecordOutcome.UNCHANGED: "unchanged",
+    RecordOutcome.REJECTED: "rejected",
+}
+RECORD_COLUMNS = (
+    "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
+    "outcome", "reason_code", "reason", "changes",
+)  # fmt: skip
+
+
+class JobSink:
+    """The engine's `BatchSink` for one job: its records, counters, checkpoint and heartbeat."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def record_batch(self, *, outcomes: Sequence[Outcome], checkpoint: dict[str, Any]) -> None:
+        job = self.job
+        insert_rows(
+            JobRecord,
+            RECORD_COLUMNS,
+            [
+                (job.id, o.raw.position.file, o.raw.position.entry or "", o.raw.position.line,
+                 o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
+                 o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
+                 o.reason, o.changes)
+                for o in outcomes
+                if o.outcome != RecordOutcome.UNCHANGED
+            ],
+        )  # fmt: skip
+        job.total_records_processed += len(outcomes)
+        for o in outcomes:
+            counter = COUNTER_OF_OUTCOME[o.outcome]
+            setattr(job, counter, getattr(job, counter) + 1)
+        job.heartbeat_at = timezone.now()
+        job.checkpoint = checkpoint
+        job.save(
+            update_fields=[
+                "total_records_processed",
+                "created",
+                "updated",
+                "unchanged",
+                "rejected",
+                "checkpoint",
+                "heartbeat_at",
+            ]
+        )
+
+    def stop_requested(self) -> str:
+        return str(
+            Job.objects.filter(pk=self.job.pk).values_list("cancel_requested_by", flat=True)[0]
+        )
+
+
 def _context(job: Job) -> RunContext:
     profile = job.profile
     importing = job.kind == JobKind.IMPORT
     record_type = profile.import_record_type if importing else profile.sync_record_type
     return RunContext(
-        job=job,
-        profile=profile,
+        job_id=job.id,
+        job_title=job.title,
+        profile_code=profile.code,
+        sink=JobSink(job),
         institution=job.institution,
         kind=job.kind,
         dry_run=job.dry_run,
@@ -173,7 +237,8 @@ def _log(job: Job, message: str) -> None:
 
 def _run_files(ctx: RunContext, progress: Progress | None) -> bool:
     """Load every new file of the profile's input folder; returns True if a file had problems."""
-    job, profile = ctx.job, ctx.profile
+    job = ctx.sink.job  # type: ignore[attr-defined]  # the runner's, until it owns this loop
+    profile = job.profile
     transport = transport_for(profile.connection)
     folder = profile.import_input_path if ctx.kind == JobKind.IMPORT else profile.sync_input_path
     files = transport.list(folder)

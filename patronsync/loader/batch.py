@@ -17,7 +17,6 @@ from patronsync.almaxml.hashing import content_hash
 from patronsync.almaxml.jsonform import user_to_json
 from patronsync.core.exceptions import RuleViolation
 from patronsync.core.selectors import CodeTables
-from patronsync.jobs.choices import JobKind, RecordOutcome
 from patronsync.patrons.fields import PRIMARY_ID_TYPE
 from patronsync.patrons.models import Patron, PatronIdentifier, identifier_key
 from patronsync.patrons.rules import (
@@ -30,6 +29,7 @@ from patronsync.patrons.services import diff_snapshots, patron_build, patron_sna
 from patronsync.patrons.state import current_identifiers
 from patronsync.patrons.swap import manually_changed, sis_protection, swap_all
 
+from .choices import JobKind, RecordOutcome
 from .context import RunContext
 
 
@@ -391,7 +391,7 @@ class BatchProcessor:
         taken_ids: set[str] = set()
         for number, (out, data, chash) in enumerate(to_create):
             data.core.update(
-                account_type="EXTERNAL", external_id=ctx.profile.code, record_type=ctx.record_type
+                account_type="EXTERNAL", external_id=ctx.profile_code, record_type=ctx.record_type
             )
             if not data.core.get("primary_id"):
                 data.core["primary_id"] = generate_primary_id(data, taken_ids)

@@ -1,35 +1,56 @@
-"""Everything a batch needs to know about the run it belongs to."""
+"""Everything a batch needs to know about the run it belongs to, and where it reports."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables
-from patronsync.jobs.models import Job
 from patronsync.patrons.swap import SwapContext
-from patronsync.profiles.models import IntegrationProfile
 
 from .state import KnownHashes, TouchedUsers
+
+if TYPE_CHECKING:
+    from .batch import Outcome
+
+
+class BatchSink(Protocol):
+    """What the engine reports to as it goes: the job runner, which owns the job's row.
+
+    The engine knows nothing of jobs; it calls these, and the runner records them.
+    """
+
+    def record_batch(self, *, outcomes: Sequence[Outcome], checkpoint: dict[str, Any]) -> None:
+        """Record a decided batch (its records, counters and checkpoint).
+
+        Called inside the transaction that writes the batch's users, so both commit together.
+        """
+
+    def stop_requested(self) -> str:
+        """Who asked the run to stop after the batch it committed, or '' to go on."""
 
 
 @dataclass
 class RunContext:
-    """The job, its profile's settings, the code tables and the users the feed touched.
+    """The run's settings, the code tables, the users the feed touched, and its sink.
 
     `known` (a Synchronize) holds the raw hashes stored on the institution's users when the job
     took its first file: users whose bytes are among them are not parsed by the reader.
     """
 
-    job: Job
-    profile: IntegrationProfile
+    job_id: int
+    job_title: str
     institution: Institution
     kind: str
     dry_run: bool
     codes: CodeTables
+    profile_code: str
     match_type: str
     unmatched: str
     record_type: str
     swap: SwapContext
     touched: TouchedUsers
+    sink: BatchSink
     known: KnownHashes | None = None

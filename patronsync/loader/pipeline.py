@@ -23,18 +23,16 @@ from queue import Empty
 from typing import Any
 
 from django.db import reset_queries
-from django.utils import timezone
 
 from patronsync.almaxml import Limits, Problem, RawUser, iter_raw_users
 from patronsync.core.bulk import analyze
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.core.selectors import CodeTables
-from patronsync.jobs.choices import JobKind, RecordOutcome
-from patronsync.jobs.models import Job
 from patronsync.patrons.models import Patron, PatronIdentifier
 from patronsync.patrons.selectors import patron_raw_hashes
 
 from .batch import BatchProcessor, ParseResult, match_value, parse_record
+from .choices import JobKind, RecordOutcome
 from .context import RunContext
 from .plain import NotPlain, decode_plain
 from .state import KnownHashes
@@ -177,7 +175,6 @@ def load_file(
         processor = BatchProcessor(ctx, batch, parsed)
         processor.run()
         position += len(batch)
-        ctx.job.heartbeat_at = timezone.now()
         write_batch(ctx, processor, {"file": sha256, "position": position})
         written_since_analyze[0] += sum(
             1 for o in processor.outcomes if o.outcome in WRITTEN_OUTCOMES
@@ -190,10 +187,7 @@ def load_file(
         reset_queries()
         if progress:
             progress(len(batch))
-        requested_by = Job.objects.filter(pk=ctx.job.pk).values_list(
-            "cancel_requested_by", flat=True
-        )[0]
-        if requested_by:
+        if requested_by := ctx.sink.stop_requested():
             raise JobCancelled(f"Cancelled by {requested_by} after {position:,} users of {name}")
 
     if ctx.kind == JobKind.SYNCHRONIZE and ctx.known is None:

@@ -7,6 +7,7 @@ import pytest
 from patronsync.jobs.models import Job, JobRecord, ReceivedFile
 from patronsync.jobs.services import profile_run
 from patronsync.loader import pipeline as job_services
+from patronsync.jobs import services as jobs_services
 from patronsync.loader import writer as batch_module
 from patronsync.patrons.models import Patron, PatronIdentifier
 
@@ -48,7 +49,7 @@ def test_killed_job_resumes_to_the_same_end_state(
     monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
     feed(drop, kind, comment_after)
     real_write = batch_module.write_batch
-    real_insert = batch_module.insert_rows
+    real_insert = jobs_services.insert_rows
     calls = {"n": 0}
 
     def insert_or_die(model, names, rows):
@@ -64,7 +65,7 @@ def test_killed_job_resumes_to_the_same_end_state(
             raise Killed
 
     if kill_at == "inside_batch":
-        monkeypatch.setattr(batch_module, "insert_rows", insert_or_die)
+        monkeypatch.setattr(jobs_services, "insert_rows", insert_or_die)
     monkeypatch.setattr(job_services, "write_batch", write_then_maybe_die)
     with pytest.raises(Killed):
         profile_run(profile=profile, kind=kind)
@@ -76,7 +77,7 @@ def test_killed_job_resumes_to_the_same_end_state(
         assert Patron.objects.count() == 3
         assert job.checkpoint["position"] == 3
     monkeypatch.setattr(job_services, "write_batch", real_write)
-    monkeypatch.setattr(batch_module, "insert_rows", real_insert)
+    monkeypatch.setattr(jobs_services, "insert_rows", real_insert)
     resumed = profile_run(profile=profile, kind=kind)
     assert resumed.id == job.id
     assert "resumed after interruption" in resumed.log
