@@ -1,7 +1,9 @@
 """The `patronsync` command: a thin dispatcher to services and to Django's management commands.
 
-Subcommands of its own are registered by the apps (`register(subparsers)` in each `*/commands.py`
-listed in COMMAND_MODULES). Anything else is handed to Django, so `patronsync migrate` works.
+Subcommands of its own are registered by the modules listed in COMMAND_MODULES (each has a
+`register(subparsers)`): the apps' `*/commands.py`, the quick start's `demo/commands.py`, and
+`patronsync/commands.py` for `serve` and the helpers they share. Anything else is handed to
+Django, so `patronsync migrate` works.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES = (
-    "patronsync.core.commands",
+    "patronsync.commands",
+    "patronsync.demo.commands",
     "patronsync.accounts.commands",
     "patronsync.jobs.commands",
     "patronsync.profiles.commands",

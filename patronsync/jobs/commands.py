@@ -65,7 +65,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from patronsync.core.commands import institution_option
+    from patronsync.commands import institution_option
     from patronsync.jobs.choices import JobKind
     from patronsync.jobs.selectors import job_report
     from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, profile_run

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def apply(args: argparse.Namespace) -> int:
-    from patronsync.core.commands import institution_option
+    from patronsync.commands import institution_option
     from patronsync.core.exceptions import ConfigurationError
     from patronsync.profiles.services import config_apply_file
 
