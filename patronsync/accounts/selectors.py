@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from patronsync.core.models import Institution
 
+from .choices import ROLE_ACTIONS
 from .models import ApiKey, StaffUser
 
 
@@ -14,6 +15,19 @@ def institutions_for_staff(*, user: StaffUser) -> QuerySet[Institution]:
     if user.is_superuser:
         return Institution.objects.all()
     return Institution.objects.filter(memberships__user=user).distinct()
+
+
+def institutions_for_action(*, user: StaffUser, action: str) -> QuerySet[Institution]:
+    """The institutions where the account's role allows `action` (all for a superuser, none for
+    an inactive account): the same rule as `staff_can`, for many institutions in one query."""
+    if not user.is_active:
+        return Institution.objects.none()
+    if user.is_superuser:
+        return Institution.objects.all()
+    roles = [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+    return Institution.objects.filter(
+        memberships__user=user, memberships__role__in=roles
+    ).distinct()
 
 
 def api_key_get_active(*, key: str) -> ApiKey | None:

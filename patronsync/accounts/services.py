@@ -157,3 +157,13 @@ def api_key_use(*, api_key: ApiKey, now: dt.datetime | None = None) -> RateCheck
         old = now - dt.timedelta(hours=2)
         ApiKeyUsage.objects.filter(key=api_key, window_start__lt=old).delete()
     return RateCheck(allowed=allowed, remaining=remaining, retry_after=max(retry_after, 1))
+
+
+def membership_set(*, user: StaffUser, institution: Institution, role: str) -> Membership:
+    """Give the account `role` in `institution` (replacing the role it had there)."""
+    if role not in StaffRole.values:
+        raise ValueError(f"Unknown role {role!r}; expected one of {', '.join(StaffRole.values)}")
+    membership, _ = Membership.objects.update_or_create(
+        user=user, institution=institution, defaults={"role": role}
+    )
+    return membership

@@ -32,13 +32,70 @@ def model_assign(obj: Any, values: dict[str, Any], *, actor: str) -> bool:
 
 
 @transaction.atomic
-def institution_create(*, code: str, name: str, time_zone: str = "UTC") -> Institution:
-    """Create an institution with Alma's standard code tables."""
-    institution = Institution(code=code, name=name, time_zone=time_zone)
+def institution_create(
+    *, code: str, name: str, time_zone: str = "UTC", **settings: Any
+) -> Institution:
+    """Create an institution with Alma's standard code tables; `settings` are its other fields
+    (e.g. the API thresholds), left at their defaults when not given."""
+    institution = Institution(code=code, name=name, time_zone=time_zone, **settings)
     institution.full_clean()
     institution.save()
     seed_code_tables(entry_model=CodeTableEntry, institution=institution)
     return institution
+
+
+CODE_TABLE_ROW_FIELDS = {
+    "description": "description",
+    "default": "is_default",
+    "enabled": "enabled",
+}
+
+
+@transaction.atomic
+def code_table_entry_save(*, entry: CodeTableEntry) -> CodeTableEntry:
+    """Validate and save a code-table row. A table has at most one default, as in Alma, so a row
+    marked default unmarks the table's other default."""
+    entry.full_clean()
+    entry.save()
+    if entry.is_default:
+        CodeTableEntry.objects.filter(
+            institution_id=entry.institution_id, table=entry.table, is_default=True
+        ).exclude(pk=entry.pk).update(is_default=False)
+    return entry
+
+
+def code_table_entry_declare(
+    *, institution: Institution, table: str, code: str, values: dict[str, Any]
+) -> str:
+    """Make the row `table`/`code` of `institution` hold `values` (keys of
+    CODE_TABLE_ROW_FIELDS; the ones left out stay as they are, or take the model's defaults for
+    a new row). Returns "created", "updated" or "unchanged"; nothing is written when unchanged.
+    A new row goes after the table's last. Raises ValidationError for a value the model refuses.
+    """
+    fields = {CODE_TABLE_ROW_FIELDS[key]: value for key, value in values.items()}
+    entry = CodeTableEntry.objects.filter(institution=institution, table=table, code=code).first()
+    if entry is None:
+        last = (
+            CodeTableEntry.objects.filter(institution=institution, table=table)
+            .order_by("-position")
+            .values_list("position", flat=True)
+            .first()
+        )
+        entry = CodeTableEntry(
+            institution=institution,
+            table=table,
+            code=code,
+            position=0 if last is None else last + 1,
+            **fields,
+        )
+        code_table_entry_save(entry=entry)
+        return "created"
+    if all(getattr(entry, field) == value for field, value in fields.items()):
+        return "unchanged"
+    for field, value in fields.items():
+        setattr(entry, field, value)
+    code_table_entry_save(entry=entry)
+    return "updated"
 
 
 def institution_get_or_create_default() -> Institution:
