@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from functools import reduce
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import NotSupportedError
+from django.db.models import BooleanField, Expression, F, Q, QuerySet
 
 from patronsync.core.models import Institution
 from patronsync.patrons.models import Patron, identifier_key
@@ -24,24 +27,103 @@ CODE_FIELDS = {
     "job_category": "job_category",
     "campus_code": "campus_code",
 }
-SEGMENT_FIELDS = {
-    "email": "segments__email",
-    "phone_number": "segments__phone",
-    "note_text": "segments__user_note",
-    "note_type": "segments__user_note",
-    "block_type": "segments__user_block",
-    "statistic_category": "segments__user_statistic",
+# Fields of the segment lists in the `segments` JSON column: q field -> (list, key in each item).
+# Text is matched by "contains", codes ({"value": CODE}) exactly; both case-insensitively.
+SEGMENT_TEXT_FIELDS = {
+    "email": ("email", "email_address"),
+    "phone_number": ("phone", "phone_number"),
+    "note_text": ("user_note", "note_text"),
+}
+SEGMENT_CODE_FIELDS = {
+    "note_type": ("user_note", "note_type"),
+    "block_type": ("user_block", "block_type"),
+    "statistic_category": ("user_statistic", "statistic_category"),
 }
 SEARCH_FIELDS = sorted(
-    {*TEXT_FIELDS, *CODE_FIELDS, *SEGMENT_FIELDS, "identifiers", "birth_date", "ALL"}
+    {
+        *TEXT_FIELDS,
+        *CODE_FIELDS,
+        *SEGMENT_TEXT_FIELDS,
+        *SEGMENT_CODE_FIELDS,
+        "identifiers",
+        "id_type",
+        "birth_date",
+        "ALL",
+    }
 )
 ORDER_FIELDS = ("last_name", "first_name", "primary_id")
 DEFAULT_ORDER = "last_name, first_name, primary_id"
 _COMBINER = re.compile(r"\s+(AND|OR)\s+")
+_JSON_NAME = re.compile(r"[a-z_]+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _bad_query(message: str) -> AlmaError:
     return AlmaError("402119", f"General error: {message}")
+
+
+class SegmentMatch(Expression):
+    """True when an item of one segment list has a field matching a value, in SQL.
+
+    `segments` holds lists (`{"email": [{"email_address": ..., "email_type": [...]}]}`), so the
+    test runs on each item's own field: `email~school` matches an address containing "school",
+    never an email whose type is school. SQLite walks the list with `json_each`, PostgreSQL with
+    `jsonb_array_elements`; text matches by LIKE "contains" (ASCII case-insensitive, as Django's
+    `icontains` on SQLite), codes by equality of their lower-cased `value`.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, kind: str, key: str, value: str, *, code: bool) -> None:
+        super().__init__()
+        if not (_JSON_NAME.fullmatch(kind) and _JSON_NAME.fullmatch(key)):
+            raise ValueError(f"not a segment field: {kind}.{key}")  # names are SQL literals
+        self.segments: Any = F("segments")
+        self.kind, self.key, self.value, self.code = kind, key, value, code
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.segments]
+
+    def set_source_expressions(self, exprs: Any) -> None:
+        (self.segments,) = exprs
+
+    def _pattern(self, connection: Any) -> str:
+        return self.value if self.code else f"%{connection.ops.prep_for_like_query(self.value)}%"
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        raise NotSupportedError("Searching segment fields needs SQLite or PostgreSQL.")
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = compiler.compile(self.segments)
+        field = f"json_extract(ps_item.value, '$.{self.key}{'.value' if self.code else ''}')"
+        test = f"lower({field}) = lower(%s)" if self.code else f"{field} LIKE %s ESCAPE '\\'"
+        items = f"json_each({column}, '$.{self.kind}')"
+        sql = f"EXISTS (SELECT 1 FROM {items} AS ps_item WHERE {test})"  # noqa: S608
+        return sql, (*params, self._pattern(connection))
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        column, params = compiler.compile(self.segments)
+        items = f"({column} -> '{self.kind}')"
+        field = (
+            f"(ps_item.value -> '{self.key}' ->> 'value')"
+            if self.code
+            else f"(ps_item.value ->> '{self.key}')"
+        )
+        test = f"lower({field}) = lower(%s)" if self.code else f"{field} ILIKE %s"
+        listed = f"CASE WHEN jsonb_typeof({items}) = 'array' THEN {items} ELSE '[]'::jsonb END"
+        sql = (
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements({listed}) AS ps_item(value) "  # noqa: S608
+            f"WHERE {test})"
+        )
+        return sql, (*params, *params, self._pattern(connection))
+
+
+def _segment(name: str, value: str) -> Q:
+    if name in SEGMENT_CODE_FIELDS:
+        kind, key = SEGMENT_CODE_FIELDS[name]
+        return Q(SegmentMatch(kind, key, value, code=True))
+    kind, key = SEGMENT_TEXT_FIELDS[name]
+    return Q(SegmentMatch(kind, key, value, code=False))
 
 
 def _condition(term: str) -> Q:
@@ -54,10 +136,12 @@ def _condition(term: str) -> Q:
         return Q(**{f"{TEXT_FIELDS[name]}__icontains": value})
     if name in CODE_FIELDS:
         return Q(**{f"{CODE_FIELDS[name]}__iexact": value})
-    if name in SEGMENT_FIELDS:
-        return Q(**{f"{SEGMENT_FIELDS[name]}__icontains": value})
+    if name in SEGMENT_TEXT_FIELDS or name in SEGMENT_CODE_FIELDS:
+        return _segment(name, value)
     if name == "identifiers":
         return Q(identifiers__value_key__contains=identifier_key(value))
+    if name == "id_type":
+        return Q(identifiers__id_type__iexact=value)
     if name == "birth_date":
         try:
             return Q(birth_date=dt.date.fromisoformat(value.rstrip("Z")[:10]))
@@ -70,7 +154,7 @@ def _condition(term: str) -> Q:
                 Q(primary_id__icontains=value),
                 Q(first_name__icontains=value),
                 Q(last_name__icontains=value),
-                Q(segments__email__icontains=value),
+                _segment("email", value),
                 Q(identifiers__value_key__contains=identifier_key(value)),
             ],
         )
@@ -99,10 +183,35 @@ def parse_order_by(order_by: str) -> list[str]:
     return [*ordering, "pk"]
 
 
-def patron_search(*, institution: Institution, q: str, order_by: str) -> QuerySet[Patron]:
-    """The institution's users matching `q` (all when empty), in `order_by` order."""
+def parse_modify_date_from(value: str, *, institution: Institution) -> dt.datetime:
+    """The start of the day `value` (yyyy-MM-dd, as Alma documents it) in the institution's
+    time zone; 402119 naming the parameter for anything else."""
+    try:
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise _bad_query(f"modify_date_from {value!r} is not a date (yyyy-MM-dd)") from None
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zoneinfo.ZoneInfo(institution.time_zone))
+
+
+def patron_search(
+    *, institution: Institution, q: str, order_by: str, modify_date_from: str = ""
+) -> QuerySet[Patron]:
+    """The institution's users matching `q` (all when empty), in `order_by` order.
+
+    `modify_date_from` keeps the users modified on or after that day instead; as in Alma it
+    cannot be combined with `q` (402119).
+    """
     patrons = Patron.objects.filter(institution=institution)
-    if q.strip():
+    if modify_date_from.strip():
+        if q.strip():
+            raise _bad_query(
+                "the parameters q and modify_date_from are mutually exclusive; send one of them"
+            )
+        since = parse_modify_date_from(modify_date_from.strip(), institution=institution)
+        patrons = patrons.filter(updated_at__gte=since)
+    elif q.strip():
         matching = Patron.objects.filter(institution=institution).filter(parse_q(q))
         patrons = patrons.filter(pk__in=matching.values("pk"))
     return patrons.order_by(*parse_order_by(order_by))

@@ -35,6 +35,7 @@ from patronsync.patrons.swap import API_MODE, SwapContext
 
 from .errors import AlmaError
 from .search import patron_search
+from .thresholds import REMAINING_HEADER, api_call_count
 
 BRIEF_LIST_FIELDS = (
     "primary_id",
@@ -57,10 +58,10 @@ MIN_PASSWORD_LENGTH = 8
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authorized call: its key, and the calls it has left (None when unlimited)."""
+    """An authorized call: its key, and the calls its institution has left today."""
 
     api_key: ApiKey
-    remaining: int | None
+    remaining: int
 
     @property
     def institution(self) -> Institution:
@@ -74,22 +75,24 @@ class Caller:
 def api_call_authorize(*, key: str, write: bool) -> Caller:
     """Check the key (known, not revoked, allowed to write when `write`) and count the call.
 
-    Raises UNAUTHORIZED (401) for a bad key or a read-only key on a write, and 429 with
-    Retry-After past the key's rate limit.
+    Raises UNAUTHORIZED (401) for a bad key or a read-only key on a write. The call then counts
+    against the institution's thresholds (429 PER_SECOND_THRESHOLD or DAILY_THRESHOLD), and
+    against the key's own limits, patronsync's extra (429 PER_THRESHOLD with Retry-After).
+    Every answer after the key is known carries the institution's daily remainder.
     """
     api_key = api_key_get_active(key=key.strip())
     if api_key is None or (write and api_key.read_only):
         raise AlmaError.unauthorized()
+    remaining = api_call_count(institution=api_key.institution)
     check = api_key_use(api_key=api_key)
-    remaining = {} if check.remaining is None else {"X-Exl-Api-Remaining": str(check.remaining)}
     if not check.allowed:
         raise AlmaError(
             "PER_THRESHOLD",
             f"API request threshold of this key reached; retry in {check.retry_after} seconds.",
             status=429,
-            headers={"Retry-After": str(check.retry_after), **remaining},
+            headers={"Retry-After": str(check.retry_after), REMAINING_HEADER: str(remaining)},
         )
-    return Caller(api_key=api_key, remaining=check.remaining)
+    return Caller(api_key=api_key, remaining=remaining)
 
 
 def _user_json(
@@ -125,13 +128,17 @@ def user_list(
     offset: int,
     expand: str,
     base_url: str,
+    modify_date_from: str = "",
 ) -> tuple[list[dict[str, Any]], int]:
-    """A page of users matching `q` (brief unless `expand=full`), and the total count."""
+    """A page of users matching `q` or modified since `modify_date_from` (brief unless
+    `expand=full`), and the total count."""
     if not 0 <= limit <= 100:
         raise AlmaError("402119", "General error: limit must be between 0 and 100.")
     if offset < 0:
         raise AlmaError("402119", "General error: offset must not be negative.")
-    patrons = patron_search(institution=institution, q=q, order_by=order_by)
+    patrons = patron_search(
+        institution=institution, q=q, order_by=order_by, modify_date_from=modify_date_from
+    )
     total = patrons.count()
     page = list(patrons.prefetch_related("identifiers")[offset : offset + limit])
     codes = code_tables_for_institution(institution=institution)

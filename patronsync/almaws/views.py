@@ -21,6 +21,7 @@ from .renderers import (
     render_users,
     response_format,
 )
+from .thresholds import REMAINING_HEADER
 
 logger = logging.getLogger(__name__)
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
@@ -76,8 +77,8 @@ class AlmaApiView(View):
                 "almaws: %s %s failed (tracking ID %s)", method, request.path, failure.tracking_id
             )
             response = render_error(failure, fmt=fmt)
-        if remaining is not None and "X-Exl-Api-Remaining" not in response:
-            response["X-Exl-Api-Remaining"] = str(remaining)
+        if remaining is not None and REMAINING_HEADER not in response:
+            response[REMAINING_HEADER] = str(remaining)
         return response
 
 
@@ -88,6 +89,7 @@ class UserListView(AlmaApiView):
         users, total = services.user_list(
             institution=caller.institution,
             q=request.GET.get("q", ""),
+            modify_date_from=request.GET.get("modify_date_from", ""),
             order_by=request.GET.get("order_by", ""),
             limit=_int_param(request, "limit", 10),
             offset=_int_param(request, "offset", 0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from .choices import CodeTableName
@@ -25,6 +26,21 @@ class Institution(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=255)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # Alma's governance thresholds of the Alma-compatible API, counted for all the
+    # institution's keys together (see docs/api.md).
+    api_daily_threshold = models.PositiveIntegerField(
+        "API calls per day",
+        default=100_000,
+        validators=[MinValueValidator(1)],
+        help_text="The daily plan of /almaws/v1/ calls, reset at midnight in the institution's "
+        "time zone (Alma: 1,000 per named user). X-Exl-Api-Remaining counts down from it.",
+    )
+    api_per_second_threshold = models.PositiveIntegerField(
+        "API calls per second",
+        default=25,
+        help_text="Calls per second to /almaws/v1/ before PER_SECOND_THRESHOLD (429); "
+        "0 means no per-second threshold.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

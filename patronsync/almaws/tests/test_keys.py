@@ -140,16 +140,16 @@ def test_cli_refuses_unknown_institution(institution, capsys):
     assert not ApiKey.objects.exists()
 
 
-def test_responses_carry_remaining_calls(api, rw_key):
+def test_remaining_header_is_the_institutions_daily_remainder_not_the_keys(api, rw_key):
     first = api.get(USERS)
     second = api.get(USERS)
 
-    limit = rw_key[0].rate_limit_per_minute
-    assert first["X-Exl-Api-Remaining"] == str(limit - 1)
-    assert second["X-Exl-Api-Remaining"] == str(limit - 2)
+    assert rw_key[0].rate_limit_per_minute == 300
+    assert first["X-Exl-Api-Remaining"] == "99999"
+    assert second["X-Exl-Api-Remaining"] == "99998"
 
 
-def test_past_the_limit_answers_429_with_retry_after(institution, monkeypatch):
+def test_past_the_keys_limit_answers_429_with_retry_after(institution, monkeypatch):
     now = dt.datetime(2025, 3, 1, 10, 0, 20, tzinfo=dt.UTC)
     monkeypatch.setattr(timezone, "now", lambda: now)
     _, key = api_key_create(
@@ -160,9 +160,8 @@ def test_past_the_limit_answers_429_with_retry_after(institution, monkeypatch):
     answers = [api.get(USERS) for _ in range(3)]
 
     assert [r.status_code for r in answers] == [200, 200, 429]
-    assert answers[1]["X-Exl-Api-Remaining"] == "0"
     assert answers[2]["Retry-After"] == "40"
-    assert answers[2]["X-Exl-Api-Remaining"] == "0"
+    assert [r["X-Exl-Api-Remaining"] for r in answers] == ["99999", "99998", "99997"]
     assert error_of(answers[2])["errorCode"] == "PER_THRESHOLD"
 
 
@@ -196,7 +195,7 @@ def test_hourly_limit_applies_too(institution):
     assert checks[2].retry_after == 58 * 60
 
 
-def test_key_without_limits_sends_no_remaining_header(institution):
+def test_key_without_limits_of_its_own_still_carries_the_daily_remainder(institution):
     _, key = api_key_create(
         institution=institution,
         name="free",
@@ -208,7 +207,7 @@ def test_key_without_limits_sends_no_remaining_header(institution):
     response = ApiClient(key).get(USERS)
 
     assert response.status_code == 200
-    assert "X-Exl-Api-Remaining" not in response
+    assert response["X-Exl-Api-Remaining"] == "99999"
 
 
 @pytest.mark.parametrize("path", ["/almaws/v1/bibs/99", "/almaws/v1/users/x/y", "/almaws/v1/"])
