@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from patronsync.connections.models import Connection
@@ -217,6 +218,55 @@ class JobReportSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=JobStatus.choices)
     status_label = serializers.CharField()
     process_id = serializers.CharField()
+class JobAcceptedSerializer(JobSerializer):
+    """A job just created and waiting for a worker; `url` (also the `Location` header) is its
+    report, to be read until the job has ended."""
+
+    job_id = serializers.IntegerField(source="id", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "job_id", "url"]
+        read_only_fields = fields
+
+    def get_url(self, job: Job) -> str:
+        path = reverse("api:job-detail", kwargs={"pk": job.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class FileProblemSerializer(serializers.Serializer):
+    """A problem with a file as a whole, or with one of its entries, in Alma's words."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    entry = serializers.CharField(required=False, allow_null=True)
+    line = serializers.IntegerField(required=False, allow_null=True)
+
+
+class FileRepeatSerializer(serializers.Serializer):
+    """The earlier taking of a file with the same bytes: its name and the job that took it."""
+
+    file = serializers.CharField()
+    job_id = serializers.IntegerField(allow_null=True)
+    process_id = serializers.CharField(allow_blank=True)
+
+
+class JobFileSerializer(serializers.Serializer):
+    """A file the job took (or left, with a problem saying why)."""
+
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField(required=False)
+    users = serializers.IntegerField(required=False, help_text="Users read from the file.")
+    problems = FileProblemSerializer(many=True)
+    repeats = FileRepeatSerializer(
+        required=False,
+        help_text="Present when the file's bytes were taken before (under this name or "
+        "another): the file is loaded again, and this names the last earlier taking.",
+    )
+
+
     job_id = serializers.IntegerField()
     profile = serializers.CharField()
     kind = serializers.ChoiceField(choices=JobKind.choices)
@@ -231,7 +281,7 @@ class JobReportSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     parameters = serializers.DictField()
-    files = serializers.ListField(child=serializers.DictField())
+    files = JobFileSerializer(many=True)
     log = serializers.ListField(
         child=serializers.CharField(),
         help_text="The job's log, a line each: files taken or skipped, and why.",

@@ -38,6 +38,9 @@ ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 class FileStatus(models.TextChoices):
+    """What became of one taking of a file: `processing` while its job may still resume it."""
+
     PROCESSING = "processing", "Processing"
     HANDLED = "handled", "Handled"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"

@@ -1,4 +1,4 @@
-"""`patronsync run` and `patronsync report`: run a profile's job, print or export its report."""
+"""`patronsync run`, `worker` and `report`: run jobs, print or export their reports."""
 
 from __future__ import annotations
 
@@ -42,9 +42,17 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         files.add_column("File")
         files.add_column("Users", justify="right")
         files.add_column("Problems")
+        # A file whose bytes were taken before is loaded again: say which taking it repeats.
+        repeating = any(entry.get("repeats") for entry in report["files"])
+        if repeating:
+            files.add_column("Same content as")
         for entry in report["files"]:
             problems = "; ".join(p["message"] for p in entry.get("problems", []))
-            files.add_row(entry["name"], f"{entry.get('users', 0):,}", problems)
+            row = [entry["name"], f"{entry.get('users', 0):,}", problems]
+            if repeating:
+                repeats = entry.get("repeats")
+                row.append(f"{repeats['file']} (job {repeats['job_id']})" if repeats else "")
+            files.add_row(*row)
         console.print(files)
     if report["log"]:  # e.g. "No new zip files in synchronize"
         console.print("[bold]Job log[/bold]")
@@ -110,6 +118,15 @@ def run(args: argparse.Namespace) -> int:
     return 0 if job.status in ("completed", "completed_with_errors") else 1
 
 
+def worker(args: argparse.Namespace) -> int:
+    """Run the jobs waiting for a worker (pending, or left by a worker that died), then exit."""
+    from patronsync.jobs.runner import jobs_run_pending
+
+    for job in jobs_run_pending():
+        print(f"Job {job.id} (Process ID {job.process_id}) {job.title}: {job.status}")
+    return 0
+
+
 def report(args: argparse.Namespace) -> int:
     from patronsync.jobs.models import Job
     from patronsync.jobs.selectors import RECORD_CSV_FIELDS, job_records, job_report
@@ -145,6 +162,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--institution", help="institution code (default: the default one)")
     parser.set_defaults(func=run)
+
+    parser = subparsers.add_parser(
+        "worker", help="run the pending jobs (those the API started), oldest first"
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        required=True,
+        help="run the jobs waiting now, then exit (the only mode until jobs are scheduled)",
+    )
+    parser.set_defaults(func=worker)
 
     parser = subparsers.add_parser("report", help="print a job's report, or its records as CSV")
     parser.add_argument("job_id", metavar="JOB_ID", help="job id or Process ID")

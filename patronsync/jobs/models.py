@@ -14,16 +14,18 @@ from patronsync.core.models import Institution
 from patronsync.profiles.models import IntegrationProfile
 
 from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, JobTrigger, RecordOutcome
-
-COUNTERS = ("created", "updated", "unchanged", "rejected")
+from .modes import mode_of
 
 
 class Job(models.Model):
     """One Import or Synchronize run of a profile ("Users SYNCHRONIZE using profile X").
 
     At most one job per profile is pending or running: a partial unique constraint, which holds
-    on SQLite and PostgreSQL alike. `checkpoint` is committed with every batch so that a killed
-    job resumes where it stopped.
+    on SQLite and PostgreSQL alike. `parameters` are the settings the job runs with, taken from
+    the profile when it was created. `checkpoint` is committed with every batch so that a killed
+    job resumes where it stopped. While a job runs, its runner (`jobs.runner`) is the only
+    writer of its row, and writes only the fields it owns; a cancel request and log lines come
+    in through conditional and appending updates.
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="jobs")
@@ -64,9 +66,7 @@ class Job(models.Model):
 
     @property
     def title(self) -> str:
-        if self.kind == JobKind.IMPORT:
-            return f"Users IMPORT using {self.profile.name}"
-        return f"Users SYNCHRONIZE using profile {self.profile.name}"
+        return mode_of(self.kind).title(self.profile.name)
 
     @property
     def total_users_processed(self) -> int:
@@ -80,14 +80,12 @@ class Job(models.Model):
         return (end - self.started_at).total_seconds()
 
     def start(self, *, worker: str) -> None:
+        """Mark the job (in memory) as running on `worker`; the runner claims it in the database
+        with one conditional update instead."""
         self.status = JobStatus.RUNNING
         self.started_at = self.started_at or timezone.now()
         self.heartbeat_at = timezone.now()
         self.worker = worker
-
-    def finish(self, status: str) -> None:
-        self.status = status
-        self.finished_at = timezone.now()
 
 
 class JobRecord(models.Model):
@@ -117,7 +115,13 @@ class JobRecord(models.Model):
 
 
 class ReceivedFile(models.Model):
-    """A feed file taken by a profile. Unique per (profile, sha256): never processed twice."""
+    """The ledger of the files a profile took: one row each time a job takes a file.
+
+    As in Alma, the `.handled` mark on the server decides what is taken, not the content: a file
+    whose bytes match an earlier one is loaded again, and the row of the earlier taking (found by
+    profile and sha256) names the file and job it repeats. A row stays `processing` while its
+    job may still resume it.
+    """
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     profile = models.ForeignKey(
@@ -133,10 +137,8 @@ class ReceivedFile(models.Model):
     handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-received_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["profile", "sha256"], name="file_once_per_profile")
-        ]
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["profile", "sha256"], name="received_file_content")]
 
     def __str__(self) -> str:
         return self.name

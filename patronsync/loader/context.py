@@ -31,6 +31,10 @@ class BatchSink(Protocol):
     def stop_requested(self) -> str:
         """Who asked the run to stop after the batch it committed, or '' to go on."""
 
+    def log(self, level: int, message: str) -> None:
+        """Add a line to the run's log (a `logging` level, e.g. logging.WARNING); it also
+        reaches Python logging with the job id. Never a secret or a whole user record."""
+
 
 @dataclass
 class RunContext:

@@ -18,7 +18,6 @@ from patronsync.connections.services import (
     connection_delete,
     connection_update,
 )
-from patronsync.jobs.selectors import job_report
 from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, job_start
 from patronsync.profiles.choices import IntegrationType
 from patronsync.profiles.models import IntegrationProfile
@@ -28,7 +27,7 @@ from ..schema import ErrorSerializer
 from ..serializers import (
     ConnectionInputSerializer,
     ConnectionSerializer,
-    JobReportSerializer,
+    JobAcceptedSerializer,
     ProfileInputSerializer,
     ProfileRunSerializer,
     ProfileSerializer,
@@ -194,9 +193,11 @@ class ProfileViewSet(ApiViewSet):
         return self.update(request, code, partial=True)
 
     @extend_schema(
-        summary="Run a profile's job now (or a dry run)",
+        summary="Start a profile's job (or a dry run); a worker runs it",
+        description="Answers 202 with the pending job's `job_id` and `url` (also the "
+        "`Location` header), where its report is read once the job has run.",
         request=ProfileRunSerializer,
-        responses={201: JobReportSerializer, 409: ErrorSerializer},
+        responses={202: JobAcceptedSerializer, 409: ErrorSerializer},
         parameters=[INSTITUTION_PARAMETER],
     )
     @action(detail=True, methods=["post"])
@@ -204,15 +205,21 @@ class ProfileViewSet(ApiViewSet):
         profile = self.get_object()
         data = ProfileRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return start_job(profile=profile, **data.validated_data)
+        return start_job(profile=profile, request=request, **data.validated_data)
 
 
-def start_job(*, profile: IntegrationProfile, kind: str, dry_run: bool) -> Response:
-    """Run a job of `profile` through `job_start` and answer its report (409 when one runs, or
-    when the profile's section for `kind` is not active)."""
+def start_job(
+    *, profile: IntegrationProfile, kind: str, dry_run: bool, request: Request | None = None
+) -> Response:
+    """Create a job of `profile` through `job_start` and answer 202 with its `job_id` and URL
+    (also the `Location` header); 409 when one is pending or running, or when the profile's
+    section for `kind` is not active.
+
+    The web process never runs the job: a worker does (`patronsync worker --once`).
+    """
     try:
         job = job_start(profile=profile, kind=kind, dry_run=dry_run)
     except (JobAlreadyRunning, SectionNotActive) as exc:
         raise Conflict(str(exc)) from None
-    report = JobReportSerializer(job_report(job=job)).data
-    return Response(report, status=status.HTTP_201_CREATED)
+    data = JobAcceptedSerializer(job, context={"request": request}).data
+    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})

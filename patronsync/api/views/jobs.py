@@ -1,4 +1,4 @@
-"""Jobs: list, report, start, cancel, approve; a job's records as pages or as CSV."""
+"""Jobs: list, report, start (for a worker to run), cancel, approve; records as pages or CSV."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from patronsync.profiles.models import IntegrationProfile
 
 from ..schema import ErrorSerializer
 from ..serializers import (
+    JobAcceptedSerializer,
     JobFilterSerializer,
     JobRecordFilterSerializer,
     JobRecordSerializer,
@@ -90,9 +91,13 @@ class JobViewSet(ApiViewSet):
         return Response(JobReportSerializer(job_report(job=self.get_object())).data)
 
     @extend_schema(
-        summary="Start a job now (or a dry run); answers its report",
+        summary="Start a job (or a dry run); a worker runs it",
+        description="Creates the pending job and answers 202 with its `job_id` and `url` (also "
+        "the `Location` header), where its report is read once the job has run. The web "
+        "process never runs a job: a worker does (`patronsync worker --once`). 409 while a job "
+        "of the profile is pending or running, or when the profile's section is not active.",
         request=JobStartSerializer,
-        responses={201: JobReportSerializer, 409: ErrorSerializer},
+        responses={202: JobAcceptedSerializer, 409: ErrorSerializer},
     )
     def create(self, request: Request) -> Response:
         data = JobStartSerializer(data=request.data)
@@ -102,7 +107,9 @@ class JobViewSet(ApiViewSet):
         if values.get("institution"):
             profiles = profiles.filter(institution__code=values["institution"])
         profile = self.one(profiles, code=values["profile"])
-        return start_job(profile=profile, kind=values["kind"], dry_run=values["dry_run"])
+        return start_job(
+            profile=profile, kind=values["kind"], dry_run=values["dry_run"], request=request
+        )
 
     @extend_schema(
         summary="Cancel a job",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from patronsync.jobs import runner
 from patronsync.jobs.models import Job, JobRecord, ReceivedFile
 from patronsync.jobs.services import profile_run
-from patronsync.loader import pipeline as job_services
-from patronsync.jobs import services as jobs_services
+from patronsync.loader import pipeline
 from patronsync.loader import writer as batch_module
 from patronsync.patrons.models import Patron, PatronIdentifier
 
@@ -46,10 +46,10 @@ def assert_complete(job):
 def test_killed_job_resumes_to_the_same_end_state(
     profile, drop, monkeypatch, kill_at, kind, comment_after
 ):
-    monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 3)
     feed(drop, kind, comment_after)
     real_write = batch_module.write_batch
-    real_insert = jobs_services.insert_rows
+    real_insert = runner.insert_rows
     calls = {"n": 0}
 
     def insert_or_die(model, names, rows):
@@ -65,8 +65,8 @@ def test_killed_job_resumes_to_the_same_end_state(
             raise Killed
 
     if kill_at == "inside_batch":
-        monkeypatch.setattr(jobs_services, "insert_rows", insert_or_die)
-    monkeypatch.setattr(job_services, "write_batch", write_then_maybe_die)
+        monkeypatch.setattr(runner, "insert_rows", insert_or_die)
+    monkeypatch.setattr(pipeline, "write_batch", write_then_maybe_die)
     with pytest.raises(Killed):
         profile_run(profile=profile, kind=kind)
     job = Job.objects.get()
@@ -76,8 +76,8 @@ def test_killed_job_resumes_to_the_same_end_state(
     if kill_at == "inside_batch":  # the second batch was rolled back whole
         assert Patron.objects.count() == 3
         assert job.checkpoint["position"] == 3
-    monkeypatch.setattr(job_services, "write_batch", real_write)
-    monkeypatch.setattr(jobs_services, "insert_rows", real_insert)
+    monkeypatch.setattr(pipeline, "write_batch", real_write)
+    monkeypatch.setattr(runner, "insert_rows", real_insert)
     resumed = profile_run(profile=profile, kind=kind)
     assert resumed.id == job.id
     assert "resumed after interruption" in resumed.log
@@ -88,7 +88,7 @@ def test_killed_job_resumes_to_the_same_end_state(
 def test_cancelled_job_stops_after_a_batch_and_the_file_is_taken_again(profile, drop, monkeypatch):
     from patronsync.jobs.services import job_cancel
 
-    monkeypatch.setattr(job_services, "BATCH_SIZE", 3)
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 3)
     feed(drop)
     job = None
 

@@ -1,0 +1,21 @@
+"""Why a job is not started, cancelled or approved: errors the CLI and the API word for people."""
+
+from __future__ import annotations
+
+from patronsync.core.exceptions import PatronsyncError
+
+
+class SectionNotActive(PatronsyncError):
+    """The profile's Import or Synchronize section is not active: its jobs do not run."""
+
+
+class JobAlreadyRunning(PatronsyncError):
+    """Another job of the same profile is pending or running."""
+
+
+class JobNotCancellable(PatronsyncError):
+    """The job cannot be cancelled in its current status."""
+
+
+class JobNotHeld(PatronsyncError):
+    """Only a job held by the mass-change guard can be approved."""

@@ -1,0 +1,497 @@
+"""The job runner: claims a job, runs it to its end, and is the only writer of its `Job` row.
+
+In the manner of NetBox's `JobRunner`: the `Job` row is the source of truth, a worker (the
+CLI's `run`, or `patronsync worker`) only carries its id. The runner
+
+- claims the job with one conditional update, so two workers never run the same job;
+- writes only the fields it owns (status, times, worker, heartbeat, counters, checkpoint, files,
+  log), each with an update of those fields, never a save of the whole row: a cancel request
+  and the log lines `job_cancel` appends while the job runs are kept;
+- logs through Python logging: a handler appends each line of the run to the job's log in the
+  database (log = log || line), and the lines reach the rest of logging with the job id;
+- runs with the settings stored in `job.parameters` when the job was created, so a resumed job
+  runs as its report says, whatever the profile says by then;
+- takes every `*.zip` file of the folder not marked handled, as Alma does, and records each
+  taking in the `ReceivedFile` ledger, naming the earlier taking of the same bytes if any.
+
+It is also the engine's `BatchSink`: the engine hands it each decided batch inside the
+transaction that writes the batch's users.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from patronsync.connections.models import Connection
+from patronsync.connections.transports import RemoteFile, Transport, transport_for
+from patronsync.core.bulk import insert_rows
+from patronsync.core.exceptions import ConfigurationError, PatronsyncError
+from patronsync.core.selectors import code_tables_for_institution
+from patronsync.loader.context import RunContext
+from patronsync.loader.pipeline import JobCancelled, Progress, load_file
+from patronsync.loader.state import TouchedUsers
+from patronsync.patrons.swap import SwapContext
+
+from .choices import ACTIVE_STATUSES, FileStatus, JobStatus, RecordOutcome
+from .exceptions import JobAlreadyRunning
+from .models import Job, JobRecord, ReceivedFile
+from .modes import mode_of
+
+if TYPE_CHECKING:
+    from patronsync.loader.batch import Outcome
+
+MAX_ZIPS_PER_RUN = 20  # Alma's limit
+STALE_AFTER = timedelta(minutes=10)
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # UTC, as `job_cancel` writes its lines
+
+# Which job counter each outcome adds to; a dry run counts what it would do.
+COUNTER_OF_OUTCOME: dict[str, str] = {
+    RecordOutcome.CREATED: "created",
+    RecordOutcome.WOULD_CREATE: "created",
+    RecordOutcome.UPDATED: "updated",
+    RecordOutcome.WOULD_UPDATE: "updated",
+    RecordOutcome.UNCHANGED: "unchanged",
+    RecordOutcome.REJECTED: "rejected",
+}
+RECORD_COLUMNS = (
+    "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
+    "outcome", "reason_code", "reason", "changes",
+)  # fmt: skip
+
+
+def log_appended(line: str) -> Any:
+    """An expression that appends `line` to a job's log in the database (log = log || line).
+
+    Appending in the database, never writing back a log read before, is what keeps the lines
+    two writers add at the same time.
+    """
+    return Concat(F("log"), Value(line if line.endswith("\n") else line + "\n"))
+
+
+def log_line(message: str) -> str:
+    """A line of a job's log: UTC time, then the message."""
+    return f"{timezone.now():{LOG_DATE_FORMAT}} {message}\n"
+
+
+class JobLogHandler(logging.Handler):
+    """Appends the lines of one job's run to its log in the database, one update per line.
+
+    Only records that carry this job's id (`extra={"job_id": ...}`) are taken.
+    """
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(level=logging.INFO)
+        self.job_id = job_id
+        formatter = logging.Formatter("%(asctime)s %(message)s", LOG_DATE_FORMAT)
+        formatter.converter = time.gmtime
+        self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "job_id", None) != self.job_id:
+            return
+        try:
+            line = self.format(record)
+            Job.objects.filter(pk=self.job_id).update(log=log_appended(line))
+        except Exception:
+            self.handleError(record)
+
+
+class ToPythonLogging(logging.Handler):
+    """Passes a job's lines on to the `patronsync.jobs` logger, prefixed with the job id.
+
+    The run's logger stays at INFO so that the job's log has every line whatever the configured
+    level; the rest of logging sees the lines at its own level, as if they had propagated.
+    """
+
+    target = "patronsync.jobs"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        parent = logging.getLogger(self.target)
+        if not parent.isEnabledFor(record.levelno):
+            return
+        forwarded = copy.copy(record)
+        forwarded.msg = f"job {getattr(record, 'job_id', '?')}: {record.getMessage()}"
+        forwarded.args = None
+        parent.handle(forwarded)
+
+
+run_logger = logging.getLogger("patronsync.jobs.run")
+run_logger.setLevel(logging.INFO)
+run_logger.propagate = False
+run_logger.addHandler(ToPythonLogging())
+
+
+def worker_name() -> str:
+    """This process, as a job records who runs it: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def job_is_stale(job: Job) -> bool:
+    """True when a running job's worker is gone: a dead process on this host, or no heartbeat
+    for STALE_AFTER.
+
+    A job recorded under this very process is stale too: a process runs one job at a time, so
+    if it is asking, the job it recorded was interrupted (e.g. a worker that survived a crash).
+    """
+    host, _, pid = job.worker.partition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return int(pid) == os.getpid()
+    return job.heartbeat_at is None or timezone.now() - job.heartbeat_at > STALE_AFTER
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class JobRunner:
+    """Runs one job: claim it, take its files, record each batch, end it with its status.
+
+    `failed` is an expected failure (a folder missing, a connection refused: a PatronsyncError);
+    `errored` an unexpected exception, with its traceback in the job's log. A process that dies
+    (or a BaseException such as KeyboardInterrupt) leaves the job running with its checkpoint;
+    the next run of the profile, or a worker, resumes it.
+    """
+
+    def __init__(
+        self, job: Job, *, worker: str | None = None, progress: Progress | None = None
+    ) -> None:
+        self.job = job
+        self.mode = mode_of(job.kind)
+        self.worker = worker or worker_name()
+        self.progress = progress
+        self.resumed = False
+        self.taking_id: int | None = None  # the ledger row of the file being loaded
+        self.logger = logging.LoggerAdapter(run_logger, {"job_id": job.id})
+        self.files: list[dict[str, Any]] = list(job.files)
+
+    # Claiming and ending: the job's status, times and worker.
+
+    def claim(self) -> bool:
+        """Take the job for this worker with one conditional update; False when it is not there
+        to take (another worker took it first, or it was cancelled).
+
+        A pending job becomes running; a running job whose worker died (see `job_is_stale`) is
+        taken over and resumes from its checkpoint.
+        """
+        now = timezone.now()
+        job = self.job
+        jobs = Job.objects.filter(pk=job.pk)
+        if job.status == JobStatus.PENDING:
+            taken = jobs.filter(status=JobStatus.PENDING).update(
+                status=JobStatus.RUNNING, worker=self.worker, started_at=now, heartbeat_at=now
+            )
+        else:
+            taken = jobs.filter(status=JobStatus.RUNNING, worker=job.worker).update(
+                worker=self.worker, heartbeat_at=now
+            )
+            self.resumed = True
+        if taken:
+            job.refresh_from_db()
+        return bool(taken)
+
+    def _end(self, status: str) -> None:
+        """Give the job its final status, and its files left half-done theirs."""
+        Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
+            status=status, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+        left = FileStatus.CANCELLED if status == JobStatus.CANCELLED else FileStatus.FAILED
+        ReceivedFile.objects.filter(job=self.job, status=FileStatus.PROCESSING).update(status=left)
+
+    # The engine's BatchSink.
+
+    def record_batch(self, *, outcomes: Sequence[Outcome], checkpoint: dict[str, Any]) -> None:
+        """Record a decided batch: its records, counters, checkpoint and the heartbeat.
+
+        Called inside the transaction that writes the batch's users. Counters are added to in
+        the database, so the row needs no reading back.
+        """
+        job_id = self.job.id
+        insert_rows(
+            JobRecord,
+            RECORD_COLUMNS,
+            [
+                (job_id, o.raw.position.file, o.raw.position.entry or "", o.raw.position.line,
+                 o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
+                 o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
+                 o.reason, o.changes)
+                for o in outcomes
+                if o.outcome != RecordOutcome.UNCHANGED
+            ],
+        )  # fmt: skip
+        counts = Counter(COUNTER_OF_OUTCOME[o.outcome] for o in outcomes)
+        Job.objects.filter(pk=job_id).update(
+            total_records_processed=F("total_records_processed") + len(outcomes),
+            **{counter: F(counter) + n for counter, n in counts.items()},
+            # The ledger row too: the same bytes may come twice in one run, under two names.
+            checkpoint={**checkpoint, "taking": self.taking_id},
+            heartbeat_at=timezone.now(),
+        )
+
+    def stop_requested(self) -> str:
+        return str(
+            Job.objects.filter(pk=self.job.pk).values_list("cancel_requested_by", flat=True)[0]
+        )
+
+    def log(self, level: int, message: str) -> None:
+        """Add a line to the job's log (and to Python logging, with the job id)."""
+        self.logger.log(level, "%s", message)
+
+    # The run.
+
+    def run(self) -> Job:
+        """Run the claimed job to its end; returns it as stored, with its final status."""
+        handler = JobLogHandler(self.job.id)
+        run_logger.addHandler(handler)
+        try:
+            self._run()
+        finally:
+            run_logger.removeHandler(handler)
+        self.job.refresh_from_db()
+        return self.job
+
+    def _run(self) -> None:
+        job = self.job
+        if self.resumed:
+            self.logger.info("resumed after interruption")
+        self.logger.info("%s started (%s)", job.title, "dry run" if job.dry_run else "live")
+        try:
+            had_problems = self._take_files(self._context())
+        except JobCancelled as exc:
+            self.logger.info("%s", exc)
+            self._end(JobStatus.CANCELLED)
+            return
+        except PatronsyncError as exc:
+            self.logger.warning("Failed: %s", exc)
+            self._end(JobStatus.FAILED)
+            return
+        except Exception:
+            self.logger.error("Errored:", exc_info=True)
+            self._end(JobStatus.ERRORED)
+            return
+        rejected = Job.objects.filter(pk=job.pk).values_list("rejected", flat=True)[0]
+        clean = not had_problems and not rejected
+        status = JobStatus.COMPLETED if clean else JobStatus.COMPLETED_WITH_ERRORS
+        self._end(status)
+        self.logger.info("Finished: %s", status.label)
+
+    def _context(self) -> RunContext:
+        """The run's settings, from the job's parameters (not from the profile as it is now)."""
+        job, parameters = self.job, self.job.parameters
+        match_type, unmatched = self.mode.match_settings(parameters)
+        record_type = str(parameters["record_type"])
+        profile_code = str(parameters["profile"])
+        return RunContext(
+            job_id=job.id,
+            job_title=job.title,
+            profile_code=profile_code,
+            sink=self,
+            institution=job.institution,
+            kind=job.kind,
+            dry_run=job.dry_run,
+            codes=code_tables_for_institution(institution=job.institution),
+            match_type=match_type,
+            unmatched=unmatched,
+            record_type=record_type,
+            swap=SwapContext(profile_code=profile_code, record_type=record_type),
+            touched=TouchedUsers.load(job.checkpoint.get("touched", "")),
+        )
+
+    def _connection(self) -> Connection:
+        name = self.job.parameters["connection"]
+        connection = Connection.objects.filter(institution=self.job.institution, name=name).first()
+        if connection is None:
+            raise ConfigurationError(f"Connection {name}, which this job reads, no longer exists")
+        return connection
+
+    def _save_files(self) -> None:
+        Job.objects.filter(pk=self.job.pk).update(files=self.files)
+
+    def _add_file(self, entry: dict[str, Any]) -> None:
+        """Put a file's entry in the report, in place of the one a resumed taking left."""
+        key = (entry["name"], entry.get("sha256"))
+        self.files = [f for f in self.files if (f["name"], f.get("sha256")) != key] + [entry]
+        self._save_files()
+
+    def _take_files(self, ctx: RunContext) -> bool:
+        """Load every `*.zip` of the folder not marked handled; True if a file had problems."""
+        connection = self._connection()
+        transport = transport_for(connection)
+        folder = str(self.job.parameters["input_path"])
+        files = transport.list(folder)
+        had_problems = False
+        if len(files) > MAX_ZIPS_PER_RUN:
+            skipped = ", ".join(f.name for f in files[MAX_ZIPS_PER_RUN:])
+            self.logger.warning(
+                "More than %s zip files; left for the next run: %s", MAX_ZIPS_PER_RUN, skipped
+            )
+            files, had_problems = files[:MAX_ZIPS_PER_RUN], True
+        if not files:
+            self.logger.info("No new zip files in %s", folder or "(home folder)")
+        with tempfile.TemporaryDirectory(prefix="patronsync-") as workdir:
+            for remote in files:
+                took = self._take_file(
+                    ctx, transport, folder, remote, Path(workdir), connection.max_file_bytes
+                )
+                had_problems = took or had_problems
+        return had_problems
+
+    def _take_file(
+        self,
+        ctx: RunContext,
+        transport: Transport,
+        folder: str,
+        remote: RemoteFile,
+        workdir: Path,
+        limit: int,
+    ) -> bool:
+        """Take one file: record the taking, load its users, mark it handled.
+
+        Returns True if the file had problems. A file whose bytes match an earlier taking is
+        loaded all the same; its entry and the log name the file and job it repeats.
+        """
+        entry: dict[str, Any] = {"name": remote.name, "size": remote.size, "problems": []}
+        if remote.size > limit:
+            message = (
+                f"{remote.name}: {remote.size:,} bytes, over the connection's limit "
+                f"of {limit:,}; not taken"
+            )
+            entry["problems"].append({"code": "FILE_TOO_LARGE", "message": message})
+            self.logger.warning("%s", message)
+            self._add_file(entry)
+            return True
+        path = transport.fetch(folder, remote.name, workdir)
+        sha256 = _sha256(path)
+        entry["sha256"] = sha256
+        taking, skip = (None, 0) if ctx.dry_run else self._record_taking(remote, sha256)
+        earlier = self._earlier_taking(sha256, taking)
+        if earlier is not None:
+            process_id = earlier.job.process_id if earlier.job is not None else ""
+            entry["repeats"] = {
+                "file": earlier.name,
+                "job_id": earlier.job_id,
+                "process_id": process_id,
+            }
+            self.logger.info(
+                "%s: same content as %s (job %s, Process ID %s); loaded again",
+                remote.name,
+                earlier.name,
+                earlier.job_id,
+                process_id or "-",
+            )
+        self.taking_id = taking.pk if taking is not None else None
+        if skip:
+            self.logger.info("%s: resuming after user %s", remote.name, skip)
+        else:
+            # Duplicates are judged within one file ("in this feed"): a later zip of the same
+            # run may update the users an earlier one touched.
+            ctx.touched = TouchedUsers()
+        users, problems = load_file(ctx, path, remote.name, sha256, skip, self.progress)
+        entry.update(users=users, problems=problems)
+        self.logger.info("%s: %s users read, %s file problems", remote.name, users, len(problems))
+        with transaction.atomic():
+            if taking is not None:
+                ReceivedFile.objects.filter(pk=taking.pk).update(
+                    status=FileStatus.FAILED if problems and not users else FileStatus.HANDLED,
+                    users=users,
+                    handled_at=timezone.now(),
+                )
+            self._add_file(entry)
+        if taking is not None:
+            transport.mark_handled(folder, remote.name)
+        return bool(problems)
+
+    def _record_taking(self, remote: RemoteFile, sha256: str) -> tuple[ReceivedFile, int]:
+        """This job's ledger row for the file, and how many of its users are already in.
+
+        A resumed job finds the row it left `processing` and the position in its checkpoint;
+        otherwise a new row is written: every taking of a file has its own.
+        """
+        job, checkpoint = self.job, self.job.checkpoint
+        left = ReceivedFile.objects.filter(
+            job=job, sha256=sha256, status=FileStatus.PROCESSING
+        ).first()
+        if left is not None:
+            # (A checkpoint written before takings were recorded in it names only the bytes.)
+            if checkpoint.get("file") == sha256 and checkpoint.get("taking", left.pk) == left.pk:
+                return left, int(checkpoint.get("position", 0))
+            return left, 0  # begun, but no batch of it committed
+        taking = ReceivedFile.objects.create(
+            institution=job.institution,
+            profile_id=job.profile_id,
+            job=job,
+            name=remote.name,
+            sha256=sha256,
+            size=remote.size,
+            status=FileStatus.PROCESSING,
+        )
+        return taking, 0
+
+    def _earlier_taking(self, sha256: str, taking: ReceivedFile | None) -> ReceivedFile | None:
+        """The profile's last taking of the same bytes before this one, if any."""
+        earlier = ReceivedFile.objects.filter(profile_id=self.job.profile_id, sha256=sha256)
+        if taking is not None:
+            earlier = earlier.exclude(pk=taking.pk)
+        return earlier.select_related("job").order_by("-received_at", "-id").first()
+
+
+def job_run(*, job: Job, progress: Progress | None = None, worker: str | None = None) -> Job:
+    """Claim `job` for this process and run (or resume) it to its end; returns it as it ended.
+
+    Raises JobAlreadyRunning when another worker took the job first.
+    """
+    runner = JobRunner(job, worker=worker, progress=progress)
+    if not runner.claim():
+        job.refresh_from_db()
+        raise JobAlreadyRunning(
+            f"{job.title} (Process ID {job.process_id}) is {job.status}; this run is skipped"
+        )
+    return runner.run()
+
+
+def jobs_run_pending(*, worker: str | None = None) -> list[Job]:
+    """Run the jobs waiting for a worker, oldest first; returns them as they ended.
+
+    Waiting are the pending jobs, and the running jobs whose worker died (they resume from
+    their checkpoint). Each is claimed with one conditional update, so two workers started at
+    once never run the same job: the one that loses the claim goes on to the next.
+    """
+    worker = worker or worker_name()
+    waiting = list(
+        Job.objects.filter(status__in=ACTIVE_STATUSES)
+        .select_related("profile", "institution")
+        .order_by("created_at", "id")
+    )
+    done = []
+    for job in waiting:
+        if job.status == JobStatus.RUNNING and not job_is_stale(job):
+            continue
+        runner = JobRunner(job, worker=worker)
+        if runner.claim():
+            done.append(runner.run())
+    return done
