@@ -10,6 +10,7 @@ SQLite.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, models
@@ -50,12 +51,14 @@ def _rows(
     fields: list[models.Field],
     converters: list[Converter | None],
     add: bool,
+    now: datetime | None = None,
 ) -> list[list[Any]]:
-    """The objects' values as parameter rows; automatic timestamps are one "now" for all.
+    """The objects' values as parameter rows; automatic timestamps are one "now" for all
+    (`now`, or the current time).
 
     The objects' own timestamp attributes are left as they were.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     stamped = {
         field.attname: converter(now) if converter is not None else now
         for field, converter in zip(fields, converters, strict=True)
@@ -118,21 +121,31 @@ def allocate_ids(model: type[models.Model], count: int) -> list[int]:
 
 
 def bulk_insert(
-    model: type[models.Model], objs: Sequence[models.Model], *, with_pk: bool = False
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    with_pk: bool = False,
+    now: datetime | None = None,
 ) -> None:
     """INSERT every object at once. With `with_pk`, the objects' primary keys (from
     `allocate_ids`) are written; otherwise the database assigns them (and they stay None)."""
     if not objs:
         return
     fields, converters = _columns(model, None, with_pk=with_pk)
-    rows = _rows(objs, fields, converters, True)
+    rows = _rows(objs, fields, converters, True, now)
     _insert(model._meta.db_table, [str(f.column) for f in fields], rows)
 
 
 def bulk_update(
-    model: type[models.Model], objs: Sequence[models.Model], names: Sequence[str]
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    names: Sequence[str],
+    *,
+    now: datetime | None = None,
 ) -> None:
-    """UPDATE the named fields of every object, one prepared statement, by primary key."""
+    """UPDATE the named fields of every object, one prepared statement, by primary key.
+
+    Automatic timestamps among them are set to `now` (or the current time)."""
     if not objs:
         return
     fields, converters = _columns(model, names, with_pk=False)
@@ -140,7 +153,7 @@ def bulk_update(
     assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
     table = quote(model._meta.db_table)
     sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608
-    values = _rows(objs, fields, converters, False)
+    values = _rows(objs, fields, converters, False, now)
     rows = [[*row, obj.pk] for row, obj in zip(values, objs, strict=True)]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)

@@ -1,33 +1,36 @@
-"""One batch of incoming users: match each record, decide its outcome, apply Swap All or create.
+"""One batch of incoming users: match each record, decide its outcome, plan its write.
 
 A batch is a few thousand users read from the feed in order. Matching and the unchanged check
 use one indexed query each; only users whose bytes changed are parsed (hash first, parse what
-changed). The decisions change `Patron` objects in memory; `writer.write_batch` commits them.
+changed). The engine only reads, parses and decides: each user's write is planned by the user
+store (`patrons.planning`), its values claimed there (`patrons.claims`), and `writer.py` hands
+the accepted plans to the store's one writer. A value that cannot be claimed rejects that user,
+never the batch.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol
 
 from patronsync.almaxml import RawUser
 from patronsync.almaxml.hashing import content_hash
 from patronsync.almaxml.jsonform import user_to_json
 from patronsync.core.exceptions import RuleViolation
 from patronsync.core.selectors import CodeTables
+from patronsync.patrons.claims import IdentifierClaims, duplicate_in_feed
 from patronsync.patrons.fields import PRIMARY_ID_TYPE
-from patronsync.patrons.models import Patron, PatronIdentifier, identifier_key
-from patronsync.patrons.rules import (
-    PatronData,
-    check_identifiers_within_user,
-    patron_data_from_json,
+from patronsync.patrons.models import Patron, identifier_key
+from patronsync.patrons.planning import (
+    Actor,
+    Plan,
+    generate_primary_id,
+    plan_create,
+    plan_swap_all,
 )
-from patronsync.patrons.selectors import ALL_UNIQUE, patron_ids_by_match_values
-from patronsync.patrons.services import diff_snapshots, patron_build, patron_snapshot
+from patronsync.patrons.rules import PatronData, patron_data_from_json
+from patronsync.patrons.selectors import patron_ids_by_match_values
 from patronsync.patrons.state import current_identifiers
-from patronsync.patrons.swap import manually_changed, sis_protection, swap_all
 
 from .choices import JobKind, RecordOutcome
 from .context import RunContext
@@ -42,7 +45,7 @@ class Outcome:
     index: int = 0  # position in the batch
     match_value: str = ""
     patron: Patron | None = None
-    identifiers: list[dict[str, Any]] | None = None
+    plan: Plan | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     reason_code: str = ""
     reason: str = ""
@@ -53,11 +56,18 @@ class Outcome:
             return self.patron.primary_id
         return self.raw.primary_id or ""
 
+    def reject(self, problem: RuleViolation) -> None:
+        self.outcome, self.reason_code, self.reason = (
+            RecordOutcome.REJECTED,
+            problem.code,
+            problem.message,
+        )
+        self.patron = self.plan = None
+        self.changes = {}
 
-def _reject(out: Outcome, code: str, reason: str) -> Outcome:
-    out.outcome, out.reason_code, out.reason = RecordOutcome.REJECTED, code, reason
-    out.patron = None
-    return out
+
+def _rejection(code: str, reason: str) -> RuleViolation:
+    return RuleViolation(reason, code=code)
 
 
 def match_value(raw: RawUser, match_type: str) -> str | None:
@@ -70,19 +80,6 @@ def match_value(raw: RawUser, match_type: str) -> str | None:
 def _all_keys(raw: RawUser) -> list[tuple[str, str]]:
     keys = [(PRIMARY_ID_TYPE, raw.primary_id)] if raw.primary_id else []
     return keys + list(raw.identifiers)
-
-
-def generate_primary_id(data: PatronData, taken: set[str]) -> str:
-    """Alma: a new user without a primary ID gets one made of its first and last name."""
-    parts = [data.core.get("first_name") or "", data.core.get("last_name") or ""]
-    text = ".".join(p for p in parts if p) or "user"
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^a-z0-9.]+", "", ascii_text.lower()) or "user"
-    candidate, number = base, 1
-    while candidate in taken or Patron.objects.filter(primary_id__iexact=candidate).exists():
-        number += 1
-        candidate = f"{base}{number}"
-    return candidate
 
 
 @dataclass(slots=True)
@@ -113,26 +110,132 @@ def parse_record(raw: RawUser, codes: CodeTables, with_hash: bool = True) -> Par
     return ParseResult(data, content_hash(parsed.user, json_form) if with_hash else "")
 
 
-def parse_records(
-    raws: list[RawUser], codes: CodeTables, with_hash: bool = True
-) -> list[ParseResult]:
-    """`parse_record` for a whole batch: what a parse-ahead worker process runs."""
-    return [parse_record(raw, codes, with_hash) for raw in raws]
-
-
-# The change entry of a user whose manually changed fields follow the SIS again.
-KEPT_BY_STAFF = "kept_by_staff"
 # A matched record to update: (outcome, user id, checked data, content hash).
 Update = tuple[Outcome, int, PatronData, str]
 # A record to create: (outcome, checked data, content hash).
 Create = tuple[Outcome, PatronData, str]
+# What the match lookup keeps of a matched user.
+MATCH_COLUMNS = ("id", "raw_hash", "content_hash", "account_type", "record_type", "external_id")
+# The columns a user whose bytes did not change gets when the profile's labels changed.
+LABEL_FIELDS = ("record_type", "external_id", "updated_at")
+
+
+class Mode(Protocol):
+    """How a kind of job treats a batch: what it looks up, and what it decides of a record."""
+
+    def lookup(self, batch: BatchProcessor) -> None: ...
+
+    def decide(self, batch: BatchProcessor, out: Outcome) -> None: ...
+
+
+class ImportMode:
+    """Users IMPORT (SPEC §3.1): create each record none of whose values is taken."""
+
+    def lookup(self, batch: BatchProcessor) -> None:
+        batch.claims.load(value for raw in batch.raws for _, value in _all_keys(raw))
+
+    def decide(self, batch: BatchProcessor, out: Outcome) -> None:
+        keys = _all_keys(out.raw)
+        out.match_value = out.raw.primary_id or (keys[0][1] if keys else "")
+        problem = batch.claims.reserve(keys, out)
+        if problem is not None:
+            out.reject(problem)
+            return
+        for id_type, value in keys:
+            if batch.claims.stored.get(identifier_key(value)) is not None:
+                out.reject(
+                    _rejection(
+                        "ALREADY_EXISTS",
+                        f"User with identifier {value} of type {id_type} already exists; "
+                        "Import does not update existing users",
+                    )
+                )
+                return
+        parsed = batch.parse(out)
+        if parsed is not None:
+            batch.to_create.append((out, *parsed))
+
+
+class SynchronizeMode:
+    """Users SYNCHRONIZE (SPEC §3.2): Swap All over the matched user, or add the unmatched."""
+
+    def lookup(self, batch: BatchProcessor) -> None:
+        ctx = batch.ctx
+        id_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
+        values = {v for raw in batch.raws if (v := match_value(raw, ctx.match_type))}
+        batch.found = patron_ids_by_match_values(
+            institution=ctx.institution, id_type=id_type, values=list(values)
+        )
+        # A matched value is held by the matched user: the claims need not look it up again.
+        batch.claims.stored.update(batch.found)
+        batch.claims.looked_up.update(batch.found)
+        rows = Patron.objects.filter(id__in=set(batch.found.values())).values_list(*MATCH_COLUMNS)
+        batch.matched = {row[0]: row for row in rows}
+
+    def decide(self, batch: BatchProcessor, out: Outcome) -> None:
+        ctx = batch.ctx
+        value = match_value(out.raw, ctx.match_type)
+        if not value:
+            out.reject(
+                _rejection(
+                    "MATCH_ID_MISSING",
+                    f"The match identifier ({ctx.match_type}) is missing from the record",
+                )
+            )
+            return
+        out.match_value = value
+        problem = batch.claims.reserve([(ctx.match_type, value)], out)
+        if problem is not None:
+            out.reject(problem)
+            return
+        pid = batch.found.get(identifier_key(value))
+        if pid is None:
+            if ctx.unmatched == "REJECT":
+                out.reject(
+                    _rejection(
+                        "UNMATCHED",
+                        f"No user matches {ctx.match_type} {value} and the profile rejects "
+                        "unmatched records",
+                    )
+                )
+                return
+            parsed = batch.parse(out)
+            if parsed is not None:
+                batch.to_create.append((out, *parsed))
+            return
+        _, raw_hash, _, account_type, record_type, external_id = batch.matched[pid]
+        if account_type != "EXTERNAL":
+            out.reject(_rejection("USER_NOT_EXTERNAL", "User is not external"))
+            return
+        ctx.touched.add(pid)
+        if raw_hash and raw_hash == out.raw.raw_hash:
+            batch.keep(out, pid, record_type, external_id)
+            return
+        parsed = batch.parse(out)
+        if parsed is not None:
+            batch.to_update.append((out, pid, *parsed))
+
+
+MODES: dict[str, Mode] = {JobKind.IMPORT: ImportMode(), JobKind.SYNCHRONIZE: SynchronizeMode()}
+
+
+def _in_feed_words(problem: RuleViolation, plan_keys: list[tuple[str, str]]) -> RuleViolation:
+    """A record that repeats its own value (a barcode equal to its primary ID) is rejected in
+    Alma's words for a second record of the same person in one feed (SPEC §3.4)."""
+    if problem.code != "IDENTIFIER_REPEATED":
+        return problem
+    key = identifier_key(str(problem.value))
+    id_type = next((t for t, v in reversed(plan_keys) if identifier_key(v) == key), "")
+    return duplicate_in_feed(id_type, str(problem.value))
 
 
 class BatchProcessor:
-    """Decides the outcome of each record of one batch, in feed order.
+    """Decides the outcome of each record of one batch, in feed order, and plans its write.
 
     `preparsed`, when given, holds every record's `ParseResult` (computed ahead in another
-    process); otherwise records are parsed here, and only when their bytes changed.
+    process); otherwise records are parsed here, and only when their bytes changed. After
+    `run`, `accepted()` are the plans to write and `refreshed` the unchanged users whose
+    hashes (and remembered SIS values) are to be stored.
     """
 
     def __init__(
@@ -141,277 +244,142 @@ class BatchProcessor:
         self.ctx = ctx
         self.raws = raws
         self.preparsed = preparsed
+        self.mode = MODES[ctx.kind]
+        self.actor = Actor.job(ctx.job_id, ctx.job_title)
+        self.claims = IdentifierClaims(institution=ctx.institution, feed=ctx.touched)
         self.outcomes: list[Outcome] = []
-        self.hash_refresh: list[Patron] = []
-        # identifier key -> owner in this batch ("new:<n>" for users created by this batch)
-        self.batch_owner: dict[str, object] = {}
-        self.found: dict[str, int] = {}  # what the batch's lookup found: value key -> user id
+        self.refreshed: list[Patron] = []
+        self.found: dict[str, int] = {}  # match value key -> matched user id
+        self.matched: dict[int, tuple[Any, ...]] = {}  # user id -> MATCH_COLUMNS
+        self.to_update: list[Update] = []
+        self.to_create: list[Create] = []
+        self.roles_ignored = 0  # records that carried user roles, which a feed never sets
 
-    # -- lookups ---------------------------------------------------------------------------
+    def run(self) -> list[Outcome]:
+        """Decide every record; returns the outcomes in feed order."""
+        self.mode.lookup(self)
+        for index, raw in enumerate(self.raws):
+            out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED, index=index)
+            self.outcomes.append(out)
+            self.mode.decide(self, out)
+        # One query for every value the batch's writes may claim.
+        incoming = [data for _, _, data, _ in self.to_update] + [d for _, d, _ in self.to_create]
+        self.claims.load(value for data in incoming for _, value in _data_keys(data))
+        self._plan_updates()
+        self._plan_creations()
+        return self.outcomes
 
-    def _lookup(self) -> tuple[dict[str, int], dict[int, tuple[str, str, str]]]:
-        ctx = self.ctx
-        if ctx.kind == JobKind.IMPORT:
-            # Import refuses a record whose primary ID or any identifier is taken.
-            id_type = ALL_UNIQUE
-            values = {v for raw in self.raws for _, v in _all_keys(raw)}
-        else:
-            id_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
-            values = {v for raw in self.raws if (v := match_value(raw, ctx.match_type))}
-        found = patron_ids_by_match_values(
-            institution=ctx.institution, id_type=id_type, values=list(values)
-        )
-        meta = {
-            pid: (raw_hash, chash, account_type)
-            for pid, raw_hash, chash, account_type in Patron.objects.filter(
-                id__in=set(found.values())
-            ).values_list("id", "raw_hash", "content_hash", "account_type")
-        }
-        return found, meta
+    def accepted(self) -> list[Outcome]:
+        """The outcomes whose plans are to be written, in feed order."""
+        return [o for o in self.outcomes if o.plan is not None]
 
-    # -- decisions -------------------------------------------------------------------------
-
-    def _parse(self, out: Outcome) -> tuple[PatronData, str] | None:
+    def parse(self, out: Outcome) -> tuple[PatronData, str] | None:
         if self.preparsed is not None:
             result = self.preparsed[out.index]
         else:
             result = parse_record(out.raw, self.ctx.codes, self.ctx.kind != JobKind.IMPORT)
         if result.data is None:
-            _reject(out, result.reject_code, result.reject_reason)
+            out.reject(_rejection(result.reject_code, result.reject_reason))
             return None
+        if result.data.segments.get("user_role"):
+            self.roles_ignored += 1
         return result.data, result.content_hash
 
-    def run(self) -> list[Outcome]:
-        """Decide every record; returns the outcomes in feed order."""
+    def keep(self, out: Outcome, pid: int, record_type: str, external_id: str) -> None:
+        """A matched user whose bytes did not change: unchanged, unless the profile's record
+        type or code changed since, which every matched user then takes (SPEC §3.3)."""
         ctx = self.ctx
-        found, meta = self._lookup()
-        self.found = found
-        to_update: list[Update] = []
-        to_create: list[Create] = []
-        batch_keys: set[str] = set()
-        for index, raw in enumerate(self.raws):
-            out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED, index=index)
-            self.outcomes.append(out)
-            if ctx.kind == JobKind.IMPORT:
-                self._decide_import(out, found, batch_keys, to_create)
-            else:
-                self._decide_sync(out, found, meta, batch_keys, to_update, to_create)
-        self._apply_updates(to_update)
-        self._apply_creations(to_create)
-        return self.outcomes
-
-    def _duplicate(self, out: Outcome, id_type: str, value: str) -> Outcome:
-        return _reject(
-            out,
-            "DUPLICATE_IN_FEED",
-            f"Identifier of type {id_type} and value {value} is already taken AcrossInstitution "
-            "in this feed",
-        )
-
-    def _decide_import(
-        self, out: Outcome, found: dict[str, int], batch_keys: set[str], to_create: list[Create]
-    ) -> None:
-        ctx = self.ctx
-        keys = _all_keys(out.raw)
-        out.match_value = out.raw.primary_id or (keys[0][1] if keys else "")
-        for id_type, value in keys:
-            key = identifier_key(value)
-            pid = found.get(key)
-            if key in batch_keys or (pid is not None and pid in ctx.touched):
-                self._duplicate(out, id_type, value)
-                return
-            if pid is not None:
-                _reject(
-                    out,
-                    "ALREADY_EXISTS",
-                    f"User with identifier {value} of type {id_type} already exists; "
-                    "Import does not update existing users",
-                )
-                return
-        batch_keys.update(identifier_key(v) for _, v in keys)
-        parsed = self._parse(out)
-        if parsed is not None:
-            to_create.append((out, *parsed))
-
-    def _decide_sync(
-        self,
-        out: Outcome,
-        found: dict[str, int],
-        meta: dict[int, tuple[str, str, str]],
-        batch_keys: set[str],
-        to_update: list[Update],
-        to_create: list[Create],
-    ) -> None:
-        ctx = self.ctx
-        value = match_value(out.raw, ctx.match_type)
-        if not value:
-            _reject(
-                out,
-                "MATCH_ID_MISSING",
-                f"The match identifier ({ctx.match_type}) is missing from the record",
-            )
-            return
-        out.match_value = value
-        key = identifier_key(value)
-        pid = found.get(key)
-        if key in batch_keys or (pid is not None and pid in ctx.touched):
-            self._duplicate(out, ctx.match_type, value)
-            return
-        batch_keys.add(key)
-        if pid is None:
-            if ctx.unmatched == "REJECT":
-                _reject(
-                    out,
-                    "UNMATCHED",
-                    f"No user matches {ctx.match_type} {value} and the profile rejects "
-                    "unmatched records",
-                )
-                return
-            parsed = self._parse(out)
-            if parsed is not None:
-                to_create.append((out, *parsed))
-            return
-        raw_hash, _content_hash, account_type = meta[pid]
-        if account_type != "EXTERNAL":
-            _reject(out, "USER_NOT_EXTERNAL", "User is not external")
-            return
-        ctx.touched.add(pid)
-        if raw_hash and raw_hash == out.raw.raw_hash:
+        labels = {"record_type": ctx.record_type or record_type, "external_id": ctx.profile_code}
+        before = {"record_type": record_type, "external_id": external_id}
+        if labels == before:
             out.outcome = RecordOutcome.UNCHANGED
             return
-        parsed = self._parse(out)
-        if parsed is not None:
-            data, chash = parsed
-            to_update.append((out, pid, data, chash))
+        patron = Patron(
+            id=pid,
+            institution_id=ctx.institution.id,
+            primary_id=out.raw.primary_id or out.match_value,
+            **labels,
+        )
+        changes = {
+            name: {"before": before[name], "after": value}
+            for name, value in labels.items()
+            if before[name] != value
+        }
+        self._accept(out, Plan(patron, [], changes, fields=LABEL_FIELDS))
 
-    # -- applying --------------------------------------------------------------------------
+    def _accept(self, out: Outcome, plan: Plan) -> None:
+        out.plan, out.patron, out.changes = plan, plan.patron, plan.changes
+        dry_run = self.ctx.dry_run
+        if plan.created:
+            out.outcome = RecordOutcome.WOULD_CREATE if dry_run else RecordOutcome.CREATED
+        else:
+            out.outcome = RecordOutcome.WOULD_UPDATE if dry_run else RecordOutcome.UPDATED
 
-    def _own_identifiers_differ(
-        self, out: Outcome, primary_id: str, identifiers: list[dict[str, Any]]
-    ) -> bool:
-        """A record may not carry one value twice (a barcode equal to its primary ID, say).
+    def _claim(self, out: Outcome, plan: Plan) -> None:
+        problem = self.claims.claim(
+            plan.keys(), out, patron_id=plan.patron.pk, released=plan.released
+        )
+        if problem is not None:
+            out.reject(problem)
+        else:
+            self._accept(out, plan)
 
-        Alma rejects it as it rejects a second record of the same person in one feed.
-        """
-        try:
-            check_identifiers_within_user(primary_id, identifiers)
-        except RuleViolation as exc:
-            id_type = next(
-                (i["id_type"]["value"] for i in identifiers if i["value"] == exc.value), ""
-            )
-            self._duplicate(out, id_type, str(exc.value))
-            return False
-        return True
-
-    def _claim_identifiers(
-        self, out: Outcome, owner: object, identifiers: list[dict[str, Any]], db_owner: dict
-    ) -> bool:
-        """Check the record's identifiers against other users and this feed; claim them."""
-        ctx = self.ctx
-        for item in identifiers:
-            key = identifier_key(item["value"])
-            holder = self.batch_owner.get(key, db_owner.get(key))
-            if holder is None or holder == owner:
-                continue
-            id_type = item["id_type"]["value"]
-            if holder in self.batch_owner.values() or holder in ctx.touched:
-                self._duplicate(out, id_type, item["value"])
-            else:
-                # A user of the database (users this batch creates are "new:<n>").
-                other = Patron.objects.filter(pk=cast(int, holder))
-                other_id = other.values_list("primary_id", flat=True).first()
-                _reject(
-                    out,
-                    "IDENTIFIER_TAKEN",
-                    f"User with identifier {item['value']} of type {id_type} already exists "
-                    f"(used by user {other_id or holder})",
-                )
-            return False
-        for item in identifiers:
-            self.batch_owner[identifier_key(item["value"])] = owner
-        return True
-
-    def _owners(self, items: list[list[dict[str, Any]]]) -> dict[str, int]:
-        keys = {identifier_key(i["value"]) for ids in items for i in ids}
-        rows = PatronIdentifier.objects.filter(
-            institution=self.ctx.institution, value_key__in=keys
-        ).values_list("value_key", "patron_id")
-        return dict(rows)
-
-    def _apply_updates(self, to_update: list[Update]) -> None:
-        if not to_update:
+    def _plan_updates(self) -> None:
+        if not self.to_update:
             return
-        patrons = Patron.objects.filter(id__in=[pid for _, pid, _, _ in to_update])
+        ctx = self.ctx
+        patrons = Patron.objects.filter(id__in=[pid for _, pid, _, _ in self.to_update])
         by_id = {p.id: p for p in patrons.prefetch_related("identifiers")}
-        planned = []
-        for out, pid, data, chash in to_update:
+        for out, pid, data, chash in self.to_update:
             patron = by_id[pid]
-            if chash and patron.content_hash == chash:
+            labels_same = patron.external_id == ctx.profile_code and (
+                not ctx.record_type or patron.record_type == ctx.record_type
+            )
+            if chash and patron.content_hash == chash and labels_same:
                 out.outcome = RecordOutcome.UNCHANGED
                 patron.raw_hash = out.raw.raw_hash
-                self.hash_refresh.append(patron)
+                self.refreshed.append(patron)
                 continue
-            before = patron_snapshot(patron, identifiers=current_identifiers(patron))
-            kept_before = manually_changed(patron)
             try:
-                identifiers = swap_all(patron=patron, incoming=data, context=self.ctx.swap)
-            except RuleViolation as exc:
-                _reject(out, exc.code, exc.message)
-                continue
-            if not self._own_identifiers_differ(out, patron.primary_id, identifiers):
-                continue
-            out.patron, out.identifiers = patron, identifiers
-            out.changes = diff_snapshots(before, patron_snapshot(patron, identifiers=identifiers))
-            if (kept := manually_changed(patron)) != kept_before:
-                # The SIS repeated its last value: a field staff changed follows it again.
-                out.changes[KEPT_BY_STAFF] = {"before": kept_before, "after": kept}
-            patron.raw_hash, patron.content_hash = out.raw.raw_hash, chash
-            planned.append(out)
-        owners = self._owners([out.identifiers or [] for out in planned])
-        for out in planned:
-            assert out.patron is not None
-            if not self._claim_identifiers(out, out.patron.id, out.identifiers or [], owners):
-                continue
-            if out.changes:
-                out.outcome = (
-                    RecordOutcome.WOULD_UPDATE if self.ctx.dry_run else RecordOutcome.UPDATED
+                plan = plan_swap_all(
+                    patron=patron,
+                    current=current_identifiers(patron),
+                    incoming=data,
+                    context=ctx.swap,
+                    actor=self.actor,
                 )
-            else:
-                out.outcome = RecordOutcome.UNCHANGED
-                self.hash_refresh.append(out.patron)
-                out.patron = None
-
-    def _apply_creations(self, to_create: list[Create]) -> None:
-        ctx = self.ctx
-        if ctx.kind == JobKind.IMPORT:
-            # The Import's lookup already covered every primary ID and identifier of the batch.
-            owners = self.found
-        else:
-            owners = self._owners([data.identifiers or [] for _, data, _ in to_create])
-        taken_ids: set[str] = set()
-        for number, (out, data, chash) in enumerate(to_create):
-            data.core.update(
-                account_type="EXTERNAL", external_id=ctx.profile_code, record_type=ctx.record_type
-            )
-            if not data.core.get("primary_id"):
-                data.core["primary_id"] = generate_primary_id(data, taken_ids)
-            taken_ids.add(data.core["primary_id"].lower())
-            identifiers = [
-                {**item, "segment_type": "External"} for item in (data.identifiers or [])
-            ]
-            protection = sis_protection(data)  # what the SIS sent, before Alma's defaults
-            try:
-                patron = patron_build(institution=ctx.institution, data=data, codes=ctx.codes)
-                patron.protection = protection
             except RuleViolation as exc:
-                _reject(out, exc.code, exc.message)
-                continue
-            if not self._own_identifiers_differ(out, patron.primary_id, identifiers):
-                continue
-            primary = {"id_type": {"value": PRIMARY_ID_TYPE}, "value": patron.primary_id}
-            owner = f"new:{number}"
-            if not self._claim_identifiers(out, owner, [primary, *identifiers], owners):
+                out.reject(_in_feed_words(exc, _data_keys(data)))
                 continue
             patron.raw_hash, patron.content_hash = out.raw.raw_hash, chash
-            out.patron, out.identifiers = patron, identifiers
-            out.outcome = RecordOutcome.WOULD_CREATE if ctx.dry_run else RecordOutcome.CREATED
+            if not plan.changes:
+                out.outcome = RecordOutcome.UNCHANGED
+                self.refreshed.append(patron)
+                continue
+            self._claim(out, plan)
+
+    def _plan_creations(self) -> None:
+        ctx = self.ctx
+        for out, data, chash in self.to_create:
+            if not data.core.get("primary_id"):
+                data.core["primary_id"] = generate_primary_id(data, self.claims.is_free)
+            try:
+                plan = plan_create(
+                    institution=ctx.institution,
+                    data=data,
+                    codes=ctx.codes,
+                    context=ctx.swap,
+                    with_changes=False,
+                )
+            except RuleViolation as exc:
+                out.reject(_in_feed_words(exc, _data_keys(data)))
+                continue
+            plan.patron.raw_hash, plan.patron.content_hash = out.raw.raw_hash, chash
+            self._claim(out, plan)
+
+
+def _data_keys(data: PatronData) -> list[tuple[str, str]]:
+    primary = data.core.get("primary_id") or ""
+    return [(PRIMARY_ID_TYPE, primary)] + [
+        (i["id_type"]["value"], i["value"]) for i in data.identifiers or []
+    ]

@@ -1,7 +1,8 @@
-"""Committing a decided batch: users, identifiers and history, then what the job records.
+"""Committing a decided batch: the user store writes its users, then the sink records the batch.
 
-Everything is written in one transaction with `executemany` (see `core.bulk`), so a job killed
-at any moment leaves either the whole batch and its checkpoint, or none of it.
+Everything is written in one transaction, so a job killed at any moment leaves either the whole
+batch and its checkpoint, or none of it. The engine writes no user, identifier or history row
+itself: `patrons.store.patrons_write` does, as it does for every other writer of users.
 """
 
 from __future__ import annotations
@@ -9,38 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update, insert_rows
-from patronsync.patrons.choices import ActorKind, ChangeAction
-from patronsync.patrons.models import Patron, PatronChange, PatronIdentifier
-from patronsync.patrons.state import IDENTIFIER_COLUMNS, identifier_rows
+from patronsync.patrons.store import patrons_write
 
-from .batch import BatchProcessor, Outcome
-from .choices import RecordOutcome
+from .batch import BatchProcessor
 from .context import RunContext
-
-PATRON_FIELDS = [
-    f.name
-    for f in Patron._meta.concrete_fields
-    if f.name not in {"id", "institution", "created_at"}
-]
-
-
-CHANGE_COLUMNS = (
-    "institution_id", "patron_id", "primary_id", "action", "actor_kind", "actor_label", "job_id",
-    "changes", "created_at",
-)  # fmt: skip
-
-
-def _written(outcomes: list[Outcome], outcome: str) -> list[tuple[Outcome, Patron]]:
-    return [(o, o.patron) for o in outcomes if o.outcome == outcome and o.patron is not None]
 
 
 def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str, Any]) -> None:
     """Commit one batch in one transaction: its users, then what the sink records of it.
 
-    In a dry run no user is written; the sink still records the batch.
+    In a dry run no user is written; the sink still records the batch. A user the database
+    refuses (the store's last line of defence) is rejected with the database's reason.
     """
     with transaction.atomic():
         if not ctx.dry_run:
@@ -50,39 +31,18 @@ def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str
 
 
 def write_users(ctx: RunContext, processor: BatchProcessor) -> None:
-    """Write the batch's created and updated users, their identifiers and history."""
-    outcomes = processor.outcomes
-    created = _written(outcomes, RecordOutcome.CREATED)
-    updated = _written(outcomes, RecordOutcome.UPDATED)
-    new_ids = allocate_ids(Patron, len(created))
-    for (_, patron), pk in zip(created, new_ids, strict=True):
-        patron.id = pk
-        ctx.touched.add(pk)
-    bulk_insert(Patron, [patron for _, patron in created], with_pk=True)
-    bulk_update(Patron, [patron for _, patron in updated], PATRON_FIELDS)
-    # Unchanged users: new hashes, and the SIS values remembered for protected fields.
-    bulk_update(Patron, processor.hash_refresh, ["raw_hash", "content_hash", "protection"])
-    ids_changed = [
-        (o, patron)
-        for o, patron in updated
-        if "user_identifier" in o.changes or "primary_id" in o.changes
-    ]
-    PatronIdentifier.objects.filter(patron_id__in=[p.id for _, p in ids_changed]).delete()
-    rows = [
-        row
-        for o, patron in (*created, *ids_changed)
-        for row in identifier_rows(patron, o.identifiers or [])
-    ]
-    insert_rows(PatronIdentifier, IDENTIFIER_COLUMNS, rows)
-    now = timezone.now()
-    insert_rows(
-        PatronChange,
-        CHANGE_COLUMNS,
-        [
-            (ctx.institution.id, patron.id, patron.primary_id, action, ActorKind.JOB.value,
-             ctx.job_title, ctx.job_id, o.changes, now)
-            for action, written in ((ChangeAction.CREATED.value, created),
-                                    (ChangeAction.UPDATED.value, updated))
-            for o, patron in written
-        ],
-    )  # fmt: skip
+    """Have the store write the batch's accepted plans; reject the users it refuses."""
+    accepted = processor.accepted()
+    refused = patrons_write(
+        plans=[out.plan for out in accepted if out.plan is not None],
+        actor=processor.actor,
+        refreshed=processor.refreshed,
+    )
+    refused_plans = {id(plan): problem for plan, problem in refused}
+    for out in accepted:
+        assert out.plan is not None
+        problem = refused_plans.get(id(out.plan))
+        if problem is not None:
+            out.reject(problem)
+        elif out.plan.created:
+            ctx.touched.add(out.plan.patron.pk)

@@ -141,8 +141,13 @@ def _core_value(name: str, raw: Any, codes: CodeTables) -> Any:
     return _text(raw, field_name=name, max_length=spec.max_length)
 
 
-def _normalize_segment(kind: str, item: Any, codes: CodeTables, position: int) -> dict[str, Any]:
-    """Check one segment and return it in the stored form: codes as {"value": code}."""
+def _normalize_segment(
+    kind: str, item: Any, codes: CodeTables, position: int, default_type: str = EXTERNAL
+) -> dict[str, Any]:
+    """Check one segment and return it in the stored form: codes as {"value": code}.
+
+    A typed segment without a valid `segment_type` gets `default_type`.
+    """
     where = f"{kind}[{position}]"
     if not isinstance(item, dict):
         raise RuleViolation(
@@ -172,7 +177,7 @@ def _normalize_segment(kind: str, item: Any, codes: CodeTables, position: int) -
             date = parse_date(value, field_name=f"{where}.{key}")
             out[key] = date.isoformat() if date else None
         elif key == "segment_type":
-            out[key] = value if value in SEGMENT_TYPES else EXTERNAL
+            out[key] = value if value in SEGMENT_TYPES else default_type
         elif isinstance(value, str):
             out[key] = value.strip()
         else:
@@ -186,7 +191,7 @@ def _normalize_segment(kind: str, item: Any, codes: CodeTables, position: int) -
                 alma_code="401664",
             )
     if kind in TYPED_SEGMENTS or kind == "user_identifier":
-        out.setdefault("segment_type", EXTERNAL)
+        out.setdefault("segment_type", default_type)
     return out
 
 
@@ -251,11 +256,16 @@ def check_account(core: dict[str, Any]) -> None:
         )
 
 
-def patron_data_from_json(data: dict[str, Any], *, codes: CodeTables) -> PatronData:
+def patron_data_from_json(
+    data: dict[str, Any], *, codes: CodeTables, segment_type: str | None = None
+) -> PatronData:
     """Check a user's Alma JSON form against the rules and return it typed.
 
     Output-only fields (full_name, requests, loans, fees, proxy_for_user, link, ...) are ignored.
+    Segments that do not say their `segment_type` get `segment_type` (External by default; an
+    internal user's are Internal, as rest_user.xsd says).
     """
+    default_type = segment_type or EXTERNAL
     result = PatronData()
     for name in CORE_FIELDS:
         if name in data:
@@ -270,18 +280,20 @@ def patron_data_from_json(data: dict[str, Any], *, codes: CodeTables) -> PatronD
         if kind in result.present:
             items = contact.get(kind) or []
             result.segments[kind] = [
-                _normalize_segment(kind, item, codes, i) for i, item in enumerate(items)
+                _normalize_segment(kind, item, codes, i, default_type)
+                for i, item in enumerate(items)
             ]
     for kind in OTHER_SEGMENTS:
         if kind in data:
             items = data[kind] or []
             result.segments[kind] = [
-                _normalize_segment(kind, item, codes, i) for i, item in enumerate(items)
+                _normalize_segment(kind, item, codes, i, default_type)
+                for i, item in enumerate(items)
             ]
             result.present.add(kind)
     if "user_identifier" in data:
         result.identifiers = [
-            _normalize_segment("user_identifier", item, codes, i)
+            _normalize_segment("user_identifier", item, codes, i, default_type)
             for i, item in enumerate(data["user_identifier"] or [])
         ]
         result.present.add("user_identifier")

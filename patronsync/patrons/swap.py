@@ -2,7 +2,8 @@
 
 `swap_all` changes a `Patron` in memory and returns the identifiers it should end with; it never
 touches the database, so the sync engine can apply it to thousands of users and write them in
-bulk, while `services.patron_swap_all` applies it to one user with history.
+bulk, while `services.patron_swap_all` applies it to one user with history; both plan it through
+`planning.plan_swap_all`.
 
 The rules (SPEC §3.3 for a synchronize, §5.3 for the API):
 
@@ -30,7 +31,7 @@ from .choices import AccountType, SegmentType, UserStatus
 from .fields import CONTACT_SEGMENTS, CORE_FIELDS, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
 from .models import Patron
 from .rules import PatronData, check_preferred
-from .state import current_identifiers, protected_value, set_core
+from .state import set_core
 
 SIS_MODE = "sis"
 API_MODE = "api"
@@ -146,10 +147,17 @@ def _merge_segments(
     return kept + new
 
 
-def swap_all(*, patron: Patron, incoming: PatronData, context: SwapContext) -> list[dict[str, Any]]:
+def swap_all(
+    *,
+    patron: Patron,
+    incoming: PatronData,
+    context: SwapContext,
+    identifiers: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """Apply a Swap All of `incoming` to `patron` in memory; return its new identifier list.
 
-    The caller checks the result (uniqueness, preferred flags) and saves it.
+    `identifiers` are the user's identifiers as stored (not the primary ID). The caller
+    (`planning.plan_swap_all`) checks the result and the store saves it.
     """
     for name, spec in CORE_FIELDS.items():
         if name in NOT_SWAPPED or name in PROTECTED_FIELDS:
@@ -189,8 +197,7 @@ def swap_all(*, patron: Patron, incoming: PatronData, context: SwapContext) -> l
     elif incoming.core.get("record_type"):
         patron.record_type = incoming.core["record_type"]
 
-    identifiers = _merge_segments(current_identifiers(patron), incoming.identifiers or [], context)
-    return identifiers
+    return _merge_segments(identifiers, incoming.identifiers or [], context)
 
 
 def spec_empty(kind: str) -> Any:
@@ -200,11 +207,3 @@ def spec_empty(kind: str) -> Any:
     if kind == "bool":
         return False
     return ""
-
-
-def protected_state_before(patron: Patron) -> dict[str, Any]:
-    """The protected fields' values and protection state, to tell whether a swap changed them."""
-    return {
-        "values": {name: protected_value(patron, name) for name in PROTECTED_FIELDS},
-        "protection": patron.protection,
-    }
