@@ -98,8 +98,19 @@ class ConnectionInputSerializer(serializers.ModelSerializer):
             "private_key",
         ]
         validators: list = []  # uniqueness is checked by the service's full_clean
+        extra_kwargs = {
+            "allow_navigation": {
+                "help_text": "Whether profiles' input paths may leave the sub-directory (an "
+                "absolute path or `..`). Switching it off is refused while a profile's path "
+                "leaves it."
+            }
+        }
 
 
+INPUT_PATH_HELP = (
+    "A folder under the connection's sub-directory. It may leave it (an absolute path or `..`) "
+    "only when the connection allows navigation."
+)
 PROFILE_FIELDS = [
     "code",
     "name",
@@ -156,6 +167,17 @@ class ProfileInputSerializer(serializers.ModelSerializer):
         model = IntegrationProfile
         fields = ["institution", *PROFILE_FIELDS]
         validators: list = []  # uniqueness is checked by the service's full_clean
+        # The rules behind these are checked by the profiles service (`profile_check`).
+        extra_kwargs = {
+            "sync_match_id_type": {
+                "help_text": "PRIMARY_ID, or an enabled code of the institution's "
+                "UserIdentifierTypes code table (e.g. UNIV_ID)."
+            },
+            "import_xsd_version": {"help_text": "The User XSD version: 2 (the only one)."},
+            "sync_xsd_version": {"help_text": "The User XSD version: 2 (the only one)."},
+            "import_input_path": {"help_text": INPUT_PATH_HELP},
+            "sync_input_path": {"help_text": INPUT_PATH_HELP},
+        }
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -38,3 +38,12 @@ def code_tables_for_institution(*, institution: Institution) -> CodeTables:
         if is_default:
             defaults[table] = code
     return CodeTables(codes=codes, defaults=defaults)
+
+
+def code_table_codes(*, institution: Institution, table: str) -> list[str]:
+    """The enabled codes of one of `institution`'s code tables, in the table's order."""
+    return list(
+        CodeTableEntry.objects.filter(institution=institution, table=table, enabled=True)
+        .order_by("position", "code")
+        .values_list("code", flat=True)
+    )

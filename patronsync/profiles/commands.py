@@ -1,4 +1,5 @@
-"""`patronsync config apply FILE`: declare connections and profiles in YAML, idempotently."""
+"""`patronsync config apply FILE`: declare code tables, connections and profiles in YAML,
+idempotently."""
 
 from __future__ import annotations
 
@@ -22,13 +23,17 @@ def apply(args: argparse.Namespace) -> int:
         return 2
     for line in lines:
         print(line)
+    if all(line.endswith(": unchanged") for line in lines):
+        print(f"{path}: nothing changed")
     return 0
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("config", help="apply a configuration file")
     actions = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    apply_parser = actions.add_parser("apply", help="create or update connections and profiles")
+    apply_parser = actions.add_parser(
+        "apply", help="create or update code-table rows, connections and profiles"
+    )
     apply_parser.add_argument("file", metavar="FILE")
     apply_parser.add_argument("--institution", help="institution code (default: the default one)")
     apply_parser.set_defaults(func=apply)

@@ -1,12 +1,16 @@
 """Writes on connections and integration profiles, including `patronsync config apply`.
 
-A configuration document (YAML) declares connections and profiles; applying it creates or updates
-them by name and code, so applying the same file twice changes nothing.
-See docs/configuration-file.md.
+A configuration document (YAML) declares code-table rows, connections and profiles; applying it
+creates or updates them by code, name and code, so applying the same file twice changes nothing.
+See docs/configuration-file.md. `profile_check` holds the rules of a profile that its fields'
+own validation cannot see; the API and `config apply` both go through it.
 """
 
 from __future__ import annotations
 
+import difflib
+import posixpath
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +20,14 @@ from django.db import transaction
 
 from patronsync.connections.choices import TransportType
 from patronsync.connections.models import Connection
+from patronsync.connections.services import connection_update
+from patronsync.core.choices import CodeTableName
 from patronsync.core.exceptions import ConfigurationError
 from patronsync.core.models import Institution
-from patronsync.core.services import model_assign
+from patronsync.core.selectors import code_table_codes
+from patronsync.core.services import code_table_entry_declare, model_assign
 
-from .choices import PRIMARY_ID_MATCH, RecordType, Schedule, UnmatchedAction
+from .choices import PRIMARY_ID_MATCH, XSD_VERSION_2, RecordType, Schedule, UnmatchedAction
 from .models import IntegrationProfile
 
 CONNECTION_KEYS = {
@@ -41,6 +48,7 @@ CONNECTION_KEYS = {
     "allow_navigation": "allow_navigation",
     "passive_mode": "passive_mode",
 }
+PROFILE_KEYS = {"code": "code", "name": "name", "description": "description", "system": "system"}
 SECTION_KEYS = {
     "import": {
         "active": "import_active",
@@ -59,6 +67,12 @@ SECTION_KEYS = {
         "xsd_version": "sync_xsd_version",
     },
 }
+# A profile field's place in a configuration document, for errors: "synchronize.input_path".
+PROFILE_PLACES = {field: key for key, field in PROFILE_KEYS.items()} | {
+    field: f"{section}.{key}"
+    for section, keys in SECTION_KEYS.items()
+    for key, field in keys.items()
+}
 CHOICES = {
     "import_record_type": RecordType.values,
     "sync_record_type": RecordType.values,
@@ -66,6 +80,132 @@ CHOICES = {
     "sync_schedule": Schedule.values,
     "transport": TransportType.values,
 }
+CODE_TABLE_ROW_KEYS = ("code", "description", "default", "enabled")
+TOP_LEVEL_KEYS = ("code_tables", "connections", "profiles")
+XSD_FIELDS = ("import_xsd_version", "sync_xsd_version")
+INPUT_PATH_FIELDS = ("import_input_path", "sync_input_path")
+
+
+# The rules of a profile -----------------------------------------------------------------------
+
+
+def input_path_leaves(path: str) -> bool:
+    """Whether an input path names a folder outside its connection's sub-directory: an absolute
+    path, or one whose `..` steps climb above it (`a/../b` stays inside, `../b` does not)."""
+    if path.startswith(("/", "\\", "~")) or (len(path) > 1 and path[1] == ":"):
+        return True
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    return normal == ".." or normal.startswith("../")
+
+
+def profile_check(profile: IntegrationProfile) -> None:
+    """Check the rules of a profile that its fields' own validation cannot see; raise a
+    ValidationError naming each field that breaks one, with the values it may take.
+
+    - its connection belongs to the profile's institution;
+    - Synchronize's match ID type is `PRIMARY_ID` or an enabled code of the institution's
+      identifier types table (`UserIdentifierTypes`): any other value would reject every user
+      of every feed as MATCH_ID_MISSING;
+    - the User XSD version of both sections is 2, the only version Alma's SIS load reads;
+    - unless the connection allows navigation, the input paths stay inside its sub-directory
+      (no absolute path, no `..` above it).
+    """
+    errors: dict[str, str] = {}
+    connection = profile.connection
+    if connection.institution_id != profile.institution_id:
+        errors["connection"] = "The connection belongs to another institution."
+    match_id_type = profile.sync_match_id_type
+    if match_id_type != PRIMARY_ID_MATCH:
+        known = code_table_codes(
+            institution=profile.institution, table=CodeTableName.IDENTIFIER_TYPES
+        )
+        if match_id_type not in known:
+            close = difflib.get_close_matches(str(match_id_type), known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            errors["sync_match_id_type"] = (
+                f"{match_id_type!r} is neither {PRIMARY_ID_MATCH} nor an identifier type of "
+                f"institution {profile.institution.code}{hint}; expected {PRIMARY_ID_MATCH} or "
+                f"one of the {CodeTableName.IDENTIFIER_TYPES} codes: {', '.join(known) or 'none'}."
+            )
+    for field in XSD_FIELDS:
+        value = getattr(profile, field)
+        if str(value) != XSD_VERSION_2:
+            errors[field] = (
+                f"User XSD version {value!r} is not supported; expected {XSD_VERSION_2} "
+                "(Alma's SIS load reads version 2 only)."
+            )
+    errors.update(_input_path_errors(profile, connection))
+    if errors:
+        raise ValidationError(errors)
+
+
+def _input_path_errors(profile: IntegrationProfile, connection: Connection) -> dict[str, str]:
+    if connection.allow_navigation:
+        return {}
+    errors = {}
+    for field in INPUT_PATH_FIELDS:
+        path = getattr(profile, field)
+        if path and input_path_leaves(path):
+            errors[field] = (
+                f"{path!r} leaves the sub-directory of connection {connection.name!r}, which "
+                "does not allow navigation; expected a folder inside it, such as 'synchronize' "
+                "(or allow navigation on the connection)."
+            )
+    return errors
+
+
+def _check_profiles_of(connection: Connection) -> None:
+    """After a change of `connection`: refuse it when a profile using it now breaks its rules
+    (an input path that leaves it, once navigation is switched off)."""
+    for profile in connection.profiles.all():
+        errors = _input_path_errors(profile, connection)
+        if errors:
+            field, message = next(iter(errors.items()))
+            place = PROFILE_PLACES[field]
+            raise ValidationError(
+                {"allow_navigation": f"Profile {profile.code}'s {place}: {message}"}
+            )
+
+
+# Writes ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def profile_create(
+    *, institution: Institution, values: dict[str, Any], actor: str
+) -> IntegrationProfile:
+    """Create an integration profile of `institution` using one of its connections."""
+    profile = IntegrationProfile(institution=institution)
+    model_assign(profile, values, actor=actor)
+    profile_check(profile)
+    profile.save()
+    return profile
+
+
+@transaction.atomic
+def profile_update(
+    *, profile: IntegrationProfile, values: dict[str, Any], actor: str
+) -> IntegrationProfile:
+    """Change the given fields of a profile. Its code is fixed once created, because it is the
+    external ID of the users the profile loaded."""
+    if "code" in values and values["code"] != profile.code:
+        raise ValidationError({"code": "A profile's code cannot be changed."})
+    if model_assign(profile, values, actor=actor):
+        profile_check(profile)
+        profile.save()
+    return profile
+
+
+@transaction.atomic
+def connection_change(*, connection: Connection, values: dict[str, Any], actor: str) -> Connection:
+    """Change a connection (`connection_update`) and check that the profiles using it still
+    keep its rules, e.g. that their input paths stay inside it when navigation is switched off."""
+    connection = connection_update(connection=connection, values=values, actor=actor)
+    _check_profiles_of(connection)
+    return connection
+
+
+# `patronsync config apply` ----------------------------------------------------------------------
 
 
 def _error(source: str, where: str, message: str) -> ConfigurationError:
@@ -75,6 +215,8 @@ def _error(source: str, where: str, message: str) -> ConfigurationError:
 def _fields(
     item: dict[str, Any], keys: dict[str, str], *, source: str, where: str
 ) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _error(source, where, f"expected a mapping with {', '.join(sorted(keys))}")
     unknown = set(item) - set(keys)
     if unknown:
         raise _error(source, where, f"unknown key(s) {', '.join(sorted(unknown))}; "
@@ -84,37 +226,139 @@ def _fields(
         if field in values and values[field] not in allowed:
             expected = ", ".join(allowed)
             raise _error(source, where, f"{field} is {values[field]!r}; expected one of {expected}")
+    for field in XSD_FIELDS:
+        # `xsd_version: 2` in YAML is a number; the profile stores the text "2".
+        if isinstance(values.get(field), int) and not isinstance(values[field], bool):
+            values[field] = str(values[field])
     return values
 
 
-def _save(obj: Any, values: dict[str, Any], *, source: str, where: str, actor: str) -> str:
-    """Set `values` on `obj` and save it if anything changed; say what happened."""
+def _details(exc: ValidationError, *, where: str, places: dict[str, str]) -> tuple[str, str]:
+    """A ValidationError's place (`profiles[0].synchronize.match_id_type` when it concerns one
+    field) and its messages."""
+    messages = exc.message_dict
+    if len(messages) == 1:
+        field, texts = next(iter(messages.items()))
+        if field in places:
+            return f"{where}.{places[field]}", " ".join(texts)
+    return where, "; ".join(f"{places.get(k, k)}: {' '.join(v)}" for k, v in messages.items())
+
+
+def _save(
+    obj: Any,
+    values: dict[str, Any],
+    *,
+    source: str,
+    where: str,
+    actor: str,
+    places: dict[str, str],
+    check: Callable[[Any], None] | None = None,
+) -> str:
+    """Set `values` on `obj`, check it and save it if anything changed; say what happened."""
     is_new = obj.pk is None
     try:
         changed = model_assign(obj, values, actor=actor)
+        if changed and check is not None:
+            check(obj)
     except ValidationError as exc:
-        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-        raise _error(source, where, details) from None
+        raise _error(source, *_details(exc, where=where, places=places)) from None
     if not changed:
         return "unchanged"
     obj.save()
     return "created" if is_new else "updated"
 
 
+def _apply_code_tables(*, institution: Institution, tables: Any, source: str) -> list[str]:
+    """Declare the document's code-table rows (see docs/configuration-file.md)."""
+    example = "e.g. UserGroups: [{code: GRADSTUD, description: Graduate student}]"
+    if not isinstance(tables, dict):
+        raise _error(source, "code_tables", f"expected a mapping of code tables to rows, {example}")
+    lines = []
+    for table, rows in tables.items():
+        where = f"code_tables.{table}"
+        if table not in CodeTableName.values:
+            expected = ", ".join(CodeTableName.values)
+            raise _error(source, where, f"unknown code table {table!r}; expected one of {expected}")
+        if not isinstance(rows, list):
+            raise _error(source, where, f"expected a list of rows, {example}")
+        seen: dict[str, int] = {}
+        default_at: int | None = None
+        for index, row in enumerate(rows):
+            place = f"{where}[{index}]"
+            code, values = _code_table_row(row, source=source, place=place)
+            if code in seen:
+                also = f"{where}[{seen[code]}]"
+                raise _error(source, f"{place}.code", f"{code!r} is declared twice; also at {also}")
+            seen[code] = index
+            if values.get("default"):
+                if default_at is not None:
+                    raise _error(
+                        source,
+                        f"{place}.default",
+                        f"a code table has one default row; {where}[{default_at}] is default too",
+                    )
+                default_at = index
+            try:
+                outcome = code_table_entry_declare(
+                    institution=institution, table=table, code=code, values=values
+                )
+            except ValidationError as exc:
+                places = {"description": "description", "code": "code"}
+                raise _error(source, *_details(exc, where=place, places=places)) from None
+            lines.append(f"code table {table} {code}: {outcome}")
+    return lines
+
+
+def _code_table_row(row: Any, *, source: str, place: str) -> tuple[str, dict[str, Any]]:
+    """A row's code and its other values, each checked for its type."""
+    expected = ", ".join(CODE_TABLE_ROW_KEYS)
+    if not isinstance(row, dict):
+        raise _error(source, place, f"expected a mapping with {expected}, e.g. {{code: GRADSTUD}}")
+    unknown = set(row) - set(CODE_TABLE_ROW_KEYS)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise _error(source, place, f"unknown key(s) {names}; expected {expected}")
+    code = row.get("code")
+    if code is None or code == "":
+        raise _error(source, f"{place}.code", "missing: every row needs a code")
+    if not isinstance(code, str):
+        raise _error(
+            source,
+            f"{place}.code",
+            f'{code!r} is not text; write the code in quotes, e.g. code: "{code}"',
+        )
+    values = {key: row[key] for key in CODE_TABLE_ROW_KEYS[1:] if key in row}
+    if "description" in values and not isinstance(values["description"], str):
+        raise _error(source, f"{place}.description", "expected text")
+    for key in ("default", "enabled"):
+        if key in values and not isinstance(values[key], bool):
+            raise _error(source, f"{place}.{key}", f"{values[key]!r}; expected true or false")
+    return code, values
+
+
 @transaction.atomic
 def config_apply(
     *, institution: Institution, document: dict[str, Any], source: str = "config", actor: str = ""
 ) -> list[str]:
-    """Create or update the document's connections and profiles; returns one line per object.
+    """Declare the document's code-table rows, connections and profiles, in that order (a
+    profile may match on an identifier type the same document adds); one line per object.
 
     All or nothing: an error anywhere leaves the configuration as it was.
     """
     if not isinstance(document, dict):
-        raise _error(source, "top level", "expected a mapping with 'connections' and 'profiles'")
-    unknown = set(document) - {"connections", "profiles"}
+        raise _error(source, "top level", f"expected a mapping with {', '.join(TOP_LEVEL_KEYS)}")
+    unknown = set(document) - set(TOP_LEVEL_KEYS)
     if unknown:
-        raise _error(source, "top level", f"unknown key(s) {', '.join(sorted(unknown))}")
+        raise _error(source, "top level", f"unknown key(s) {', '.join(sorted(unknown))}; "
+                     f"expected {', '.join(TOP_LEVEL_KEYS)}")  # fmt: skip
     lines = []
+    if document.get("code_tables") is not None:
+        lines += _apply_code_tables(
+            institution=institution, tables=document["code_tables"], source=source
+        )
+    changed_connections: dict[int, str] = {}
+    connection_places = {field: key for key, field in CONNECTION_KEYS.items() if key != "path"}
+    connection_places["sub_directory"] = "path"
     for index, item in enumerate(document.get("connections") or []):
         where = f"connections[{index}]"
         if not isinstance(item, dict) or not item.get("name"):
@@ -123,8 +367,13 @@ def config_apply(
         values.setdefault("transport", TransportType.LOCAL)
         connection = Connection.objects.filter(institution=institution, name=item["name"]).first()
         connection = connection or Connection(institution=institution)
-        outcome = _save(connection, values, source=source, where=where, actor=actor)
+        outcome = _save(
+            connection, values, source=source, where=where, actor=actor, places=connection_places
+        )
+        if outcome != "unchanged":
+            changed_connections[connection.pk] = where
         lines.append(f"connection {item['name']}: {outcome}")
+    declared: set[int] = set()
     for index, item in enumerate(document.get("profiles") or []):
         where = f"profiles[{index}]"
         if not isinstance(item, dict) or not item.get("code"):
@@ -137,12 +386,7 @@ def config_apply(
         ).first()
         if connection is None:
             raise _error(source, where, f"connection {connection_name!r} is not defined")
-        values = _fields(
-            item,
-            {"code": "code", "name": "name", "description": "description", "system": "system"},
-            source=source,
-            where=where,
-        )
+        values = _fields(item, PROFILE_KEYS, source=source, where=where)
         for section, section_values in sections.items():
             values.update(
                 _fields(
@@ -155,8 +399,31 @@ def config_apply(
             institution=institution, code=item["code"]
         ).first()
         profile = profile or IntegrationProfile(institution=institution)
-        outcome = _save(profile, values, source=source, where=where, actor=actor)
+        if connection.pk in changed_connections:
+            profile.connection = connection  # so an unchanged profile is checked against it
+        outcome = _save(
+            profile,
+            values,
+            source=source,
+            where=where,
+            actor=actor,
+            places=PROFILE_PLACES,
+            check=profile_check,
+        )
+        if outcome == "unchanged" and connection.pk in changed_connections:
+            try:
+                profile_check(profile)
+            except ValidationError as exc:
+                raise _error(source, *_details(exc, where=where, places=PROFILE_PLACES)) from None
+        declared.add(profile.pk)
         lines.append(f"profile {item['code']}: {outcome}")
+    for pk, where in changed_connections.items():
+        # Profiles the document does not declare, on a connection it changed.
+        connection = Connection.objects.get(pk=pk)
+        try:
+            _check_profiles_of(connection)
+        except ValidationError as exc:
+            raise _error(source, *_details(exc, where=where, places=connection_places)) from None
     return lines
 
 
@@ -173,34 +440,3 @@ def config_apply_file(*, institution: Institution, path: Path, actor: str = "") 
     return config_apply(
         institution=institution, document=document or {}, source=str(path), actor=actor
     )
-
-
-def _check_connection(profile: IntegrationProfile) -> None:
-    if profile.connection.institution_id != profile.institution_id:
-        raise ValidationError({"connection": "The connection belongs to another institution."})
-
-
-@transaction.atomic
-def profile_create(
-    *, institution: Institution, values: dict[str, Any], actor: str
-) -> IntegrationProfile:
-    """Create an integration profile of `institution` using one of its connections."""
-    profile = IntegrationProfile(institution=institution)
-    model_assign(profile, values, actor=actor)
-    _check_connection(profile)
-    profile.save()
-    return profile
-
-
-@transaction.atomic
-def profile_update(
-    *, profile: IntegrationProfile, values: dict[str, Any], actor: str
-) -> IntegrationProfile:
-    """Change the given fields of a profile. Its code is fixed once created, because it is the
-    external ID of the users the profile loaded."""
-    if "code" in values and values["code"] != profile.code:
-        raise ValidationError({"code": "A profile's code cannot be changed."})
-    if model_assign(profile, values, actor=actor):
-        _check_connection(profile)
-        profile.save()
-    return profile

@@ -109,3 +109,23 @@ def test_connection_used_by_a_profile_cannot_be_deleted(admin_api, profile):
     response = admin_api.delete(f"/api/v1/connections/{profile.connection_id}")
     assert response.status_code == 409
     assert "SIS" in response.json()["detail"]
+
+
+def test_navigation_cannot_be_switched_off_while_a_profile_path_leaves(admin_api, profile):
+    profile.sync_input_path = "../elsewhere"
+    profile.save()
+    pk = profile.connection_id
+    response = admin_api.patch(
+        f"/api/v1/connections/{pk}", {"allow_navigation": False}, format="json"
+    )
+    assert response.status_code == 400
+    message = " ".join(response.json()["allow_navigation"])
+    assert "Profile SIS's synchronize.input_path: '../elsewhere' leaves" in message
+    assert Connection.objects.get(pk=pk).allow_navigation is True
+    profile.sync_input_path = "synchronize"
+    profile.save()
+    response = admin_api.patch(
+        f"/api/v1/connections/{pk}", {"allow_navigation": False}, format="json"
+    )
+    assert response.status_code == 200
+    assert Connection.objects.get(pk=pk).allow_navigation is False

@@ -71,3 +71,54 @@ def test_profile_cannot_use_a_connection_of_another_institution(
 def test_invalid_choice_is_refused(admin_api, profile):
     response = admin_api.patch("/api/v1/profiles/SIS", {"sync_schedule": "NEVER"}, format="json")
     assert response.status_code == 400
+
+
+def test_unknown_match_id_type_is_refused_with_the_allowed_values(admin_api, profile):
+    response = admin_api.post(
+        "/api/v1/profiles",
+        new_profile(profile.connection_id, sync_match_id_type="UNIV-ID"),
+        format="json",
+    )
+    assert response.status_code == 400
+    message = " ".join(response.json()["sync_match_id_type"])
+    assert "'UNIV-ID' is neither PRIMARY_ID nor an identifier type of institution main" in message
+    assert "did you mean UNIV_ID?" in message
+    assert "BARCODE, UNIV_ID" in message
+    assert not IntegrationProfile.objects.filter(code="HR").exists()
+    changed = admin_api.patch(
+        "/api/v1/profiles/SIS", {"sync_match_id_type": "UNIV-ID"}, format="json"
+    )
+    assert changed.status_code == 400
+    assert IntegrationProfile.objects.get(code="SIS").sync_match_id_type == "PRIMARY_ID"
+
+
+@pytest.mark.parametrize("match_id_type", ["PRIMARY_ID", "UNIV_ID", "BARCODE"])
+def test_primary_id_or_an_identifier_type_is_taken_as_match_id_type(
+    admin_api, profile, match_id_type
+):
+    response = admin_api.patch(
+        "/api/v1/profiles/SIS", {"sync_match_id_type": match_id_type}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert IntegrationProfile.objects.get(code="SIS").sync_match_id_type == match_id_type
+
+
+@pytest.mark.parametrize("field", ["import_xsd_version", "sync_xsd_version"])
+def test_xsd_version_other_than_2_is_refused(admin_api, profile, field):
+    response = admin_api.patch("/api/v1/profiles/SIS", {field: "1"}, format="json")
+    assert response.status_code == 400
+    assert "expected 2" in " ".join(response.json()[field])
+    assert getattr(IntegrationProfile.objects.get(code="SIS"), field) == "2"
+
+
+def test_input_path_leaving_a_connection_without_navigation_is_refused(admin_api, profile):
+    profile.connection.allow_navigation = False
+    profile.connection.save()
+    response = admin_api.patch(
+        "/api/v1/profiles/SIS", {"sync_input_path": "../other"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "leaves the sub-directory" in " ".join(response.json()["sync_input_path"])
+    assert IntegrationProfile.objects.get(code="SIS").sync_input_path == "synchronize"
+    inside = admin_api.patch("/api/v1/profiles/SIS", {"sync_input_path": "a/b"}, format="json")
+    assert inside.status_code == 200

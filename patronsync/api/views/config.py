@@ -16,12 +16,11 @@ from patronsync.connections.services import (
     ConnectionInUse,
     connection_create,
     connection_delete,
-    connection_update,
 )
 from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, job_start
 from patronsync.profiles.choices import IntegrationType
 from patronsync.profiles.models import IntegrationProfile
-from patronsync.profiles.services import profile_create, profile_update
+from patronsync.profiles.services import connection_change, profile_create, profile_update
 
 from ..schema import ErrorSerializer
 from ..serializers import (
@@ -103,7 +102,8 @@ class ConnectionViewSet(ApiViewSet):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         values.pop("institution", None)  # a connection stays in its institution
-        connection = connection_update(
+        # Through the profiles' service, which refuses a change its profiles cannot keep.
+        connection = connection_change(
             connection=connection, values=values, actor=self.caller.actor
         )
         return Response(ConnectionSerializer(connection).data)
