@@ -1,10 +1,11 @@
-"""Jobs through the API: start and dry run on a real feed folder, list, report, cancel, approve."""
+"""Jobs through the API: start (a worker runs it), dry run, list, report, cancel, approve."""
 
 from __future__ import annotations
 
 import pytest
 from django.utils import timezone
 
+from patronsync.cli import main
 from patronsync.jobs.models import Job
 from patronsync.jobs.services import job_create
 from patronsync.loader.tests.conftest import user_xml, users_doc, write_zip
@@ -20,10 +21,25 @@ def feed(drop):
     return write_zip(drop / "synchronize" / "students.zip", {"students.xml": users})
 
 
-def test_run_synchronizes_the_feed_and_answers_the_report(admin_api, profile, feed):
+def run_worker() -> None:
+    """What a worker host does until jobs are scheduled: `patronsync worker --once`."""
+    assert main(["worker", "--once"]) == 0
+
+
+def test_start_answers_202_with_the_job_url_and_runs_nothing_in_the_web_process(
+    admin_api, profile, feed
+):
     response = admin_api.post("/api/v1/profiles/SIS/run", {"kind": "synchronize"}, format="json")
-    assert response.status_code == 201, response.content
-    report = response.json()
+    assert response.status_code == 202, response.content
+    accepted = response.json()
+    assert accepted["status"] == "pending"
+    assert accepted["url"] == f"http://testserver/api/v1/jobs/{accepted['job_id']}"
+    assert response["Location"] == accepted["url"]
+    assert not Patron.objects.exists()
+    assert feed.exists()  # nothing was taken: a worker runs the job
+
+    run_worker()
+    report = admin_api.get(accepted["url"]).json()
     assert report["report"] == "Patron Import Results"
     assert report["status"] == "completed_with_errors"
     assert report["dry_run"] is False
@@ -32,7 +48,7 @@ def test_run_synchronizes_the_feed_and_answers_the_report(admin_api, profile, fe
     assert report["total_users_processed"] == 3
     assert report["rejected_users"][0]["reason_code"]
     assert Patron.objects.count() == 2
-    job = Job.objects.get(pk=report["job_id"])
+    job = Job.objects.get(pk=accepted["job_id"])
     assert job.trigger == "api"
 
 
@@ -42,12 +58,41 @@ def test_dry_run_reports_what_would_change_and_writes_nothing(admin_api, profile
         {"profile": "SIS", "kind": "synchronize", "dry_run": True},
         format="json",
     )
-    assert response.status_code == 201, response.content
-    report = response.json()
+    assert response.status_code == 202, response.content
+    run_worker()
+    report = admin_api.get(response["Location"]).json()
     assert report["dry_run"] is True
     assert report["total_users_processed"] == 3
     assert not Patron.objects.exists()
     assert feed.exists()  # the file is left for the live run
+
+
+def test_start_answers_409_while_a_job_of_the_profile_waits_for_a_worker(admin_api, profile):
+    first = admin_api.post("/api/v1/jobs", {"profile": "SIS", "kind": "synchronize"})
+    assert first.status_code == 202
+    second = admin_api.post("/api/v1/jobs", {"profile": "SIS", "kind": "synchronize"})
+    assert second.status_code == 409
+    assert f"Process ID {first.json()['process_id']}) is pending" in second.json()["detail"]
+    assert Job.objects.count() == 1
+
+
+def test_report_of_a_file_dropped_again_names_the_file_and_job_it_repeats(admin_api, profile, feed):
+    first = admin_api.post("/api/v1/jobs", {"profile": "SIS", "kind": "synchronize"}).json()
+    run_worker()
+    feed.with_name("students.zip.handled").rename(feed.with_name("students-again.zip"))
+    again = admin_api.post("/api/v1/jobs", {"profile": "SIS", "kind": "synchronize"})
+    run_worker()
+    report = admin_api.get(again["Location"]).json()
+    [entry] = report["files"]
+    assert entry["name"] == "students-again.zip"
+    assert entry["users"] == 3
+    assert entry["repeats"] == {
+        "file": "students.zip",
+        "job_id": first["job_id"],
+        "process_id": first["process_id"],
+    }
+    assert (report["unchanged"], report["rejected"]) == (2, 1)
+    assert any("students-again.zip: same content as students.zip" in line for line in report["log"])
 
 
 def test_start_answers_409_while_a_job_of_the_profile_runs(admin_api, profile, feed):
@@ -68,7 +113,9 @@ def test_start_of_an_unknown_profile_is_404(admin_api, profile):
 
 def test_jobs_are_listed_with_filters_and_read_as_reports(admin_api, profile, feed):
     admin_api.post("/api/v1/profiles/SIS/run", {"kind": "synchronize", "dry_run": True})
+    run_worker()
     admin_api.post("/api/v1/profiles/SIS/run", {"kind": "import"})
+    run_worker()
     jobs = admin_api.get("/api/v1/jobs").json()
     assert jobs["count"] == 2
     assert [j["kind"] for j in jobs["results"]] == ["import", "synchronize"]

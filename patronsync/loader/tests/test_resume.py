@@ -105,3 +105,38 @@ def test_cancelled_job_stops_after_a_batch_and_the_file_is_taken_again(profile, 
     assert again.id != job.id
     assert (again.created, again.unchanged, again.rejected) == (4, 3, 1)
     assert Patron.objects.count() == 7
+
+
+def test_killed_before_the_second_copy_of_a_file_commits_resumes_that_copy_from_its_start(
+    profile, drop, monkeypatch
+):
+    """The same bytes twice in one run, under two names, killed before the second copy's
+    first batch commits: the checkpoint still has the first copy's bytes and end, but it names
+    that copy's taking, so the resumed job loads the second copy from its start."""
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 3)
+    feed(drop)
+    folder = drop / "synchronize"
+    (folder / "copy.zip").write_bytes((folder / "feed.zip").read_bytes())
+    real_write = batch_module.write_batch
+    calls = {"n": 0}
+
+    def die_in_the_second_copy(ctx, processor, checkpoint):
+        calls["n"] += 1
+        if calls["n"] == 4:  # copy.zip (first by name) took 3 batches
+            raise Killed
+        real_write(ctx, processor, checkpoint)
+
+    monkeypatch.setattr(pipeline, "write_batch", die_in_the_second_copy)
+    with pytest.raises(Killed):
+        profile_run(profile=profile, kind="synchronize")
+    assert Job.objects.get().checkpoint["position"] == 8
+    monkeypatch.setattr(pipeline, "write_batch", real_write)
+
+    job = profile_run(profile=profile, kind="synchronize")
+    assert job.status == "completed_with_errors"
+    assert job.total_records_processed == 16
+    assert (job.created, job.unchanged, job.rejected) == (7, 7, 2)
+    assert [(f["name"], f["users"]) for f in job.files] == [("copy.zip", 8), ("feed.zip", 8)]
+    assert job.files[1]["repeats"]["file"] == "copy.zip"
+    assert [r.status for r in ReceivedFile.objects.order_by("id")] == ["handled", "handled"]
+    assert (folder / "feed.zip.handled").exists()
