@@ -116,12 +116,18 @@ class IdentifierClaims:
         """Why `owner` (stored as `patron_id`, if it is) may not hold these values, or None."""
         for id_type, value in keys:
             key = identifier_key(value)
-            holder = self.holder(key)
-            if holder is None or holder is owner or (patron_id is not None and holder == patron_id):
+            if key in self.batch:
+                held = self.batch[key]
+                if held is None:
+                    continue  # its stored holder gave it up earlier in this batch
+                if held is not owner:
+                    return duplicate_in_feed(id_type, value)
+            stored = self.stored.get(key)
+            if stored is None or stored == patron_id:
                 continue
-            if key in self.batch or (isinstance(holder, int) and holder in self.feed):
+            if stored in self.feed:
                 return duplicate_in_feed(id_type, value)
-            return already_taken(id_type, value, _primary_id_of(holder))
+            return already_taken(id_type, value, _primary_id_of(stored))
         return None
 
     def claim(

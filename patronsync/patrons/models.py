@@ -90,10 +90,6 @@ class Patron(models.Model):
     def full_name(self) -> str:
         return " ".join(n for n in (self.first_name, self.middle_name, self.last_name) if n)
 
-    @property
-    def is_external(self) -> bool:
-        return self.account_type == AccountType.EXTERNAL
-
     def is_manually_changed(self, field: str) -> bool:
         state: dict[str, Any] = self.protection.get(field) or {}
         return bool(state.get("manual"))

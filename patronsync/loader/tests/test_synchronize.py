@@ -55,13 +55,13 @@ def test_report_counters_add_up_and_name_the_job(profile, drop):
     assert report["files"][0]["name"] == "a.zip"
 
 
-def test_same_file_dropped_again_is_not_processed_twice(profile, drop):
+def test_same_file_dropped_again_is_loaded_again_and_changes_nothing(profile, drop):
     drop_feed(drop, "day1.zip", user_xml("u1"))
-    sync(profile)
+    first = sync(profile)
     (drop / "synchronize" / "day1.zip.handled").rename(drop / "synchronize" / "again.zip")
     job = sync(profile)
-    assert job.total_users_processed == 0
-    assert "already processed" in job.log
+    assert (job.total_users_processed, job.unchanged, job.created) == (1, 1, 0)
+    assert f"same content as day1.zip (job {first.id}" in job.log
     assert (drop / "synchronize" / "again.zip.handled").exists()
 
 
