@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.views import View
 from django.views.generic import DetailView, ListView
 
-from patronsync.core.views import InstitutionRoleMixin
+from patronsync.accounts.views import InstitutionRoleMixin
 
 from .choices import RecordOutcome
 from .models import Job

@@ -7,8 +7,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.views.generic import DetailView, ListView
 
+from patronsync.accounts.views import InstitutionRoleMixin
 from patronsync.core.selectors import code_tables_for_institution
-from patronsync.core.views import InstitutionRoleMixin
 
 from .fields import PROTECTED_FIELDS
 from .models import Patron, identifier_key

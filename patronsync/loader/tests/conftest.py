@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from patronsync.core.demo import demo_config
+from patronsync.demo.services import demo_config
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import config_apply
 
