@@ -54,3 +54,13 @@ def test_jobs_of_another_institution_are_not_shown(client, institution, other_in
     assert client.get(f"/jobs/{job.pk}/").status_code == 404
     assert client.get(f"/jobs/{job.pk}/records.csv").status_code == 404
     assert job.process_id not in client.get("/jobs/").content.decode()
+
+
+def test_report_page_names_the_earlier_file_a_file_dropped_again_repeats(
+    client, institution, job, tmp_path
+):
+    (tmp_path / "synchronize" / "a.zip.handled").rename(tmp_path / "synchronize" / "b.zip")
+    again = profile_run(profile=job.profile, kind="synchronize")
+    login(client, institution)
+    page = client.get(f"/jobs/{again.pk}/").content.decode()
+    assert f"same content as a.zip (job {job.id}, Process ID {job.process_id})" in page
