@@ -187,7 +187,12 @@ def _insert(table: str, columns: list[str], rows: Sequence[Sequence[Any]]) -> No
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+            # psycopg's own errors become Django's (IntegrityError, DataError), as they do
+            # through Django's cursor, so callers catch one kind.
+            with (
+                connection.wrap_database_errors,
+                raw.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return
