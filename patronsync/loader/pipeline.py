@@ -12,6 +12,7 @@ whose bytes changed. The reading process never touches the database.
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
 import os
 import traceback
@@ -179,6 +180,7 @@ def load_file(
         written_since_analyze[0] += sum(
             1 for o in processor.outcomes if o.outcome in WRITTEN_OUTCOMES
         )
+        roles_ignored[0] += processor.roles_ignored
         if written_since_analyze[0] >= ANALYZE_EVERY:
             analyze(Patron, PatronIdentifier)
             written_since_analyze[0] = 0
@@ -193,6 +195,7 @@ def load_file(
     if ctx.kind == JobKind.SYNCHRONIZE and ctx.known is None:
         ctx.known = KnownHashes(patron_raw_hashes(institution=ctx.institution))
     written_since_analyze = [0]
+    roles_ignored = [0]  # records read in full that carried user roles
     file_problems: list[Any] = []
     with _few_collections():
         for kind, payload in _batches_of_file(ctx, path, name, skip):
@@ -202,6 +205,12 @@ def load_file(
             commit(*payload)
     if written_since_analyze[0]:
         analyze(Patron, PatronIdentifier)
+    if roles_ignored[0]:
+        ctx.sink.log(
+            logging.WARNING,
+            f"{name}: {roles_ignored[0]:,} users' records carry user roles; roles are not part "
+            "of the SIS load, so a feed never sets them: they were ignored",
+        )
     return position, [_file_problem(p) for p in file_problems]
 
 

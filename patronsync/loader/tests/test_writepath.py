@@ -156,6 +156,16 @@ def test_feed_never_sets_roles_or_passwords_on_create(profile, drop, kind):
     assert (patron.password_hash, patron.force_password_change) == ("", "")
 
 
+def test_feed_carrying_roles_gets_one_warning_in_the_job_log_with_the_count(profile, drop):
+    drop_feed(drop, "day1.zip", user_xml("u1", extra=ROLES), user_xml("u2", extra=ROLES),
+              user_xml("u3"))  # fmt: skip
+    job = sync(profile)
+    assert job.status == "completed"
+    warnings = [line for line in job.log.splitlines() if "user roles" in line]
+    assert len(warnings) == 1
+    assert "day1.zip: 2 users' records carry user roles" in warnings[0]
+
+
 def test_feed_never_sets_roles_on_update_and_keeps_the_users_roles(profile, drop, institution):
     role = {"status": {"value": "ACTIVE"}, "scope": {"value": "MAIN"}, "role_type": {"value": "9"}}
     patron_factory(institution, primary_id="u1", user_role=[role], user_identifier=[])
