@@ -132,6 +132,8 @@ def _condition(term: str) -> Q:
     name, value = name.strip(), raw.replace("*", "").strip()
     if not sep or not name:
         raise _bad_query(f"the search term {term!r} is not of the form field~value")
+    if "\x00" in value and name in SEARCH_FIELDS:
+        return Q(pk__in=[])  # no stored value holds NUL, and PostgreSQL cannot compare with one
     if name in TEXT_FIELDS:
         return Q(**{f"{TEXT_FIELDS[name]}__icontains": value})
     if name in CODE_FIELDS:

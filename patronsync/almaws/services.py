@@ -111,9 +111,12 @@ def _brief_list_item(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _find(*, institution: Institution, user_id: str, user_id_type: str) -> Patron:
-    patron = patron_get_by_identifier(
-        institution=institution, id_type=user_id_type or ALL_UNIQUE, value=user_id
-    )
+    patron = None
+    # No identifier holds a NUL character (PostgreSQL text cannot even be asked about one).
+    if "\x00" not in user_id + user_id_type:
+        patron = patron_get_by_identifier(
+            institution=institution, id_type=user_id_type or ALL_UNIQUE, value=user_id
+        )
     if patron is None:
         raise AlmaError.user_not_found(user_id=user_id, user_id_type=user_id_type or ALL_UNIQUE)
     return patron

@@ -146,6 +146,18 @@ def test_user_created_through_the_api_is_found_by_modify_date_from(api, institut
     assert found(api.get(USERS, modify_date_from=yesterday)) == ["fresh"]
 
 
+def test_user_updated_through_the_api_is_found_by_modify_date_from(api, institution):
+    patron_factory(institution, primary_id="untouched")
+    patron_factory(institution, primary_id="edited")
+    _modified("untouched", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    _modified("edited", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+
+    put = api.put(f"{USERS}/edited", user_json(primary_id="edited", first_name="Edith"))
+
+    assert put.status_code == 200, put.content
+    assert found(api.get(USERS, modify_date_from="2021-01-01")) == ["edited"]
+
+
 @pytest.mark.parametrize(
     "value", ["2999-13-01", "2025-02-30", "20250301", "2025-3-1", "yesterday", "2025-03-01T00:00"]
 )
@@ -185,3 +197,8 @@ def test_empty_modify_date_from_is_no_filter(api, institution):
     patron_factory(institution, primary_id="jdoe")
 
     assert found(api.get(USERS, modify_date_from="", q="primary_id~jdoe")) == ["jdoe"]
+
+
+@pytest.mark.parametrize("q", ["primary_id~a\x00", "email~\x00", "note_type~\x00", "ALL~\x00"])
+def test_q_with_a_nul_character_matches_no_user(api, users, q):
+    assert found(api.get(USERS, q=q)) == []

@@ -303,3 +303,21 @@ def test_internal_user_can_be_created_with_a_password_that_is_never_returned(api
     assert response.json()["account_type"]["value"] == "INTERNAL"
     assert "password" not in response.json()
     assert Patron.objects.get(primary_id="staff1").password_hash
+
+
+@pytest.mark.parametrize(
+    ("user_id", "user_id_type", "code"),
+    [("jdoe\x00", "", "401861"), ("jdoe", "BARCODE\x00", "401890")],
+)
+def test_identifier_with_a_nul_character_is_not_found_and_nothing_is_deleted(
+    api, institution, user_id, user_id_type, code
+):
+    patron_factory(institution, primary_id="jdoe")
+    query = f"user_id_type={user_id_type}" if user_id_type else ""
+
+    fetched = api.get(f"{USERS}/{user_id}", **({"user_id_type": user_id_type} if query else {}))
+    deleted = api.delete(f"{USERS}/{user_id}", query=query)
+
+    assert (fetched.status_code, error_code(fetched)) == (400, code)
+    assert (deleted.status_code, error_code(deleted)) == (400, code)
+    assert Patron.objects.filter(primary_id="jdoe").exists()
