@@ -115,13 +115,21 @@ Update = tuple[Outcome, int, PatronData, str]
 # A record to create: (outcome, checked data, content hash).
 Create = tuple[Outcome, PatronData, str]
 # What the match lookup keeps of a matched user.
-MATCH_COLUMNS = ("id", "raw_hash", "content_hash", "account_type", "record_type", "external_id")
+MATCH_COLUMNS = (
+    "id", "raw_hash", "account_type", "record_type", "external_id", "primary_id",
+)  # fmt: skip
 # The columns a user whose bytes did not change gets when the profile's labels changed.
 LABEL_FIELDS = ("record_type", "external_id", "updated_at")
 
 
 class Mode(Protocol):
-    """How a kind of job treats a batch: what it looks up, and what it decides of a record."""
+    """How a kind of job treats a batch: what it looks up, and what it decides of a record.
+
+    `compares_content`: whether parsed records get a content hash (an Import only creates
+    users; a later Synchronize compares them field by field the first time their bytes change).
+    """
+
+    compares_content: bool
 
     def lookup(self, batch: BatchProcessor) -> None: ...
 
@@ -130,6 +138,8 @@ class Mode(Protocol):
 
 class ImportMode:
     """Users IMPORT (SPEC §3.1): create each record none of whose values is taken."""
+
+    compares_content = False
 
     def lookup(self, batch: BatchProcessor) -> None:
         batch.claims.load(value for raw in batch.raws for _, value in _all_keys(raw))
@@ -158,6 +168,8 @@ class ImportMode:
 
 class SynchronizeMode:
     """Users SYNCHRONIZE (SPEC §3.2): Swap All over the matched user, or add the unmatched."""
+
+    compares_content = True
 
     def lookup(self, batch: BatchProcessor) -> None:
         ctx = batch.ctx
@@ -203,13 +215,13 @@ class SynchronizeMode:
             if parsed is not None:
                 batch.to_create.append((out, *parsed))
             return
-        _, raw_hash, _, account_type, record_type, external_id = batch.matched[pid]
+        _, raw_hash, account_type, *labels = batch.matched[pid]
         if account_type != "EXTERNAL":
             out.reject(_rejection("USER_NOT_EXTERNAL", "User is not external"))
             return
         ctx.touched.add(pid)
         if raw_hash and raw_hash == out.raw.raw_hash:
-            batch.keep(out, pid, record_type, external_id)
+            batch.keep(out, pid, *labels)
             return
         parsed = batch.parse(out)
         if parsed is not None:
@@ -277,7 +289,7 @@ class BatchProcessor:
         if self.preparsed is not None:
             result = self.preparsed[out.index]
         else:
-            result = parse_record(out.raw, self.ctx.codes, self.ctx.kind != JobKind.IMPORT)
+            result = parse_record(out.raw, self.ctx.codes, self.mode.compares_content)
         if result.data is None:
             out.reject(_rejection(result.reject_code, result.reject_reason))
             return None
@@ -285,7 +297,9 @@ class BatchProcessor:
             self.roles_ignored += 1
         return result.data, result.content_hash
 
-    def keep(self, out: Outcome, pid: int, record_type: str, external_id: str) -> None:
+    def keep(
+        self, out: Outcome, pid: int, record_type: str, external_id: str, primary_id: str
+    ) -> None:
         """A matched user whose bytes did not change: unchanged, unless the profile's record
         type or code changed since, which every matched user then takes (SPEC §3.3)."""
         ctx = self.ctx
@@ -297,7 +311,7 @@ class BatchProcessor:
         patron = Patron(
             id=pid,
             institution_id=ctx.institution.id,
-            primary_id=out.raw.primary_id or out.match_value,
+            primary_id=primary_id,
             **labels,
         )
         changes = {
