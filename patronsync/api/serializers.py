@@ -218,28 +218,6 @@ class JobSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RejectedUserSerializer(serializers.Serializer):
-    """A rejected user in a job report: where it was in the feed, and why."""
-
-    file = serializers.CharField()
-    entry = serializers.CharField(allow_blank=True)
-    line = serializers.IntegerField(allow_null=True)
-    position = serializers.IntegerField()
-    match_value = serializers.CharField(allow_blank=True)
-    primary_id = serializers.CharField(allow_blank=True)
-    reason_code = serializers.CharField(allow_blank=True)
-    reason = serializers.CharField(allow_blank=True)
-
-
-class JobReportSerializer(serializers.Serializer):
-    """The job report ("Patron Import Results"), as `patronsync report JOB --json` prints it.
-    The counters always add up: users processed = created + updated + unchanged + rejected."""
-
-    title = serializers.CharField()
-    report = serializers.CharField()
-    status = serializers.ChoiceField(choices=JobStatus.choices)
-    status_label = serializers.CharField()
-    process_id = serializers.CharField()
 class JobAcceptedSerializer(JobSerializer):
     """A job just created and waiting for a worker; `url` (also the `Location` header) is its
     report, to be read until the job has ended."""
@@ -289,6 +267,28 @@ class JobFileSerializer(serializers.Serializer):
     )
 
 
+class RejectedUserSerializer(serializers.Serializer):
+    """A rejected user in a job report: where it was in the feed, and why."""
+
+    file = serializers.CharField()
+    entry = serializers.CharField(allow_blank=True)
+    line = serializers.IntegerField(allow_null=True)
+    position = serializers.IntegerField()
+    match_value = serializers.CharField(allow_blank=True)
+    primary_id = serializers.CharField(allow_blank=True)
+    reason_code = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class JobReportSerializer(serializers.Serializer):
+    """The job report ("Patron Import Results"), as `patronsync report JOB --json` prints it.
+    The counters always add up: users processed = created + updated + unchanged + rejected."""
+
+    title = serializers.CharField()
+    report = serializers.CharField()
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    status_label = serializers.CharField()
+    process_id = serializers.CharField()
     job_id = serializers.IntegerField()
     profile = serializers.CharField()
     kind = serializers.ChoiceField(choices=JobKind.choices)
