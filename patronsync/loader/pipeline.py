@@ -205,11 +205,12 @@ def load_file(
             commit(*payload)
     if written_since_analyze[0]:
         analyze(Patron, PatronIdentifier)
-    if roles_ignored[0]:
+    if count := roles_ignored[0]:
+        records = "1 record carries" if count == 1 else f"{count:,} records carry"
         ctx.sink.log(
             logging.WARNING,
-            f"{name}: {roles_ignored[0]:,} users' records carry user roles; roles are not part "
-            "of the SIS load, so a feed never sets them: they were ignored",
+            f"{name}: {records} user roles; roles are not part of the SIS load, so a feed "
+            "never sets them: they were ignored",
         )
     return position, [_file_problem(p) for p in file_problems]
 
