@@ -1,4 +1,4 @@
-"""Layers point down: `core` is the bottom and imports no patronsync app above it."""
+"""Layers point down: `core` is the bottom; the user store and the engine import nothing above."""
 
 from __future__ import annotations
 
@@ -40,3 +40,27 @@ def test_core_tests_import_nothing_from_the_apps_above_it():
         if name.startswith("patronsync.") and not name.startswith("patronsync.core")
     }
     assert not upward
+
+
+APPS = Path(patronsync.core.__file__).parent.parent
+
+
+def upward_imports(app: str, above: tuple[str, ...]) -> set[str]:
+    """The imports, outside tests, from `app` of the apps named in `above`."""
+    root = APPS / app
+    return {
+        f"{app}/{path.relative_to(root)}: {name}"
+        for path in root.rglob("*.py")
+        if "tests" not in path.parts
+        for name in imported_modules(path)  # ast.walk: imports inside functions count too
+        if name.startswith(tuple(f"patronsync.{a}" for a in above))
+    }
+
+
+def test_the_engine_knows_no_job_and_writes_through_the_user_store():
+    # loader reads, parses and decides; jobs (the runner) sits above it and records its batches.
+    assert not upward_imports("loader", ("jobs", "profiles", "almaws", "api", "demo"))
+
+
+def test_the_user_store_imports_neither_the_engine_nor_the_jobs():
+    assert not upward_imports("patrons", ("loader", "jobs", "profiles", "almaws", "api", "demo"))
