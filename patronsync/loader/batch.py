@@ -10,6 +10,7 @@ never the batch.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,9 +25,10 @@ from patronsync.patrons.models import Patron, identifier_key
 from patronsync.patrons.planning import (
     Actor,
     Plan,
-    generate_primary_id,
     plan_create,
     plan_swap_all,
+    primary_id_base,
+    primary_id_candidates,
 )
 from patronsync.patrons.rules import PatronData, patron_data_from_json
 from patronsync.patrons.selectors import patron_ids_by_match_values
@@ -34,6 +36,7 @@ from patronsync.patrons.state import current_identifiers
 
 from .choices import JobKind, RecordOutcome
 from .context import RunContext
+from .state import TouchedUsers
 
 
 @dataclass
@@ -147,12 +150,9 @@ class ImportMode:
     def decide(self, batch: BatchProcessor, out: Outcome) -> None:
         keys = _all_keys(out.raw)
         out.match_value = out.raw.primary_id or (keys[0][1] if keys else "")
-        problem = batch.claims.reserve(keys, out)
-        if problem is not None:
-            out.reject(problem)
-            return
         for id_type, value in keys:
-            if batch.claims.stored.get(identifier_key(value)) is not None:
+            holder = batch.claims.stored.get(identifier_key(value))
+            if holder is not None and holder not in batch.ctx.touched:
                 out.reject(
                     _rejection(
                         "ALREADY_EXISTS",
@@ -161,6 +161,11 @@ class ImportMode:
                     )
                 )
                 return
+        # Values of users this feed created, or of earlier records: a duplicate in this feed.
+        problem = batch.claims.reserve(keys, out)
+        if problem is not None:
+            out.reject(problem)
+            return
         parsed = batch.parse(out)
         if parsed is not None:
             batch.to_create.append((out, *parsed))
@@ -219,7 +224,7 @@ class SynchronizeMode:
         if account_type != "EXTERNAL":
             out.reject(_rejection("USER_NOT_EXTERNAL", "User is not external"))
             return
-        ctx.touched.add(pid)
+        batch.feed.matched.setdefault(pid, out.index)
         if raw_hash and raw_hash == out.raw.raw_hash:
             batch.keep(out, pid, *labels)
             return
@@ -241,6 +246,24 @@ def _in_feed_words(problem: RuleViolation, plan_keys: list[tuple[str, str]]) -> 
     return duplicate_in_feed(id_type, str(problem.value))
 
 
+class FeedSoFar:
+    """The users the feed touched before the record being claimed: in an earlier batch of the
+    file, or matched by an earlier record of this batch. A value one of them holds is taken
+    "in this feed"; a value of a user the feed matches only later is taken by that user.
+    """
+
+    def __init__(self, touched: TouchedUsers) -> None:
+        self.touched = touched
+        self.matched: dict[int, int] = {}  # user id -> index of the first record matching it
+        self.position = -1  # the record being claimed; -1 while the batch is being read
+
+    def __contains__(self, patron_id: object) -> bool:
+        if patron_id in self.touched:
+            return True
+        first = self.matched.get(patron_id) if isinstance(patron_id, int) else None
+        return first is not None and first < self.position
+
+
 class BatchProcessor:
     """Decides the outcome of each record of one batch, in feed order, and plans its write.
 
@@ -258,7 +281,8 @@ class BatchProcessor:
         self.preparsed = preparsed
         self.mode = MODES[ctx.kind]
         self.actor = Actor.job(ctx.job_id, ctx.job_title)
-        self.claims = IdentifierClaims(institution=ctx.institution, feed=ctx.touched)
+        self.feed = FeedSoFar(ctx.touched)
+        self.claims = IdentifierClaims(institution=ctx.institution, feed=self.feed)
         self.outcomes: list[Outcome] = []
         self.refreshed: list[Patron] = []
         self.found: dict[str, int] = {}  # match value key -> matched user id
@@ -277,8 +301,18 @@ class BatchProcessor:
         # One query for every value the batch's writes may claim.
         incoming = [data for _, _, data, _ in self.to_update] + [d for _, d, _ in self.to_create]
         self.claims.load(value for data in incoming for _, value in _data_keys(data))
-        self._plan_updates()
-        self._plan_creations()
+        # Claims are taken in feed order, updates and creations alike: the first record to ask
+        # for a value gets it, as Alma loads the first and rejects the second.
+        updates: list[tuple[Outcome, Plan | tuple[PatronData, str]]] = list(self._plan_updates())
+        creations = [(out, (data, chash)) for out, data, chash in self.to_create]
+        for out, item in heapq.merge(updates, creations, key=lambda pair: pair[0].index):
+            self.feed.position = out.index
+            if isinstance(item, Plan):
+                self._claim(out, item)
+            else:
+                self._plan_creation(out, *item)
+        for pid in self.feed.matched:
+            self.ctx.touched.add(pid)
         return self.outcomes
 
     def accepted(self) -> list[Outcome]:
@@ -338,12 +372,14 @@ class BatchProcessor:
         else:
             self._accept(out, plan)
 
-    def _plan_updates(self) -> None:
+    def _plan_updates(self) -> list[tuple[Outcome, Plan]]:
+        """Plan the Swap All of each matched user whose bytes changed; the plans to claim."""
         if not self.to_update:
-            return
+            return []
         ctx = self.ctx
         patrons = Patron.objects.filter(id__in=[pid for _, pid, _, _ in self.to_update])
         by_id = {p.id: p for p in patrons.prefetch_related("identifiers")}
+        planned = []
         for out, pid, data, chash in self.to_update:
             patron = by_id[pid]
             labels_same = patron.external_id == ctx.profile_code and (
@@ -370,26 +406,40 @@ class BatchProcessor:
                 out.outcome = RecordOutcome.UNCHANGED
                 self.refreshed.append(patron)
                 continue
-            self._claim(out, plan)
+            planned.append((out, plan))
+        return planned
 
-    def _plan_creations(self) -> None:
+    def _generated_primary_id(self, data: PatronData) -> str:
+        """Alma's primary ID for a new user the feed gives none: first.last, then first.last2...
+
+        The run remembers how far each name got, so the thousandth John Smith of a feed costs
+        no more lookups than the first (and a dry run, which writes nothing, never makes the
+        same one twice).
+        """
+        base = primary_id_base(data)
+        start = self.ctx.generated.get(base, 1)
+        primary_id = self.claims.first_free(primary_id_candidates(base, start))
+        number = primary_id[len(base) :]
+        self.ctx.generated[base] = (int(number) if number else 1) + 1
+        return primary_id
+
+    def _plan_creation(self, out: Outcome, data: PatronData, chash: str) -> None:
         ctx = self.ctx
-        for out, data, chash in self.to_create:
-            if not data.core.get("primary_id"):
-                data.core["primary_id"] = generate_primary_id(data, self.claims.is_free)
-            try:
-                plan = plan_create(
-                    institution=ctx.institution,
-                    data=data,
-                    codes=ctx.codes,
-                    context=ctx.swap,
-                    with_changes=False,
-                )
-            except RuleViolation as exc:
-                out.reject(_in_feed_words(exc, _data_keys(data)))
-                continue
-            plan.patron.raw_hash, plan.patron.content_hash = out.raw.raw_hash, chash
-            self._claim(out, plan)
+        if not data.core.get("primary_id"):
+            data.core["primary_id"] = self._generated_primary_id(data)
+        try:
+            plan = plan_create(
+                institution=ctx.institution,
+                data=data,
+                codes=ctx.codes,
+                context=ctx.swap,
+                with_changes=False,
+            )
+        except RuleViolation as exc:
+            out.reject(_in_feed_words(exc, _data_keys(data)))
+            return
+        plan.patron.raw_hash, plan.patron.content_hash = out.raw.raw_hash, chash
+        self._claim(out, plan)
 
 
 def _data_keys(data: PatronData) -> list[tuple[str, str]]:

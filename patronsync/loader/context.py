@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from patronsync.core.models import Institution
@@ -58,3 +58,5 @@ class RunContext:
     touched: TouchedUsers
     sink: BatchSink
     known: KnownHashes | None = None
+    # Names whose generated primary IDs the run has reached: base -> the number last taken.
+    generated: dict[str, int] = field(default_factory=dict)

@@ -14,7 +14,8 @@ database's unique indexes stay as the last line of defence (see `store.patrons_w
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+import itertools
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
 from patronsync.core.exceptions import RuleViolation
@@ -84,10 +85,14 @@ class IdentifierClaims:
             return self.batch[key]
         return self.stored.get(key)
 
-    def is_free(self, value: str) -> bool:
-        """Whether nobody, in this batch or in the database, holds `value`."""
-        self.load([value])
-        return self.holder(identifier_key(value)) is None
+    def first_free(self, candidates: Iterator[str], *, block: int = 50) -> str:
+        """The first of `candidates` that nobody holds, looked up `block` values a query."""
+        while chunk := list(itertools.islice(candidates, block)):
+            self.load(chunk)
+            for value in chunk:
+                if self.holder(identifier_key(value)) is None:
+                    return value
+        raise ValueError("no candidate is free")
 
     def reserve(self, keys: Iterable[tuple[str, str]], owner: Owner) -> RuleViolation | None:
         """Take a record's values as its batch is read, unless an earlier record has them.

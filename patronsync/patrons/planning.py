@@ -13,9 +13,10 @@ type, account type EXTERNAL and the profile's code as external ID.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,13 @@ from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables
 
 from .choices import AccountType, ActorKind, SegmentType, UserStatus
-from .fields import CORE_FIELDS, PRIMARY_ID_TYPE, PROTECTED_FIELDS
+from .fields import (
+    CORE_FIELDS,
+    PRIMARY_ID_TYPE,
+    PROTECTED_FIELDS,
+    PROTECTED_SEGMENT_KEYS,
+    TYPED_SEGMENTS,
+)
 from .models import Patron, identifier_key
 from .rules import PatronData, check_account, check_identifiers_within_user
 from .state import protected_value, set_core
@@ -36,6 +43,8 @@ MASK = "********"
 KEPT_BY_STAFF = "kept_by_staff"
 # What a feed never sets: internal users' credentials and output-only fields (SPEC §3.3).
 FEED_IGNORED_CORE = ("password", "force_password_change", "status_date")
+# The keys of a user's changes that are protected fields (their snapshot names).
+PROTECTED_CHANGE_KEYS = frozenset(PROTECTED_SEGMENT_KEYS.get(n, n) for n in PROTECTED_FIELDS)
 # Segments a feed never sets: roles are not part of the SIS load (SPEC §1, rest_user.xsd).
 FEED_IGNORED_SEGMENTS = ("user_role",)
 
@@ -166,6 +175,17 @@ def _mark_manual_changes(patron: Patron, before: dict[str, Any]) -> None:
     patron.protection = protection
 
 
+def _forget_feed_bytes(patron: Patron, changes: dict[str, Any]) -> None:
+    """After people changed a field the SIS owns, the next Synchronize must compare the feed
+    with the user, not skip it as unchanged bytes: Swap All takes the field back.
+
+    A change of protected fields alone keeps the hashes: the library owns those fields now, and
+    a feed whose bytes did not change has nothing to say about them.
+    """
+    if any(name not in PROTECTED_CHANGE_KEYS for name in changes):
+        patron.raw_hash = patron.content_hash = ""
+
+
 def feed_restrict(data: PatronData) -> bool:
     """Drop what a feed may not set; True when the record carried roles (the job warns)."""
     for name in FEED_IGNORED_CORE:
@@ -176,21 +196,21 @@ def feed_restrict(data: PatronData) -> bool:
     return had_roles
 
 
-def generate_primary_id(data: PatronData, is_free: Callable[[str], bool]) -> str:
-    """Alma: a new user without a primary ID gets one made of its first and last name.
-
-    `is_free` says whether a value is free as an identifier (claims.IdentifierClaims.is_free),
-    so the generated ID never equals a taken primary ID or identifier.
-    """
+def primary_id_base(data: PatronData) -> str:
+    """What Alma makes a new user's primary ID of when a feed gives none: first.last name."""
     parts = [data.core.get("first_name") or "", data.core.get("last_name") or ""]
     text = ".".join(p for p in parts if p) or "user"
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^a-z0-9.]+", "", ascii_text.lower()) or "user"
-    candidate, number = base, 1
-    while not is_free(candidate):
-        number += 1
-        candidate = f"{base}{number}"
-    return candidate
+    return re.sub(r"[^a-z0-9.]+", "", ascii_text.lower()) or "user"
+
+
+def primary_id_candidates(base: str, start: int = 1) -> Iterator[str]:
+    """The primary IDs to try for a new user, in order: `base`, then `base2`, `base3`, ...
+
+    `start` skips the numbers a run already knows to be taken.
+    """
+    for number in itertools.count(start):
+        yield base if number == 1 else f"{base}{number}"
 
 
 def plan_create(
@@ -208,7 +228,7 @@ def plan_create(
     EXTERNAL and the profile's code as external ID, every identifier External, and the values the
     SIS sent for protected fields remembered. `with_changes` off leaves the plan's changes empty:
     an Import of a million users does not keep a before/after of each.
-    The caller fills in a missing primary ID from a feed (`generate_primary_id`) beforehand.
+    The caller fills in a missing primary ID from a feed (`primary_id_candidates`) beforehand.
     """
     core = data.core
     identifiers = data.identifiers or []
@@ -218,7 +238,11 @@ def plan_create(
         core["account_type"] = AccountType.EXTERNAL
         core["external_id"] = context.profile_code
         core["record_type"] = context.record_type or core.get("record_type")
+        # Every segment a feed brings is External: a later Synchronize replaces it.
         identifiers = [{**item, "segment_type": SegmentType.EXTERNAL} for item in identifiers]
+        for kind, items in data.segments.items():
+            if kind in TYPED_SEGMENTS:
+                data.segments[kind] = [{**i, "segment_type": SegmentType.EXTERNAL} for i in items]
         protection = sis_protection(data)  # what the SIS sent, before Alma's defaults
     _require_primary_id(core.get("primary_id", ""))
     core["status"] = core.get("status") or UserStatus.ACTIVE
@@ -286,9 +310,9 @@ def plan_swap_all(
     identifiers = swap_all(patron=patron, incoming=incoming, context=context, identifiers=current)
     if actor.is_manual:
         _mark_manual_changes(patron, before_protected)
-        # The next synchronize must compare the feed with this edit, not skip the user.
-        patron.raw_hash = patron.content_hash = ""
     plan = _plan_change(patron, identifiers, before, before_keys)
+    if actor.is_manual:
+        _forget_feed_bytes(patron, plan.changes)
     if (kept := manually_changed(patron)) != kept_before:
         plan.changes[KEPT_BY_STAFF] = {"before": kept_before, "after": kept}
     return plan
@@ -311,5 +335,7 @@ def plan_update(
     _apply(patron, data)
     if actor.is_manual:
         _mark_manual_changes(patron, before_protected)
-        patron.raw_hash = patron.content_hash = ""
-    return _plan_change(patron, identifiers, before, before_keys)
+    plan = _plan_change(patron, identifiers, before, before_keys)
+    if actor.is_manual:
+        _forget_feed_bytes(patron, plan.changes)
+    return plan

@@ -43,7 +43,9 @@ def _claim_and_write(plan: Plan, actor: Actor) -> None:
         raise problem
     refused = patrons_write(plans=[plan], actor=actor)
     if refused:
-        raise refused[0][1]
+        # Another writer took a value between the claim and the write: say who, as Alma does.
+        again = IdentifierClaims(institution=plan.patron.institution)
+        raise again.claim(plan.keys(), plan, patron_id=plan.patron.pk) or refused[0][1]
 
 
 def _segment_type_for(data: dict[str, Any], patron: Patron | None = None) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import groupby
 
-from django.db import DatabaseError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from patronsync.core.bulk import allocate_ids, bulk_insert, bulk_update, insert_rows
@@ -31,6 +31,9 @@ PATRON_FIELDS = tuple(
 )
 # What a user whose bytes did not change gets written: new hashes, the SIS values remembered.
 REFRESH_FIELDS = ("raw_hash", "content_hash", "protection")
+# What the database says of a row it will not take: a user's fault, rejected alone. Any other
+# error (a lost connection, a deadlock) stops the job, which resumes from its checkpoint.
+REFUSALS = (IntegrityError, DataError)
 CHANGE_COLUMNS = (
     "institution_id", "patron_id", "primary_id", "action", "actor_kind", "actor_user_id",
     "actor_label", "job_id", "changes", "created_at",
@@ -49,21 +52,21 @@ def patrons_write(
         with transaction.atomic():
             _write(plans, actor, refreshed)
         return []
-    except DatabaseError:
+    except REFUSALS:
         pass
     refused = []
     for plan in plans:
         try:
             with transaction.atomic():
                 _write([plan], actor, ())
-        except DatabaseError as exc:
+        except REFUSALS as exc:
             refused.append((plan, _refusal(plan, exc)))
     with transaction.atomic():
         _write([], actor, refreshed)
     return refused
 
 
-def _refusal(plan: Plan, exc: DatabaseError) -> RuleViolation:
+def _refusal(plan: Plan, exc: Exception) -> RuleViolation:
     if plan.created:
         plan.patron.id = None
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -84,13 +87,14 @@ def _write(plans: Sequence[Plan], actor: Actor, refreshed: Sequence[Patron]) -> 
         plan.patron.created_at = now
     for plan in plans:
         plan.patron.updated_at = now
-    bulk_insert(Patron, [plan.patron for plan in created], with_pk=True, now=now)
+    # Updates first: a user renamed in this batch frees its old primary ID for a new user.
     by_fields = sorted(updated, key=lambda plan: plan.fields or PATRON_FIELDS)
     for fields, group in groupby(by_fields, key=lambda plan: plan.fields or PATRON_FIELDS):
         bulk_update(Patron, [plan.patron for plan in group], fields, now=now)
     bulk_update(Patron, refreshed, REFRESH_FIELDS)
     replaced = [plan for plan in updated if plan.identifiers_changed]
     PatronIdentifier.objects.filter(patron_id__in=[plan.patron.id for plan in replaced]).delete()
+    bulk_insert(Patron, [plan.patron for plan in created], with_pk=True, now=now)
     insert_rows(
         PatronIdentifier,
         IDENTIFIER_COLUMNS,

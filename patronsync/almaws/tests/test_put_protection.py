@@ -70,3 +70,50 @@ def test_external_users_segments_still_default_to_external(api, institution):
     out = api.post(USERS, body).json()
 
     assert {i["segment_type"] for i in out["user_identifier"]} == {"External"}
+
+
+def test_protected_field_a_put_changed_is_kept_when_the_feed_sends_the_same_bytes_again(
+    api, institution, tmp_path
+):
+    user = user_xml("jdoe", group="GRAD")
+    synchronize(institution, tmp_path, user)
+    body = api.get(f"{USERS}/jdoe").json()
+    body["user_group"] = {"value": "FACULTY"}
+    assert api.put(f"{USERS}/jdoe", body).status_code == 200
+
+    job = synchronize(institution, tmp_path, user)  # the nightly feed, as it was
+
+    assert (job.unchanged, job.updated) == (1, 0)
+    assert Patron.objects.get(primary_id="jdoe").user_group == "FACULTY"
+
+
+def test_a_put_that_loses_a_race_for_an_identifier_gets_almas_401851_naming_the_holder(
+    api, institution, monkeypatch
+):
+    """Another client takes the barcode between the PUT's check and its write."""
+    from patronsync.patrons import services
+    from patronsync.patrons.services import Actor, patron_create
+
+    patron_create(institution=institution, data=user_json(primary_id="jdoe"), actor=Actor.api("x"))
+    real_write = services.patrons_write
+
+    def another_client_first(**kwargs):
+        monkeypatch.setattr(services, "patrons_write", real_write)
+        barcode = [{"id_type": {"value": "BARCODE"}, "value": "RACE1"}]
+        patron_create(
+            institution=institution,
+            data=user_json(primary_id="quick", user_identifier=barcode),
+            actor=Actor.api("another client"),
+        )
+        return real_write(**kwargs)
+
+    body = api.get(f"{USERS}/jdoe").json()
+    body["user_identifier"] = [{"id_type": {"value": "BARCODE"}, "value": "RACE1"}]
+    monkeypatch.setattr(services, "patrons_write", another_client_first)
+
+    response = api.put(f"{USERS}/jdoe", body)
+
+    assert response.status_code == 400
+    error = response.json()["errorList"]["error"][0]
+    assert error["errorCode"] == "401851"
+    assert "(used by user quick)" in error["errorMessage"]

@@ -192,3 +192,62 @@ def test_profile_record_type_and_code_reach_users_whose_bytes_did_not_change(pro
     assert record.changes == {"record_type": {"before": "PUBLIC", "after": "STAFF"}}
     drop_feed(drop, "day3.zip", user_xml("u1"), user_xml("u2"), entry="third.xml")
     assert sync(profile).unchanged == 2
+
+
+@pytest.mark.parametrize("rename_first", [True, False])
+def test_primary_id_a_rename_gives_up_goes_to_the_first_record_asking_for_it(
+    institution, drop, rename_first
+):
+    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    drop_feed(drop, "day1.zip", user_xml("u1", univ_id="U-1"))
+    sync(profile)
+    rename, newcomer = user_xml("u1new", univ_id="U-1"), user_xml("u1", univ_id="U-2")
+    users = (rename, newcomer) if rename_first else (newcomer, rename)
+    drop_feed(drop, "day2.zip", *users)
+    job = sync(profile)
+    if rename_first:  # Alma's order: the rename frees u1, then the new user takes it
+        assert (job.status, job.updated, job.created) == ("completed", 1, 1)
+        assert set(Patron.objects.values_list("primary_id", flat=True)) == {"u1new", "u1"}
+    else:  # the new user asks first, while u1 still holds it
+        assert (job.updated, job.created, job.rejected) == (1, 0, 1)
+        code, reason = rejected(job)["U-2"]
+        assert (code, "(used by user u1)" in reason) == ("PRIMARY_ID_TAKEN", True)
+    assert "DATABASE_REFUSED" not in JobRecord.objects.values_list("reason_code", flat=True)
+
+
+def test_import_record_refused_as_existing_does_not_hold_its_values(profile, drop, institution):
+    patron_factory(institution, primary_id="holder", user_identifier=[
+        {"id_type": {"value": "BARCODE"}, "value": "TAKEN"}
+    ])  # fmt: skip
+    drop_feed(drop, "a.zip", user_xml("new1", barcode="TAKEN"), user_xml("new1", barcode="B2"),
+              folder="import")  # fmt: skip
+    job = profile_run(profile=profile, kind="import")
+    assert (job.created, job.rejected) == (1, 1)
+    assert JobRecord.objects.get(job=job, outcome="rejected").reason_code == "ALREADY_EXISTS"
+    assert PatronIdentifier.objects.get(value="B2").patron.primary_id == "new1"
+
+
+@pytest.mark.parametrize("kind", ["import", "synchronize"])
+def test_every_segment_a_feed_creates_is_external(profile, drop, kind):
+    note = (
+        '<user_notes><user_note segment_type="Internal"><note_type>CIRCULATION</note_type>'
+        "<note_text>From the SIS</note_text></user_note></user_notes>"
+    )
+    drop_feed(drop, "a.zip", user_xml("u1", extra=note), folder=kind)
+    assert profile_run(profile=profile, kind=kind).created == 1
+    patron = Patron.objects.get(primary_id="u1")
+    assert [n["segment_type"] for n in patron.segments["user_note"]] == ["External"]
+
+
+def test_many_users_of_one_name_get_distinct_primary_ids_across_batches(profile, drop, monkeypatch):
+    from patronsync.loader import pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 4)
+    users = [user_xml(None, first="John", last="Smith", email=f"j{n}@uni.edu") for n in range(10)]
+    drop_feed(drop, "a.zip", *users, folder="import")
+    job = profile_run(profile=profile, kind="import")
+    assert (job.status, job.created) == ("completed", 10)
+    ids = set(Patron.objects.values_list("primary_id", flat=True))
+    assert len(ids) == 10
+    assert "john.smith" in ids
+    assert all(i.startswith("john.smith") for i in ids)
