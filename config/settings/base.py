@@ -169,6 +169,11 @@ SPECTACULAR_SETTINGS = {
 # See docs/configuration.md.
 ENCRYPTION_KEY = env("ENCRYPTION_KEY") or ""
 
+# The folders `local` connections may use, per institution: `CODE=FOLDER,...`, `*=FOLDER` for
+# every institution, `{code}` for each one's code. Empty: DATA_DIR/sis for the default
+# institution and DATA_DIR/sis/{code} for each. See docs/configuration.md.
+PATRONSYNC_LOCAL_ROOTS = env("LOCAL_ROOTS") or ""
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Q, QuerySet
@@ -18,8 +19,8 @@ from patronsync.core.models import CodeTableEntry, Institution
 from patronsync.core.services import code_table_entry_save, institution_create
 
 from .adminroles import RoleAdmin, RoleInline, role_institution_ids
-from .choices import Action, StaffRole
-from .models import ApiKey, Membership, StaffUser
+from .choices import Action, ApiScope, StaffRole
+from .models import ApiKey, Membership, StaffUser, scopes_normalize
 from .services import api_key_create, membership_set
 
 
@@ -138,16 +139,41 @@ class StaffUserAdmin(RoleAdmin, UserAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ApiKeyForm(forms.ModelForm):
+    """An API key's fields, its scopes as one checkbox each."""
+
+    scopes = forms.MultipleChoiceField(
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="config:write changes connections and profiles; give it only to keys that must.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["institution", "name", "scopes", "rate_limit_per_minute", "rate_limit_per_hour"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["scopes"] = sorted(self.instance.scope_set)
+        else:
+            self.initial.setdefault("scopes", [ApiScope.USERS_READ])
+
+    def clean_scopes(self) -> str:
+        return scopes_normalize(self.cleaned_data["scopes"])
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(RoleAdmin):
     """API keys: the key is generated on save and shown once in a message; only its hash is kept."""
 
-    list_display = ["name", "institution", "prefix", "read_only", "revoked", "last_used_at"]
-    list_filter = [("institution", admin.RelatedOnlyFieldListFilter), "read_only", "revoked"]
+    form = ApiKeyForm
+    list_display = ["name", "institution", "prefix", "scopes", "revoked", "last_used_at"]
+    list_filter = [("institution", admin.RelatedOnlyFieldListFilter), "revoked"]
     fields = [
         "institution",
         "name",
-        "read_only",
+        "scopes",
         "rate_limit_per_minute",
         "rate_limit_per_hour",
         "revoked",
@@ -169,7 +195,7 @@ class ApiKeyAdmin(RoleAdmin):
         api_key, key = api_key_create(
             institution=obj.institution,
             name=obj.name,
-            read_only=obj.read_only,
+            scopes=obj.scope_set,
             created_by=request.user if isinstance(request.user, StaffUser) else None,
             rate_limit_per_minute=obj.rate_limit_per_minute,
             rate_limit_per_hour=obj.rate_limit_per_hour,

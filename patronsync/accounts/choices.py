@@ -26,3 +26,15 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     StaffRole.USER_MANAGER: frozenset({Action.VIEW, Action.EDIT_USERS}),
     StaffRole.VIEWER: frozenset({Action.VIEW}),
 }
+
+
+class ApiScope(models.TextChoices):
+    """What an API key may do; a key holds one or more (see docs/api.md, "Key scopes")."""
+
+    USERS_READ = "users:read", "users:read: read users, jobs, reports and configuration"
+    USERS_WRITE = "users:write", "users:write: create, change and delete users; run jobs"
+    CONFIG_WRITE = "config:write", "config:write: change connections and integration profiles"
+
+
+READ_ONLY_SCOPES = frozenset({ApiScope.USERS_READ})
+READ_WRITE_SCOPES = frozenset({ApiScope.USERS_READ, ApiScope.USERS_WRITE})

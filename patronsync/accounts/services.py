@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -14,8 +15,8 @@ from django.utils import timezone
 from patronsync.core.exceptions import PermissionDenied
 from patronsync.core.models import Institution
 
-from .choices import ROLE_ACTIONS, StaffRole
-from .models import ApiKey, ApiKeyUsage, Membership, StaffUser
+from .choices import READ_ONLY_SCOPES, READ_WRITE_SCOPES, ROLE_ACTIONS, StaffRole
+from .models import ApiKey, ApiKeyUsage, Membership, StaffUser, scopes_normalize
 
 
 @transaction.atomic
@@ -79,19 +80,31 @@ def api_key_create(
     *,
     institution: Institution,
     name: str,
-    read_only: bool,
+    read_only: bool | None = None,
+    scopes: Iterable[str] = (),
     created_by: StaffUser | None = None,
     rate_limit_per_minute: int | None = None,
     rate_limit_per_hour: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create an API key for `institution`; returns it and the key, which is shown only once."""
+    """Create an API key for `institution`; returns it and the key, which is shown only once.
+
+    The key holds `scopes`, plus `users:read` when `read_only` is True, or `users:read` and
+    `users:write` when it is False (the CLI's `--read-only` and `--read-write`). ValueError when
+    it would hold none, or names an unknown scope.
+    """
+    given = set(scopes)
+    if read_only is not None:
+        given |= READ_ONLY_SCOPES if read_only else READ_WRITE_SCOPES
+    normal = scopes_normalize(given)
+    if not normal:
+        raise ValueError("An API key needs at least one scope (or read-only / read-write).")
     key = f"ps_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey(
         institution=institution,
         name=name,
         prefix=key[:API_KEY_PREFIX_LENGTH],
         key_hash=api_key_hash(key),
-        read_only=read_only,
+        scopes=normal,
         created_by=created_by,
     )
     if rate_limit_per_minute is not None:

@@ -75,13 +75,14 @@ class Caller:
 def api_call_authorize(*, key: str, write: bool) -> Caller:
     """Check the key (known, not revoked, allowed to write when `write`) and count the call.
 
-    Raises UNAUTHORIZED (401) for a bad key or a read-only key on a write. The call then counts
+    Raises UNAUTHORIZED (401) for a bad key, a key without `users:read` on a read or without
+    `users:write` on a write. The call then counts
     against the institution's thresholds (429 PER_SECOND_THRESHOLD or DAILY_THRESHOLD), and
     against the key's own limits, patronsync's extra (429 PER_THRESHOLD with Retry-After).
     Every answer after the key is known carries the institution's daily remainder.
     """
     api_key = api_key_get_active(key=key.strip())
-    if api_key is None or (write and api_key.read_only):
+    if api_key is None or not api_key.allows_users(write=write):  # users:read / users:write
         raise AlmaError.unauthorized()
     remaining = api_call_count(institution=api_key.institution)
     check = api_key_use(api_key=api_key)

@@ -7,16 +7,25 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from rest_framework.request import Request
 
-from patronsync.accounts.choices import Action
+from patronsync.accounts.choices import Action, ApiScope
 from patronsync.accounts.models import ApiKey, StaffUser
-from patronsync.accounts.selectors import institutions_for_staff
-from patronsync.accounts.services import staff_can
+from patronsync.accounts.selectors import institutions_for_action
 from patronsync.core.models import Institution
+
+# The scope a key needs for an action when the call names none: changing configuration needs
+# `config:write`, editing users `users:write`. VIEW needs no scope here: every key reaches its
+# own institution's objects, and the permission class asks `users:read` of every read.
+ACTION_SCOPES: dict[str, str | None] = {
+    Action.VIEW: None,
+    Action.EDIT_USERS: ApiScope.USERS_WRITE,
+    Action.CONFIGURE: ApiScope.CONFIG_WRITE,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ApiCaller:
-    """A staff account (by its roles) or an API key (its institution; writes if read-write)."""
+    """A staff account (by its roles in each institution) or an API key (its one institution,
+    and its scopes)."""
 
     user: StaffUser | None = None
     api_key: ApiKey | None = None
@@ -28,28 +37,23 @@ class ApiCaller:
             return f"API key {self.api_key.name}"
         return self.user.username if self.user is not None else ""
 
-    @property
-    def read_only(self) -> bool:
-        return self.api_key is not None and self.api_key.read_only
+    def institutions(self, action: str, *, scope: str | None = None) -> QuerySet[Institution]:
+        """The institutions where the caller may do `action` (an `accounts.choices.Action`).
 
-    def institutions(self, action: str) -> QuerySet[Institution]:
-        """The institutions where the caller may do `action` (an `accounts.choices.Action`)."""
+        A staff account: where its role allows `action`. A key: its institution, when it holds
+        `scope` (by default the one `ACTION_SCOPES` gives `action`).
+        """
         if self.api_key is not None:
-            if action != Action.VIEW and self.api_key.read_only:
+            needed = scope if scope is not None else ACTION_SCOPES.get(action)
+            if needed is not None and not self.api_key.has_scope(needed):
                 return Institution.objects.none()
             return Institution.objects.filter(pk=self.api_key.institution_id)
         if self.user is None:
             return Institution.objects.none()
-        user = self.user
-        allowed = [
-            institution.pk
-            for institution in institutions_for_staff(user=user)
-            if staff_can(user=user, institution=institution, action=action)
-        ]
-        return Institution.objects.filter(pk__in=allowed)
+        return institutions_for_action(user=self.user, action=action)
 
-    def can(self, *, institution_id: int, action: str) -> bool:
-        return self.institutions(action).filter(pk=institution_id).exists()
+    def can(self, *, institution_id: int, action: str, scope: str | None = None) -> bool:
+        return self.institutions(action, scope=scope).filter(pk=institution_id).exists()
 
 
 def caller_of(request: Request) -> ApiCaller | None:

@@ -19,7 +19,7 @@ class ApiKeyAuthentication(BaseAuthentication):
     """Authenticate a call by one institution's API key and count it against the key's limits.
 
     `request.auth` is the `ApiKey` and `request.user` stays anonymous: what the key may do is
-    decided by its institution and its read-only flag (see `access.caller_of`).
+    decided by its institution and its scopes (see `access.ApiCaller` and `permissions`).
     """
 
     keyword = "apikey"

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from patronsync.core.crypto import EncryptedTextField
 from patronsync.core.models import Institution
 
 from .choices import SizeType, TransportType
+from .roots import local_folder_problem
 
 
 class Connection(models.Model):
     """An S/FTP definition as on Alma's screen, plus the `local` folder transport.
 
-    For `local`, `sub_directory` is the folder on this machine. Password and private key are
-    encrypted at rest and never rendered.
+    For `local`, `sub_directory` is the folder on this machine: an absolute path inside the
+    institution's roots (PATRONSYNC_LOCAL_ROOTS, see `connections.roots`), checked by `clean()`
+    and again by the transport at run time. Password and private key are encrypted at rest and
+    never rendered.
     """
 
     institution = models.ForeignKey(
@@ -50,6 +54,14 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """A local connection's folder lies inside its institution's roots."""
+        super().clean()
+        if self.transport == TransportType.LOCAL and self.institution_id is not None:
+            problem = local_folder_problem(institution=self.institution, folder=self.sub_directory)
+            if problem:
+                raise ValidationError({"sub_directory": problem})
 
     @property
     def max_file_bytes(self) -> int:

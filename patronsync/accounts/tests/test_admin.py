@@ -109,7 +109,7 @@ def test_administrator_creates_an_api_key_shown_once(gsa, institution):
         {
             "institution": institution.pk,
             "name": "discovery",
-            "read_only": "on",
+            "scopes": ["users:read", "config:write"],
             "rate_limit_per_minute": 300,
             "rate_limit_per_hour": 10000,
         },
@@ -117,6 +117,7 @@ def test_administrator_creates_an_api_key_shown_once(gsa, institution):
     )
     assert response.status_code == 200
     key = ApiKey.objects.get(name="discovery")
+    assert key.scopes == "users:read config:write"
     assert re.search(rf"{key.prefix}\S+", response.content.decode())
     assert key.created_by.username == "boss"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from patronsync.accounts.choices import StaffRole
+from patronsync.accounts.choices import ApiScope, StaffRole
 from patronsync.accounts.services import api_key_create, api_key_revoke
 from patronsync.connections.models import Connection
 
@@ -71,8 +71,11 @@ def test_viewer_in_one_institution_and_admin_in_another_writes_only_where_admin(
     assert named.status_code == 400
 
 
-def test_read_write_key_reads_and_writes_its_institution(rw_key, profile):
-    api = key_client(rw_key)
+def test_config_write_key_reads_and_configures_its_institution(institution, profile):
+    _, key = api_key_create(
+        institution=institution, name="scripts", scopes=[ApiScope.USERS_READ, ApiScope.CONFIG_WRITE]
+    )
+    api = key_client(key)
     assert api.get("/api/v1/profiles").json()["count"] == 1
     created = api.post("/api/v1/connections", CONNECTION, format="json")
     assert created.status_code == 201
@@ -89,7 +92,7 @@ def test_read_only_key_is_refused_on_writes(ro_key, profile):
     assert api.get("/api/v1/profiles/SIS").status_code == 200
     refused = api.post("/api/v1/connections", CONNECTION, format="json")
     assert refused.status_code == 403
-    assert "read-only" in refused.json()["detail"]
+    assert refused.json()["detail"] == "This API key lacks the scope config:write."
     run = api.post("/api/v1/profiles/SIS/run", {"kind": "import"}, format="json")
     assert run.status_code == 403
     assert not Connection.objects.filter(name="new-folder").exists()

@@ -1,42 +1,73 @@
-"""The local-folder transport: feeds dropped in a folder on this machine."""
+"""The local-folder transport: feeds dropped in a folder on this machine.
+
+Only folders inside the institution's roots (PATRONSYNC_LOCAL_ROOTS, see `connections.roots`)
+are listed, read or renamed, whatever the connection or the profile's input path says: the
+folder is resolved (symbolic links followed) and checked before each operation. A zip in it that
+is a symbolic link to a file outside the folder is refused, never followed.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from patronsync.connections.roots import local_folder_problem
 from patronsync.core.exceptions import ConfigurationError
 
 from .base import HANDLED_SUFFIX, RemoteFile, Transport
 
 
 class LocalTransport(Transport):
-    """Reads `<sub_directory>/<folder>` on this machine."""
+    """Reads `<sub_directory>/<folder>` on this machine, inside the institution's roots."""
 
     def _folder(self, folder: str) -> Path:
-        base = Path(self.connection.sub_directory or ".")
-        path = (base / folder) if folder else base
-        if not path.is_dir():
+        """The resolved input folder, checked against the institution's roots."""
+        connection = self.connection
+        base = connection.sub_directory
+        path = os.path.join(base, folder) if base and folder else base
+        problem = local_folder_problem(institution=connection.institution, folder=path)
+        if problem:
+            raise ConfigurationError(f"Connection {connection.name}: {problem}")
+        resolved = Path(path).resolve()
+        if not resolved.is_dir():
+            raise ConfigurationError(f"Connection {connection.name}: folder {path} does not exist")
+        return resolved
+
+    def _entry(self, folder: Path, name: str) -> Path:
+        """The file `name` of `folder`, unresolved; refused when the name is not a plain file
+        name or the file is a link to somewhere outside the folder."""
+        if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:
             raise ConfigurationError(
-                f"Connection {self.connection.name}: folder {path} does not exist"
+                f"Connection {self.connection.name}: {name!r} is not a file name of {folder}"
+            )
+        path = folder / name
+        if not path.resolve().is_relative_to(folder):
+            raise ConfigurationError(
+                f"Connection {self.connection.name}: {name} in {folder} is a symbolic link to "
+                "a file outside the folder; it is not taken. Put the file itself in the folder."
             )
         return path
 
     def list(self, folder: str) -> list[RemoteFile]:
         path = self._folder(folder)
-        return [
-            RemoteFile(name=entry.name, size=entry.stat().st_size)
-            for entry in sorted(os.scandir(path), key=lambda e: e.name)
-            if entry.is_file() and entry.name.lower().endswith(".zip")
-        ]
+        files = []
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            if not entry.name.lower().endswith(".zip"):
+                continue
+            if entry.is_symlink():
+                self._entry(path, entry.name)  # a link out of the folder stops the listing
+            if entry.is_file():
+                files.append(RemoteFile(name=entry.name, size=entry.stat().st_size))
+        return files
 
     def fetch(self, folder: str, name: str, workdir: Path) -> Path:
-        return self._folder(folder) / name  # already local: read it in place
+        # Already local: read in place, through the link when it is one (checked inside).
+        return self._entry(self._folder(folder), name).resolve()
 
     def mark_handled(self, folder: str, name: str) -> None:
-        path = self._folder(folder) / name
-        if path.exists():
-            path.rename(path.with_name(name + HANDLED_SUFFIX))
+        path = self._entry(self._folder(folder), name)
+        if os.path.lexists(path):
+            path.rename(path.with_name(name + HANDLED_SUFFIX))  # a link is renamed, not its file
 
     def test(self, folder: str = "") -> str:
         files = self.list(folder)
