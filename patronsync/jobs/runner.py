@@ -3,10 +3,16 @@
 In the manner of NetBox's `JobRunner`: the `Job` row is the source of truth, a worker (the
 CLI's `run`, or `patronsync worker`) only carries its id. The runner
 
-- claims the job with one conditional update, so two workers never run the same job;
-- writes only the fields it owns (status, times, worker, heartbeat, counters, checkpoint, files,
-  log), each with an update of those fields, never a save of the whole row: a cancel request
-  and the log lines `job_cancel` appends while the job runs are kept;
+- claims the job with one conditional update that names its worker and gives it a lease
+  (`jobs.leases`), so two workers never run the same job; a running job is taken over only
+  once its lease has run out, whatever is known of the process that held it;
+- writes only the fields it owns (status, times, worker, heartbeat, lease, counters,
+  checkpoint, files, log), each with an update of those fields, never a save of the whole row:
+  a cancel request and the log lines `job_cancel` appends while the job runs are kept;
+- makes each of those writes on the condition that the job is still running and still its
+  own, and renews the lease with it: a worker whose lease ran out and whose job was taken over
+  (or cancelled) stops at its next write, in the transaction of that write, so no batch is
+  ever committed by two workers;
 - logs through Python logging: a handler appends each line of the run to the job's log in the
   database (log = log || line), and the lines reach the rest of logging with the job id;
 - runs with the settings stored in `job.parameters` when the job was created, so a resumed job
@@ -24,12 +30,12 @@ import copy
 import hashlib
 import logging
 import os
+import secrets
 import socket
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +55,8 @@ from patronsync.loader.state import TouchedUsers
 from patronsync.patrons.swap import SwapContext
 
 from .choices import ACTIVE_STATUSES, FileStatus, JobStatus, RecordOutcome
-from .exceptions import JobAlreadyRunning
+from .exceptions import JobAlreadyRunning, JobTakenOver
+from .leases import lease_expired_q, lease_from
 from .models import Job, JobRecord, ReceivedFile
 from .modes import mode_of
 
@@ -57,7 +64,6 @@ if TYPE_CHECKING:
     from patronsync.loader.batch import Outcome
 
 MAX_ZIPS_PER_RUN = 20  # Alma's limit
-STALE_AFTER = timedelta(minutes=10)
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # UTC, as `job_cancel` writes its lines
 
 # Which job counter each outcome adds to; a dry run counts what it would do.
@@ -142,23 +148,34 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def job_is_stale(job: Job) -> bool:
-    """True when a running job's worker is gone: a dead process on this host, or no heartbeat
-    for STALE_AFTER.
+def job_cancel_abandoned(*, job: Job, actor: str) -> bool:
+    """End a running job whose lease ran out `cancelled` at once; False when it is not that.
 
-    A job recorded under this very process is stale too: a process runs one job at a time, so
-    if it is asking, the job it recorded was interrupted (e.g. a worker that survived a crash).
+    No worker holds such a job (its process died, or it stopped renewing): there is no runner
+    to ask to stop, so the cancel ends the job itself, with the same conditional update a
+    claim makes, and its half-done files are marked cancelled as the runner would. A worker
+    that takes the job over at the same moment wins or loses as one update against the other.
     """
-    host, _, pid = job.worker.partition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return int(pid) == os.getpid()
-    return job.heartbeat_at is None or timezone.now() - job.heartbeat_at > STALE_AFTER
+    now = timezone.now()
+    with transaction.atomic():
+        ended = (
+            Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING)
+            .filter(lease_expired_q(now))
+            .update(
+                status=JobStatus.CANCELLED,
+                finished_at=now,
+                lease_until=None,
+                cancel_requested_by=actor,
+                log=log_appended(
+                    log_line(f"Cancelled by {actor}; no worker held the job (its lease ran out)")
+                ),
+            )
+        )
+        if ended:
+            ReceivedFile.objects.filter(job_id=job.pk, status=FileStatus.PROCESSING).update(
+                status=FileStatus.CANCELLED
+            )
+    return bool(ended)
 
 
 def _sha256(path: Path) -> str:
@@ -174,8 +191,9 @@ class JobRunner:
 
     `failed` is an expected failure (a folder missing, a connection refused: a PatronsyncError);
     `errored` an unexpected exception, with its traceback in the job's log. A process that dies
-    (or a BaseException such as KeyboardInterrupt) leaves the job running with its checkpoint;
-    the next run of the profile, or a worker, resumes it.
+    leaves the job running with its checkpoint and its lease: the next run of the profile, or a
+    worker, resumes it once the lease has run out. A BaseException such as KeyboardInterrupt
+    gives the lease back as it unwinds, so the next run resumes at once.
     """
 
     def __init__(
@@ -183,7 +201,9 @@ class JobRunner:
     ) -> None:
         self.job = job
         self.mode = mode_of(job.kind)
-        self.worker = worker or worker_name()
+        # Named per claim, so that a write is the claim's own even when one process claims the
+        # same job twice (a resume in the process whose first run was interrupted).
+        self.worker = f"{worker or worker_name()}#{secrets.token_hex(4)}"
         self.progress = progress
         self.resumed = False
         self.taking_id: int | None = None  # the ledger row of the file being loaded
@@ -193,45 +213,92 @@ class JobRunner:
     # Claiming and ending: the job's status, times and worker.
 
     def claim(self) -> bool:
-        """Take the job for this worker with one conditional update; False when it is not there
-        to take (another worker took it first, or it was cancelled).
+        """Take the job for this worker with one conditional update that names the worker and
+        gives it a lease; False when it is not there to take (another worker holds it, it was
+        taken first, or it ended).
 
-        A pending job becomes running; a running job whose worker died (see `job_is_stale`) is
-        taken over and resumes from its checkpoint.
+        A pending job becomes running. A running job is taken over, and resumes from its
+        checkpoint, only when its lease has run out: whether the process that held it is alive
+        is not asked (a PID may be reused, a host may be another).
         """
         now = timezone.now()
         job = self.job
         jobs = Job.objects.filter(pk=job.pk)
-        if job.status == JobStatus.PENDING:
-            taken = jobs.filter(status=JobStatus.PENDING).update(
-                status=JobStatus.RUNNING, worker=self.worker, started_at=now, heartbeat_at=now
+        taken = jobs.filter(status=JobStatus.PENDING).update(
+            status=JobStatus.RUNNING,
+            worker=self.worker,
+            started_at=now,
+            heartbeat_at=now,
+            lease_until=lease_from(now),
+        )
+        if not taken:
+            taken = (
+                jobs.filter(status=JobStatus.RUNNING)
+                .filter(lease_expired_q(now))
+                .update(worker=self.worker, heartbeat_at=now, lease_until=lease_from(now))
             )
-        else:
-            taken = jobs.filter(status=JobStatus.RUNNING, worker=job.worker).update(
-                worker=self.worker, heartbeat_at=now
-            )
-            self.resumed = True
+            self.resumed = bool(taken)
         if taken:
             job.refresh_from_db()
         return bool(taken)
 
-    def _end(self, status: str) -> None:
-        """Give the job its final status, and its files left half-done theirs."""
-        Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(
-            status=status, finished_at=timezone.now(), heartbeat_at=timezone.now()
-        )
-        left = FileStatus.CANCELLED if status == JobStatus.CANCELLED else FileStatus.FAILED
-        ReceivedFile.objects.filter(job=self.job, status=FileStatus.PROCESSING).update(status=left)
+    def _hold(self, **fields: Any) -> None:
+        """Write `fields` on the job and renew its lease, if it is still running and still this
+        worker's; otherwise raise JobTakenOver (inside a transaction, which then rolls back).
+
+        Every write of the runner goes through here: it is what keeps a worker whose lease ran
+        out from writing over the worker that took its job over.
+        """
+        now = timezone.now()
+        held = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker=self.worker)
+        if not held.update(**{"heartbeat_at": now, "lease_until": lease_from(now), **fields}):
+            status, holder = Job.objects.filter(pk=self.job.pk).values_list("status", "worker")[0]
+            if status == JobStatus.RUNNING:
+                raise JobTakenOver(f"worker {holder} took the job over; this worker stops")
+            raise JobTakenOver(f"the job is {status}; this worker stops")
+
+    def _release(self) -> None:
+        """Give the lease back, so that the next run resumes the job at once (the process is
+        unwinding from a KeyboardInterrupt or the like, and writes nothing more)."""
+        try:
+            held = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker=self.worker)
+            held.update(lease_until=timezone.now())
+        except Exception:  # the database may be what failed: the lease then runs out by itself
+            logging.getLogger(__name__).warning("job %s: lease not given back", self.job.id)
+
+    def _end(self, status: str) -> bool:
+        """Give the job its final status, and its files left half-done theirs; False (and
+        nothing written) when the job is no longer this worker's."""
+        try:
+            with transaction.atomic():
+                self._hold(status=status, finished_at=timezone.now(), lease_until=None)
+                left = FileStatus.CANCELLED if status == JobStatus.CANCELLED else FileStatus.FAILED
+                ReceivedFile.objects.filter(job=self.job, status=FileStatus.PROCESSING).update(
+                    status=left
+                )
+        except JobTakenOver as exc:
+            self.logger.warning("Stopped: %s", exc)
+            return False
+        return True
 
     # The engine's BatchSink.
 
     def record_batch(self, *, outcomes: Sequence[Outcome], checkpoint: dict[str, Any]) -> None:
-        """Record a decided batch: its records, counters, checkpoint and the heartbeat.
+        """Record a decided batch: its records, counters, checkpoint, and a renewed lease.
 
         Called inside the transaction that writes the batch's users. Counters are added to in
-        the database, so the row needs no reading back.
+        the database, so the row needs no reading back. The job's row is written first, on the
+        condition that this worker still holds the job (JobTakenOver otherwise): the batch's
+        users and records then roll back with it.
         """
         job_id = self.job.id
+        counts = Counter(COUNTER_OF_OUTCOME[o.outcome] for o in outcomes)
+        self._hold(
+            total_records_processed=F("total_records_processed") + len(outcomes),
+            **{counter: F(counter) + n for counter, n in counts.items()},
+            # The ledger row too: the same bytes may come twice in one run, under two names.
+            checkpoint={**checkpoint, "taking": self.taking_id},
+        )
         insert_rows(
             JobRecord,
             RECORD_COLUMNS,
@@ -244,14 +311,6 @@ class JobRunner:
                 if o.outcome != RecordOutcome.UNCHANGED
             ],
         )  # fmt: skip
-        counts = Counter(COUNTER_OF_OUTCOME[o.outcome] for o in outcomes)
-        Job.objects.filter(pk=job_id).update(
-            total_records_processed=F("total_records_processed") + len(outcomes),
-            **{counter: F(counter) + n for counter, n in counts.items()},
-            # The ledger row too: the same bytes may come twice in one run, under two names.
-            checkpoint={**checkpoint, "taking": self.taking_id},
-            heartbeat_at=timezone.now(),
-        )
 
     def stop_requested(self) -> str:
         return str(
@@ -270,6 +329,9 @@ class JobRunner:
         run_logger.addHandler(handler)
         try:
             self._run()
+        except BaseException:
+            self._release()
+            raise
         finally:
             run_logger.removeHandler(handler)
         self.job.refresh_from_db()
@@ -279,9 +341,17 @@ class JobRunner:
         job = self.job
         if self.resumed:
             self.logger.info("resumed after interruption")
+            if requested_by := self.stop_requested():  # asked while no worker held it
+                self.logger.info("Cancelled by %s before it resumed", requested_by)
+                self._end(JobStatus.CANCELLED)
+                return
         self.logger.info("%s started (%s)", job.title, "dry run" if job.dry_run else "live")
         try:
             had_problems = self._take_files(self._context())
+        except JobTakenOver as exc:
+            # Not this worker's job any more: it writes nothing, not even the job's end.
+            self.logger.warning("Stopped: %s", exc)
+            return
         except JobCancelled as exc:
             self.logger.info("%s", exc)
             self._end(JobStatus.CANCELLED)
@@ -297,8 +367,8 @@ class JobRunner:
         rejected = Job.objects.filter(pk=job.pk).values_list("rejected", flat=True)[0]
         clean = not had_problems and not rejected
         status = JobStatus.COMPLETED if clean else JobStatus.COMPLETED_WITH_ERRORS
-        self._end(status)
-        self.logger.info("Finished: %s", status.label)
+        if self._end(status):
+            self.logger.info("Finished: %s", status.label)
 
     def _context(self) -> RunContext:
         """The run's settings, from the job's parameters (not from the profile as it is now)."""
@@ -330,7 +400,7 @@ class JobRunner:
         return connection
 
     def _save_files(self) -> None:
-        Job.objects.filter(pk=self.job.pk).update(files=self.files)
+        self._hold(files=self.files)
 
     def _add_file(self, entry: dict[str, Any]) -> None:
         """Put a file's entry in the report, in place of the one a resumed taking left."""
@@ -385,10 +455,13 @@ class JobRunner:
             self.logger.warning("%s", message)
             self._add_file(entry)
             return True
+        self._hold()  # at each file boundary: a fetch may take a while
         path = transport.fetch(folder, remote.name, workdir)
         sha256 = _sha256(path)
         entry["sha256"] = sha256
-        taking, skip = (None, 0) if ctx.dry_run else self._record_taking(remote, sha256)
+        with transaction.atomic():
+            self._hold()  # no ledger row for a job that is not this worker's
+            taking, skip = (None, 0) if ctx.dry_run else self._record_taking(remote, sha256)
         earlier = self._earlier_taking(sha256, taking)
         if earlier is not None:
             process_id = earlier.job.process_id if earlier.job is not None else ""
@@ -415,13 +488,13 @@ class JobRunner:
         entry.update(users=users, problems=problems)
         self.logger.info("%s: %s users read, %s file problems", remote.name, users, len(problems))
         with transaction.atomic():
+            self._add_file(entry)  # first: it renews the lease, or stops a worker that lost it
             if taking is not None:
                 ReceivedFile.objects.filter(pk=taking.pk).update(
                     status=FileStatus.FAILED if problems and not users else FileStatus.HANDLED,
                     users=users,
                     handled_at=timezone.now(),
                 )
-            self._add_file(entry)
         if taking is not None:
             transport.mark_handled(folder, remote.name)
         return bool(problems)
@@ -477,7 +550,7 @@ def job_run(*, job: Job, progress: Progress | None = None, worker: str | None = 
 def jobs_run_pending(*, worker: str | None = None) -> list[Job]:
     """Run the jobs waiting for a worker, oldest first; returns them as they ended.
 
-    Waiting are the pending jobs, and the running jobs whose worker died (they resume from
+    Waiting are the pending jobs, and the running jobs whose lease ran out (they resume from
     their checkpoint). Each is claimed with one conditional update, so two workers started at
     once never run the same job: the one that loses the claim goes on to the next.
     """
@@ -489,7 +562,7 @@ def jobs_run_pending(*, worker: str | None = None) -> list[Job]:
     )
     done = []
     for job in waiting:
-        if job.status == JobStatus.RUNNING and not job_is_stale(job):
+        if job.status == JobStatus.RUNNING and not job.lease_expired:
             continue
         runner = JobRunner(job, worker=worker)
         if runner.claim():

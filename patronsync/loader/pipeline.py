@@ -6,21 +6,25 @@ which creates every user it reads, it also decodes each user into the store's ch
 (`plain.decode_plain`, the reference path for the unusual ones). For a Synchronize it parses
 only users whose bytes are not among the hashes stored before (`RunContext.known`), reading
 the others' match values straight off their bytes; this process then parses only the users
-whose bytes changed. The reading process never touches the database.
+whose bytes changed. The reading process never touches the database, and it dies with the
+process that forked it: a job killed with SIGKILL leaves no reader behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from queue import Empty
+from queue import Empty, Full
 from typing import Any
 
 from django.db import reset_queries
@@ -100,13 +104,51 @@ def _read_file(ctx: RunContext, path: Path, name: str, skip: int) -> Iterator[An
     yield ("end", reader.problems)
 
 
-def _read_ahead_worker(ctx: RunContext, path: Path, name: str, skip: int, queue: Any) -> None:
-    """The reading process: read, hash and (Import) decode; never touch the database."""
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# How often a reader waiting on a full queue checks that its parent is still there.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this forked process end when `parent`, the job's process, ends, however it ends.
+
+    On Linux the kernel sends SIGKILL to a child whose parent dies (`PR_SET_PDEATHSIG`), asked
+    for at once after the fork; a parent that died before the request is caught by its
+    process ID having changed. Elsewhere the reader checks its parent whenever it waits on the
+    queue (`_put`), so a reader of a killed job ends within PARENT_CHECK_SECONDS there too.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the parent check below and in `_put` still hold
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _put(queue: Any, item: Any, parent: int) -> None:
+    """Put `item` on the queue; end this process if its parent is gone while it waits."""
+    while True:
+        try:
+            queue.put(item, timeout=PARENT_CHECK_SECONDS)
+            return
+        except Full:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
+def _read_ahead_worker(
+    ctx: RunContext, path: Path, name: str, skip: int, queue: Any, parent: int
+) -> None:
+    """The reading process: read, hash and (Import) decode; never touch the database. It ends
+    with its parent (`_die_with_parent`)."""
+    _die_with_parent(parent)
     try:
         for item in _read_file(ctx, path, name, skip):
-            queue.put(("packed", pack(*item[1])) if item[0] == "batch" else item)
+            _put(queue, ("packed", pack(*item[1])) if item[0] == "batch" else item, parent)
     except BaseException:
-        queue.put(("error", traceback.format_exc()))
+        _put(queue, ("error", traceback.format_exc()), parent)
 
 
 def _batches_of_file(
@@ -114,7 +156,8 @@ def _batches_of_file(
 ) -> Iterator[tuple[str, Any]]:
     """The file's batches, then ("end", problems), read in a second process unless disabled.
 
-    The process is forked: it inherits the loaded code and settings.
+    The process is forked: it inherits the loaded code and settings. It ends with this one,
+    even when this one is killed with SIGKILL (see `_die_with_parent`).
     """
     if not READ_AHEAD:
         yield from _read_file(ctx, path, name, skip)
@@ -123,7 +166,7 @@ def _batches_of_file(
     queue = mp.Queue(maxsize=4)
     process = mp.Process(
         target=_read_ahead_worker,
-        args=(ctx, path, name, skip, queue),
+        args=(ctx, path, name, skip, queue, os.getpid()),
         daemon=True,
     )
     process.start()

@@ -113,8 +113,10 @@ class JobViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Cancel a job",
-        description="A pending job is cancelled at once; a running job stops after the batch "
-        "it is committing, and its file is taken again by the next run.",
+        description="A pending job is cancelled at once, and so is a running job that no "
+        "worker holds any more (its worker died: its lease ran out). A running job whose "
+        "worker is alive stops after the batch it is committing, and its file is taken again "
+        "by the next run.",
         request=None,
         responses={200: JobSerializer, 409: ErrorSerializer},
     )
