@@ -19,3 +19,8 @@ class JobNotCancellable(PatronsyncError):
 
 class JobNotHeld(PatronsyncError):
     """Only a job held by the mass-change guard can be approved."""
+
+
+class JobTakenOver(PatronsyncError):
+    """The job is no longer this worker's: its lease ran out and another worker took it over,
+    or it was cancelled meanwhile. The worker stops without writing anything more."""

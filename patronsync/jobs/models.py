@@ -14,6 +14,7 @@ from patronsync.core.models import Institution
 from patronsync.profiles.models import IntegrationProfile
 
 from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, JobTrigger, RecordOutcome
+from .leases import lease_from
 from .modes import mode_of
 
 
@@ -26,6 +27,10 @@ class Job(models.Model):
     job resumes where it stopped. While a job runs, its runner (`jobs.runner`) is the only
     writer of its row, and writes only the fields it owns; a cancel request and log lines come
     in through conditional and appending updates.
+
+    A running job is held by one worker (`worker`, named per claim) until `lease_until`: every
+    write of its runner renews the lease, on the condition that the job is still running and
+    still held by that worker. Only a job whose lease ran out may be taken over.
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="jobs")
@@ -39,6 +44,7 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=255, blank=True)
     cancel_requested_by = models.CharField(max_length=255, blank=True)
     total_records_processed = models.PositiveIntegerField(default=0)
@@ -79,12 +85,24 @@ class Job(models.Model):
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
 
+    @property
+    def lease_expired(self) -> bool:
+        """True when the job is running and no worker holds it any more: its lease ran out.
+
+        A pending job is never expired (it waits for its first worker), nor an ended one.
+        """
+        if self.status != JobStatus.RUNNING:
+            return False
+        return self.lease_until is None or self.lease_until <= timezone.now()
+
     def start(self, *, worker: str) -> None:
-        """Mark the job (in memory) as running on `worker`; the runner claims it in the database
-        with one conditional update instead."""
+        """Mark the job (in memory) as running on `worker`, with a fresh lease; the runner
+        claims it in the database with one conditional update instead."""
+        now = timezone.now()
         self.status = JobStatus.RUNNING
-        self.started_at = self.started_at or timezone.now()
-        self.heartbeat_at = timezone.now()
+        self.started_at = self.started_at or now
+        self.heartbeat_at = now
+        self.lease_until = lease_from(now)
         self.worker = worker
 
 

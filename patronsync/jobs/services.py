@@ -4,7 +4,8 @@
 `profile_run` then runs it in this process (the CLI's `run`); `job_start`, for the API, only
 creates it: the web process never runs a job, a worker does (`patronsync worker --once`). While a
 job runs, `jobs.runner` is the only writer of its row; `job_cancel` only asks it to stop, with
-conditional updates that append to its log.
+conditional updates that append to its log, unless no worker holds the job any more (its lease
+ran out): then the cancel ends it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import UTC
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,7 +25,7 @@ from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger
 from .exceptions import JobAlreadyRunning, JobNotCancellable, JobNotHeld, SectionNotActive
 from .models import Job
 from .modes import mode_of
-from .runner import job_is_stale, job_run, log_appended, log_line
+from .runner import job_cancel_abandoned, job_run, log_appended, log_line
 
 __all__ = [
     "JobAlreadyRunning",
@@ -57,11 +59,14 @@ def job_create(
     dry_run: bool = False,
     trigger: str = JobTrigger.MANUAL,
 ) -> Job:
-    """Create a pending job, or resume the profile's job whose worker died.
+    """Create a pending job, or hand back the profile's running job whose lease ran out (its
+    worker died) for the caller's runner to claim and resume.
 
     Raises SectionNotActive when the profile's section for `kind` is not active, as in Alma,
-    and JobAlreadyRunning when a live job of the profile exists (the database's partial unique
-    constraint makes this hold across processes and machines).
+    and JobAlreadyRunning when a job of the profile is pending (it waits for its worker: it is
+    never handed to a second caller) or held by a worker whose lease has not run out (the
+    database's partial unique constraint makes this hold across processes and machines). Two
+    callers handed the same expired job both try to claim it: one conditional update wins.
     """
     mode = mode_of(kind)
     if not mode.is_active(profile):
@@ -71,13 +76,9 @@ def job_create(
         )
     active = Job.objects.filter(profile=profile, status__in=ACTIVE_STATUSES).first()
     if active is not None:
-        resumable = active.status == JobStatus.RUNNING and job_is_stale(active)
-        if resumable and active.kind == kind and active.dry_run == dry_run:
+        if active.lease_expired and active.kind == kind and active.dry_run == dry_run:
             return active  # its runner takes it over and logs the resumption
-        raise JobAlreadyRunning(
-            f"{active.title} (Process ID {active.process_id}) is {active.status}; "
-            "this run is skipped"
-        )
+        raise JobAlreadyRunning(_busy(active))
     parameters = mode.parameters(profile, dry_run=dry_run)
     try:
         with transaction.atomic():
@@ -92,6 +93,20 @@ def job_create(
             )
     except IntegrityError:
         raise JobAlreadyRunning(f"A job of profile {profile.code} is already running") from None
+
+
+def _busy(job: Job) -> str:
+    """Why a run is skipped: the profile's job, and when a worker that died lets it go."""
+    what = f"{job.title} (Process ID {job.process_id}) is {job.status}"
+    if job.status == JobStatus.PENDING:
+        return f"{what}, waiting for a worker; this run is skipped"
+    if job.lease_until is not None and not job.lease_expired:
+        until = job.lease_until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return (
+            f"{what}; its worker holds it until {until} UTC (if that worker died, the next run "
+            "after that resumes it); this run is skipped"
+        )
+    return f"{what}; this run is skipped"
 
 
 def profile_run(
@@ -129,17 +144,25 @@ def job_start(
 
 
 def job_cancel(*, job: Job, actor: str) -> Job:
-    """Cancel a job. A pending job ends `cancelled` at once; a running one is asked to stop and
-    ends `cancelled` after the batch it is committing, its file not marked handled (a later run
-    takes the file again, and users already loaded come out unchanged).
+    """Cancel a job, whether its worker is alive or dead.
 
-    Both are conditional updates, so a job that finishes at the same moment is not touched.
+    A pending job ends `cancelled` at once, and so does a running job whose lease ran out (no
+    worker holds it: its process died, or stopped renewing; its half-done files are marked
+    cancelled). A running job whose worker holds it is asked to stop and ends `cancelled` after
+    the batch it is committing, its file not marked handled (a later run takes the file again,
+    and users already loaded come out unchanged); should that worker die before, the job is
+    cancelled as soon as another worker claims it, or by the next cancel once its lease ran out.
+
+    Each is a conditional update, so a job that finishes, or is claimed, at the same moment is
+    not written over.
     """
     cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
         status=JobStatus.CANCELLED,
         finished_at=timezone.now(),
         log=log_appended(log_line(f"Cancelled by {actor}")),
     )
+    if not cancelled:
+        cancelled = job_cancel_abandoned(job=job, actor=actor)
     if not cancelled:
         cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             cancel_requested_by=actor,
