@@ -32,6 +32,7 @@ from patronsync.patrons.fields import (
     SEGMENT_REQUIRED,
     TYPED_SEGMENTS,
 )
+from patronsync.patrons.limits import checked_identifier, checked_identifier_segment
 from patronsync.patrons.rules import EXTERNAL, SEGMENT_TYPES, PatronData, check_preferred
 
 
@@ -273,6 +274,19 @@ def _core_reader(name: str) -> Reader:
     if spec.kind == "date":
         return _read_day
     limit = spec.max_length
+    if name == "primary_id":
+        # The store's limits on identifiers (length, NFC, visible characters); XML carries no
+        # NUL or lone surrogate, the other thing the rules refuse in text.
+        def read_primary_id(elem: Any, codes: CodeTables) -> str | None:
+            text = _text(elem)
+            if text is None:
+                return None
+            try:
+                return checked_identifier(text, field_name=name)
+            except RuleViolation:
+                raise NotPlain from None
+
+        return read_primary_id
 
     def read_text(elem: Any, codes: CodeTables) -> str | None:
         text = _text(elem)
@@ -333,10 +347,12 @@ def decode_plain(elem: Any, codes: CodeTables) -> PatronData:
         if kind not in CONTACT_SEGMENTS and lists.get(kind):
             segments[kind] = lists[kind]
             present.add(kind)
-    if identifiers:
-        data.identifiers = identifiers
-        present.add("user_identifier")
     try:
+        if identifiers:
+            for item in identifiers:
+                checked_identifier_segment(item, where="user_identifier")
+            data.identifiers = identifiers
+            present.add("user_identifier")
         check_preferred(segments)
     except RuleViolation:
         raise NotPlain from None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from patronsync.core.choices import CodeTableName as T
 
+from .limits import MAX_LENGTH
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -19,7 +21,7 @@ class FieldSpec:
 
     kind: str
     table: str | None = None
-    max_length: int = 255
+    max_length: int = MAX_LENGTH
 
 
 CORE_FIELDS: dict[str, FieldSpec] = {

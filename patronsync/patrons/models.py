@@ -13,16 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
 
 from patronsync.core.models import Institution
 
 from .choices import AccountType, ActorKind, ChangeAction, SegmentType, UserStatus
+from .limits import MAX_LENGTH, identifier_key
 
-
-def identifier_key(value: str) -> str:
-    """The uniqueness key of an identifier or primary ID: Alma compares them case-insensitively."""
-    return value.strip().lower()
+__all__ = ["Patron", "PatronChange", "PatronIdentifier", "identifier_key"]
 
 
 class Patron(models.Model):
@@ -35,36 +32,36 @@ class Patron(models.Model):
     """
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="patrons")
-    primary_id = models.CharField(max_length=255)
-    record_type = models.CharField(max_length=255, default="PUBLIC")
-    first_name = models.CharField(max_length=255, blank=True)
-    middle_name = models.CharField(max_length=255, blank=True)
-    last_name = models.CharField(max_length=255, blank=True)
-    pin_hash = models.CharField(max_length=255, blank=True)
-    user_title = models.CharField(max_length=255, blank=True)
-    job_category = models.CharField(max_length=255, blank=True)
-    job_description = models.CharField(max_length=255, blank=True)
-    gender = models.CharField(max_length=255, blank=True)
-    user_group = models.CharField(max_length=255, blank=True)
-    campus_code = models.CharField(max_length=255, blank=True)
-    web_site_url = models.CharField(max_length=255, blank=True)
-    cataloger_level = models.CharField(max_length=255, blank=True)
-    preferred_language = models.CharField(max_length=255, default="en")
+    primary_id = models.CharField(max_length=MAX_LENGTH)
+    record_type = models.CharField(max_length=MAX_LENGTH, default="PUBLIC")
+    first_name = models.CharField(max_length=MAX_LENGTH, blank=True)
+    middle_name = models.CharField(max_length=MAX_LENGTH, blank=True)
+    last_name = models.CharField(max_length=MAX_LENGTH, blank=True)
+    pin_hash = models.CharField(max_length=MAX_LENGTH, blank=True)
+    user_title = models.CharField(max_length=MAX_LENGTH, blank=True)
+    job_category = models.CharField(max_length=MAX_LENGTH, blank=True)
+    job_description = models.CharField(max_length=MAX_LENGTH, blank=True)
+    gender = models.CharField(max_length=MAX_LENGTH, blank=True)
+    user_group = models.CharField(max_length=MAX_LENGTH, blank=True)
+    campus_code = models.CharField(max_length=MAX_LENGTH, blank=True)
+    web_site_url = models.CharField(max_length=MAX_LENGTH, blank=True)
+    cataloger_level = models.CharField(max_length=MAX_LENGTH, blank=True)
+    preferred_language = models.CharField(max_length=MAX_LENGTH, default="en")
     birth_date = models.DateField(null=True, blank=True)
     expiry_date = models.DateField(null=True, blank=True)
     purge_date = models.DateField(null=True, blank=True)
     account_type = models.CharField(
         max_length=10, choices=AccountType.choices, default=AccountType.EXTERNAL
     )
-    external_id = models.CharField(max_length=255, blank=True)
-    password_hash = models.CharField(max_length=255, blank=True)
+    external_id = models.CharField(max_length=MAX_LENGTH, blank=True)
+    password_hash = models.CharField(max_length=MAX_LENGTH, blank=True)
     force_password_change = models.CharField(max_length=4, blank=True)
     status = models.CharField(max_length=10, choices=UserStatus.choices, default=UserStatus.ACTIVE)
     status_date = models.DateField(null=True, blank=True)
-    pref_first_name = models.CharField(max_length=255, blank=True)
-    pref_middle_name = models.CharField(max_length=255, blank=True)
-    pref_last_name = models.CharField(max_length=255, blank=True)
-    pref_name_suffix = models.CharField(max_length=255, blank=True)
+    pref_first_name = models.CharField(max_length=MAX_LENGTH, blank=True)
+    pref_middle_name = models.CharField(max_length=MAX_LENGTH, blank=True)
+    pref_last_name = models.CharField(max_length=MAX_LENGTH, blank=True)
+    pref_name_suffix = models.CharField(max_length=MAX_LENGTH, blank=True)
     is_researcher = models.BooleanField(default=False)
     researcher = models.TextField(blank=True)  # Esploro researcher data, kept as it came (XML)
     segments = models.JSONField(default=dict, blank=True)
@@ -76,11 +73,9 @@ class Patron(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name", "primary_id"]
-        constraints = [
-            models.UniqueConstraint(
-                "institution", Lower("primary_id"), name="primary_id_unique_ci"
-            ),
-        ]
+        # No unique index on the primary ID itself: it is unique through its identifier row
+        # (type `primary_id`), whose key is computed in Python (`identifier_key`), so SQLite and
+        # PostgreSQL refuse the same values (a `lower()` of the database folds differently).
         indexes = [models.Index(fields=["institution", "last_name", "first_name"])]
 
     def __str__(self) -> str:
@@ -98,8 +93,8 @@ class Patron(models.Model):
 class PatronIdentifier(models.Model):
     """One identifier of a user (the primary ID is stored here too, as type `primary_id`).
 
-    `value_key` (the value, lower-cased) is unique per institution: no two users, and no two
-    identifiers of one user, share a value.
+    `value_key` (`identifier_key` of the value: NFC, case-folded) is unique per institution: no
+    two users, and no two identifiers of one user, share a value.
     """
 
     # No index of its own: the unique (institution, value_key) index serves institution lookups,
@@ -108,11 +103,11 @@ class PatronIdentifier(models.Model):
         Institution, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     patron = models.ForeignKey(Patron, on_delete=models.CASCADE, related_name="identifiers")
-    id_type = models.CharField(max_length=255)
-    value = models.CharField(max_length=255)
-    value_key = models.CharField(max_length=255)
+    id_type = models.CharField(max_length=MAX_LENGTH)
+    value = models.CharField(max_length=MAX_LENGTH)
+    value_key = models.CharField(max_length=MAX_LENGTH)
     note = models.TextField(blank=True)
-    status = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=MAX_LENGTH, blank=True)
     segment_type = models.CharField(
         max_length=10, choices=SegmentType.choices, default=SegmentType.EXTERNAL
     )
@@ -139,13 +134,13 @@ class PatronChange(models.Model):
     patron = models.ForeignKey(
         Patron, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes"
     )
-    primary_id = models.CharField(max_length=255)
+    primary_id = models.CharField(max_length=MAX_LENGTH)
     action = models.CharField(max_length=10, choices=ChangeAction.choices)
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    actor_label = models.CharField(max_length=255, blank=True)
+    actor_label = models.CharField(max_length=MAX_LENGTH, blank=True)
     job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     changes = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

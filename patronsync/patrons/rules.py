@@ -22,7 +22,7 @@ from .fields import (
     SEGMENT_REQUIRED,
     TYPED_SEGMENTS,
 )
-from .models import identifier_key
+from .limits import checked_identifier, checked_identifier_segment, checked_text, identifier_key
 
 # Plain strings: Django's `Choices.values` builds a new list on every call, and these are
 # looked up for every segment of every user in a feed.
@@ -117,14 +117,9 @@ def check_code(codes: CodeTables, table: str, code: str, *, field_name: str) -> 
 
 def _text(value: Any, *, field_name: str, max_length: int) -> str:
     text = "" if value is None else str(value).strip()
-    if len(text) > max_length:
-        raise RuleViolation(
-            f"Field {field_name} is longer than {max_length} characters",
-            code="VALUE_TOO_LONG",
-            field=field_name,
-            value=text[:50],
-        )
-    return text
+    if field_name == "primary_id":
+        return checked_identifier(text, field_name=field_name)
+    return checked_text(text, field_name=field_name, max_length=max_length)
 
 
 def _core_value(name: str, raw: Any, codes: CodeTables) -> Any:
@@ -179,7 +174,8 @@ def _normalize_segment(
         elif key == "segment_type":
             out[key] = value if value in SEGMENT_TYPES else default_type
         elif isinstance(value, str):
-            out[key] = value.strip()
+            # Alma's XSD bounds no segment text, and the JSON column stores any length.
+            out[key] = checked_text(value.strip(), field_name=f"{where}.{key}", max_length=None)
         else:
             out[key] = value
     for required in SEGMENT_REQUIRED.get(kind, ()):
@@ -190,6 +186,8 @@ def _normalize_segment(
                 field=f"{kind}.{required}",
                 alma_code="401664",
             )
+    if kind == "user_identifier":
+        checked_identifier_segment(out, where=where)
     if kind in TYPED_SEGMENTS or kind == "user_identifier":
         out.setdefault("segment_type", default_type)
     return out
@@ -299,7 +297,11 @@ def patron_data_from_json(
         result.present.add("user_identifier")
     if "researcher" in data:
         researcher = data["researcher"]
-        result.researcher = researcher if isinstance(researcher, str) else ""
+        result.researcher = (
+            checked_text(researcher, field_name="researcher", max_length=None)
+            if isinstance(researcher, str)
+            else ""
+        )
         result.present.add("researcher")
     check_preferred(result.segments)
     return result
