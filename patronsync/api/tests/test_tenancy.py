@@ -8,14 +8,17 @@ names `main` in its body), and nothing of `main` changes.
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from patronsync.accounts.choices import ApiScope, StaffRole
 from patronsync.accounts.services import api_key_create
 from patronsync.connections.models import Connection
+from patronsync.core.models import CodeTableEntry
 from patronsync.jobs.models import Job
 from patronsync.jobs.services import profile_run
 from patronsync.loader.tests.conftest import user_xml, users_doc, write_zip
+from patronsync.patrons.tests.factories import patron_factory
 from patronsync.profiles.models import IntegrationProfile
 
 from .conftest import body_of, key_client, staff_client
@@ -162,3 +165,25 @@ def test_moving_a_connection_out_of_the_roots_is_refused(settings, tmp_path, adm
         response.json()["sub_directory"]
     )
     assert Connection.objects.get(pk=pk).sub_directory != "/etc"
+
+
+def test_alma_api_key_reads_only_its_own_institutions_users_and_code_tables(
+    institution, other_institution
+):
+    patron_factory(institution, primary_id="secret-student")
+    CodeTableEntry.objects.create(
+        institution=institution, table="UserGroups", code="MAINONLY", position=99
+    )
+    _, key = api_key_create(institution=other_institution, name="branch", scopes=EVERY_SCOPE)
+    headers = {"Authorization": f"apikey {key}", "Accept": "application/json"}
+    client = Client()
+
+    user = client.get("/almaws/v1/users/secret-student", headers=headers)
+    listed = client.get("/almaws/v1/users", {"q": "primary_id~secret"}, headers=headers)
+    table = client.get("/almaws/v1/conf/code-tables/UserGroups", headers=headers)
+
+    assert user.status_code == 400
+    assert user.json()["errorList"]["error"][0]["errorCode"] == "401861"
+    assert listed.json()["total_record_count"] == 0
+    assert table.status_code == 200
+    assert "MAINONLY" not in [row["code"] for row in table.json()["row"]]
