@@ -130,6 +130,7 @@ PROFILE_FIELDS = [
     "sync_input_path",
     "sync_schedule",
     "sync_xsd_version",
+    "sync_take_over_users",
 ]
 
 

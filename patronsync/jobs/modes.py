@@ -68,6 +68,7 @@ class SynchronizeJobMode(JobMode):
             "match_id_type": profile.sync_match_id_type,
             "synchronization_type": profile.sync_type,
             "unmatched": profile.sync_unmatched,
+            "take_over_users": profile.sync_take_over_users,
         }
 
     def match_settings(self, parameters: dict[str, Any]) -> tuple[str, str]:

@@ -388,6 +388,8 @@ class JobRunner:
             match_type=match_type,
             unmatched=unmatched,
             record_type=record_type,
+            # A job stored before the setting existed takes no other profile's users.
+            take_over_users=bool(parameters.get("take_over_users", False)),
             swap=SwapContext(profile_code=profile_code, record_type=record_type),
             touched=TouchedUsers.load(job.checkpoint.get("touched", "")),
         )

@@ -172,7 +172,12 @@ class ImportMode:
 
 
 class SynchronizeMode:
-    """Users SYNCHRONIZE (SPEC §3.2): Swap All over the matched user, or add the unmatched."""
+    """Users SYNCHRONIZE (SPEC §3.2): Swap All over the matched user, or add the unmatched.
+
+    A profile matches its own users (external ID its code) and users with no external ID; a
+    user of another profile is rejected (OTHER_PROFILES_USER) unless the profile takes over
+    users. The match lookup's columns say whose a user is: no query of its own.
+    """
 
     compares_content = True
 
@@ -220,13 +225,24 @@ class SynchronizeMode:
             if parsed is not None:
                 batch.to_create.append((out, *parsed))
             return
-        _, raw_hash, account_type, *labels = batch.matched[pid]
+        _, raw_hash, account_type, record_type, external_id, primary_id = batch.matched[pid]
         if account_type != "EXTERNAL":
             out.reject(_rejection("USER_NOT_EXTERNAL", "User is not external"))
             return
+        # Profiles own their users: another profile's (its code as external ID) is not this
+        # one's to relabel or Swap All over, unless this profile takes over users.
+        if external_id and external_id != ctx.profile_code and not ctx.take_over_users:
+            out.reject(
+                _rejection(
+                    "OTHER_PROFILES_USER",
+                    f"User {primary_id} belongs to profile {external_id} (its external ID); "
+                    f"profile {ctx.profile_code} does not take over other profiles' users",
+                )
+            )
+            return
         batch.feed.matched.setdefault(pid, out.index)
         if raw_hash and raw_hash == out.raw.raw_hash:
-            batch.keep(out, pid, *labels)
+            batch.keep(out, pid, record_type, external_id, primary_id)
             return
         parsed = batch.parse(out)
         if parsed is not None:

@@ -58,5 +58,7 @@ class RunContext:
     touched: TouchedUsers
     sink: BatchSink
     known: KnownHashes | None = None
+    # Whether a Synchronize matches users of other profiles (external ID another code) too.
+    take_over_users: bool = False
     # Names whose generated primary IDs the run has reached: base -> the number last taken.
     generated: dict[str, int] = field(default_factory=dict)

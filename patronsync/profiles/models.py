@@ -20,7 +20,8 @@ from .choices import (
 
 class IntegrationProfile(models.Model):
     """A Users integration profile: where its files come from and how Import and Synchronize
-    treat them. The profile code becomes the external ID of the users it loads."""
+    treat them. The profile code becomes the external ID of the users it loads, and a
+    Synchronize matches only those and users with no external ID, unless it takes over users."""
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="profiles")
     code = models.CharField(max_length=50)
@@ -55,6 +56,12 @@ class IntegrationProfile(models.Model):
         max_length=20, choices=Schedule.choices, default=Schedule.NOT_SCHEDULED
     )
     sync_xsd_version = models.CharField(max_length=5, default=XSD_VERSION_2)
+    sync_take_over_users = models.BooleanField(
+        default=False,
+        help_text="Whether a Synchronize may match users another profile loaded (their "
+        "external ID is that profile's code) and make them this profile's; off, it rejects "
+        "them (OTHER_PROFILES_USER).",
+    )
 
     updated_by = models.CharField(max_length=255, blank=True)
     status_date = models.DateTimeField(auto_now=True)

@@ -65,6 +65,7 @@ SECTION_KEYS = {
         "input_path": "sync_input_path",
         "schedule": "sync_schedule",
         "xsd_version": "sync_xsd_version",
+        "take_over_users": "sync_take_over_users",
     },
 }
 # A profile field's place in a configuration document, for errors: "synchronize.input_path".

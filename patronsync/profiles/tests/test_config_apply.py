@@ -408,3 +408,22 @@ def test_switching_navigation_off_under_a_profile_that_leaves_is_refused(tmp_pat
         config_apply_file(institution=institution, path=write(tmp_path, only_connection))
     assert "connections[0].allow_navigation: Profile SIS's import.input_path" in str(caught.value)
     assert Connection.objects.get().allow_navigation is True
+
+
+def test_take_over_users_is_off_unless_the_file_turns_it_on(tmp_path, institution):
+    path = write(tmp_path, CONFIG.format(path=tmp_path))
+    config_apply_file(institution=institution, path=path)
+    assert IntegrationProfile.objects.get(code="SIS").sync_take_over_users is False
+    text = CONFIG.format(path=tmp_path) + "      take_over_users: true\n"
+    assert config_apply_file(institution=institution, path=write(tmp_path, text))[1] == (
+        "profile SIS: updated"
+    )
+    assert IntegrationProfile.objects.get(code="SIS").sync_take_over_users is True
+
+
+def test_take_over_users_that_is_not_a_boolean_is_refused_naming_its_place(tmp_path, institution):
+    text = CONFIG.format(path=tmp_path) + "      take_over_users: perhaps\n"
+    with pytest.raises(ConfigurationError) as caught:
+        config_apply_file(institution=institution, path=write(tmp_path, text))
+    assert "profiles[0].synchronize.take_over_users" in str(caught.value)
+    assert not IntegrationProfile.objects.exists()
