@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from patronsync.core.text import REASON_CHARS, bounded
+
 Severity = Literal["error", "warning"]
+_ID_CHARS = 255  # the most of a primary ID a problem's text quotes (Alma's own limit)
 
 
 @dataclass(slots=True)
@@ -13,8 +16,9 @@ class Problem:
     """One thing wrong with a feed, located as precisely as it is known.
 
     `code` is a stable UPPER_SNAKE identifier (e.g. ``VALUE_NOT_A_DATE``) for reports and
-    filtering; `message` is the plain-words explanation. A problem with `line` and `primary_id`
-    set points at one user; one without them concerns a whole file or zip entry.
+    filtering; `message` is the plain-words explanation, cut to REASON_CHARS (with the cut
+    marked) when it quotes a long value of the feed. A problem with `primary_id` set names a
+    user: the user it is about, or the user being read when a file could not be read further.
     """
 
     severity: Severity
@@ -25,6 +29,9 @@ class Problem:
     line: int | None = None
     primary_id: str | None = None
     field: str | None = None
+
+    def __post_init__(self) -> None:
+        self.message = bounded(self.message, REASON_CHARS)
 
     @property
     def is_error(self) -> bool:
@@ -40,7 +47,7 @@ class Problem:
 
     def __str__(self) -> str:
         head = self.location()
-        who = f"user {self.primary_id}: " if self.primary_id else ""
+        who = f"user {bounded(self.primary_id, _ID_CHARS)}: " if self.primary_id else ""
         prefix = f"{head}: " if head else ""
         tag = "" if self.severity == "error" else "warning: "
         return f"{prefix}{tag}{who}{self.message}"

@@ -9,7 +9,9 @@ caller already knows is not parsed at all; any other document goes through lxml'
 Memory stays flat however large the feed: each ``<user>`` is cleared, with its preceding
 siblings, as soon as it has been read. File-level problems (not well-formed XML, a refused zip,
 a broken zip entry) do not raise: they are collected on the reader's `problems` list, and reading
-goes on with the next zip entry.
+goes on with the next zip entry. Such a problem gives the line where the parser stopped, what
+first stopped it (an undefined entity by its name), and the user being read, if its primary ID
+had been read.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from hashlib import blake2b
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from lxml import etree
 
@@ -216,6 +218,66 @@ def _forget(elem: Any) -> None:
             del parent[0]
 
 
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+_PARSER_DOMAIN = etree.ErrorDomains.PARSER
+_UNDEFINED_ENTITY = re.compile(r"Entity '([^']*)' not defined")
+
+
+def _first_parser_error(exc: etree.XMLSyntaxError) -> Any:
+    """The parser's first error since the document began (the reader clears the log then).
+
+    lxml's pull parser raises later, and often about a consequence: an undefined entity stops
+    libxml2 at once, and what is raised is "no element found" at line 0. The first entry of
+    the log says what stopped it, and where.
+    """
+    for entry in cast("Iterable[Any]", exc.error_log):  # (lxml-stubs omit the log's entries)
+        if entry.domain == _PARSER_DOMAIN and entry.level >= etree.ErrorLevels.ERROR:
+            return entry
+    return None
+
+
+def _syntax_problem(part: Part, exc: etree.XMLSyntaxError, user: str | None) -> Problem:
+    """A document that is not well-formed, in plain words, at the line where it stops."""
+    first = _first_parser_error(exc)
+    msg, line = (first.message, first.line) if first is not None else (exc.msg, exc.lineno)
+    msg = (msg or str(exc)).split("\n")[0].strip()
+    if entity := _UNDEFINED_ENTITY.fullmatch(msg):
+        msg = (
+            f"undefined entity &{entity[1]}; (a feed has no DOCTYPE to define entities: write "
+            "the character itself, or a character reference such as &#160; for a no-break "
+            "space; only &amp; &lt; &gt; &quot; &apos; are predefined)"
+        )
+    elif "encoding" in msg or "UTF-8" in msg:
+        msg += " (the bytes do not match the declared encoding; UTF-8 unless declared)"
+    return Problem(
+        "error", "XML_NOT_WELL_FORMED", f"not well-formed XML: {msg}",
+        part.file, part.entry, line or None, user,
+    )  # fmt: skip
+
+
+def _unreadable_problem(part: Part, exc: Exception, user: str | None) -> Problem:
+    msg = f"zip entry cannot be read: {exc}"
+    return Problem("error", "ZIP_CORRUPT", msg, part.file, part.entry, primary_id=user)
+
+
+def _open_user_id(elem: Any) -> str | None:
+    """The primary ID of a ``<user>`` the parser stopped inside, if it had been read whole.
+
+    A ``primary_id`` counts once something follows its end tag (an element or text): the
+    parser may have stopped inside it, leaving only the start of the value.
+    """
+    if elem is None:
+        return None
+    primary_id = None
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str) or local_name(tag) != "primary_id":
+            continue
+        if child.getnext() is not None or child.tail is not None:
+            primary_id = _text(child) or primary_id  # as the model: the last one given
+    return primary_id
+
+
 T = TypeVar("T", ParsedUser, RawUser)
 
 
@@ -272,23 +334,14 @@ class FeedReader(Generic[T]):
             except FeedError as exc:
                 self.problems.append(exc.problem)
             except etree.XMLSyntaxError as exc:
-                self.problems.append(self._syntax_problem(part, exc))
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-                msg = f"zip entry cannot be read: {exc}"
-                self.problems.append(Problem("error", "ZIP_CORRUPT", msg, part.file, part.entry))
+                self.problems.append(_syntax_problem(part, exc, None))
+            except _UNREADABLE as exc:
+                self.problems.append(_unreadable_problem(part, exc, None))
 
-    @staticmethod
-    def _syntax_problem(part: Part, exc: etree.XMLSyntaxError) -> Problem:
-        msg = (exc.msg or str(exc)).split("\n")[0].strip()
-        if "encoding" in msg or "UTF-8" in msg:
-            msg += " (the bytes do not match the declared encoding; UTF-8 unless declared)"
-        return Problem(
-            "error", "XML_NOT_WELL_FORMED", f"not well-formed XML: {msg}",
-            part.file, part.entry, exc.lineno,
-        )  # fmt: skip
-
-    def _problem(self, part: Part, code: str, message: str, line: int | None) -> FeedError:
-        return FeedError(Problem("error", code, message, part.file, part.entry, line))
+    def _problem(
+        self, part: Part, code: str, message: str, line: int | None, user: str | None = None
+    ) -> FeedError:
+        return FeedError(Problem("error", code, message, part.file, part.entry, line, user))
 
     def _check_document(self, part: Part, elem: Any, prolog: bytes) -> None:
         """Refuse a DOCTYPE; in strict mode check the root element."""
@@ -341,7 +394,11 @@ class FeedReader(Generic[T]):
             yield item
 
     def _parse_part(self, part: Part, summary: PartSummary, skip: int) -> Iterator[Any]:
-        """Read a document with lxml's pull parser; the first `skip` users are not given."""
+        """Read a document with lxml's pull parser; the first `skip` users are not given.
+
+        A document that cannot be read to its end raises FeedError, naming the user the parser
+        was inside (see `_open_user_id`) and what first stopped it.
+        """
         stream = part.open()
         parser = etree.XMLPullParser(events=("start", "end"), tag="{*}user", **_PARSER_OPTIONS)
         limit = self.limits.max_user_bytes
@@ -349,60 +406,70 @@ class FeedReader(Generic[T]):
         fed = depth = start_at = ordinal = line = 0
         prolog = b""
         checked = False
-        while True:
-            chunk = stream.read(CHUNK_SIZE)
-            if not checked and not prolog:
-                match = _FIRST_ELEMENT.search(chunk)
-                prolog = chunk[: match.start()] if match else chunk
-                if b"<!DOCTYPE" in prolog:
-                    raise self._problem(
-                        part, "XML_DOCTYPE", "DOCTYPE declarations are not allowed", 1
-                    )
-            if not chunk:
-                root: Any = parser.close()
-                if not checked:
-                    self._check_document(part, root, prolog)
-                return
-            parser.feed(chunk)
-            fed += len(chunk)
-            events: Iterator[tuple[str, Any]] = parser.read_events()  # type: ignore[assignment]
-            for event, elem in events:
-                if event == "start":
-                    depth += 1
-                    if depth == 1:
-                        start_at = fed - len(chunk)
-                        line = elem.sourceline
-                        if not checked:
-                            self._check_document(part, elem, prolog)
-                            checked = True
-                    continue
-                depth -= 1
-                if depth:
-                    continue
-                ordinal += 1
-                if ordinal <= skip:
+        current: Any = None  # the <user> being read
+        etree.clear_error_log()  # so that the log's first error is this document's
+        try:
+            while True:
+                chunk = stream.read(CHUNK_SIZE)
+                if not checked and not prolog:
+                    match = _FIRST_ELEMENT.search(chunk)
+                    prolog = chunk[: match.start()] if match else chunk
+                    if b"<!DOCTYPE" in prolog:
+                        raise self._problem(
+                            part, "XML_DOCTYPE", "DOCTYPE declarations are not allowed", 1
+                        )
+                if not chunk:
+                    root: Any = parser.close()
+                    if not checked:
+                        self._check_document(part, root, prolog)
+                    return
+                parser.feed(chunk)
+                fed += len(chunk)
+                events: Iterator[tuple[str, Any]] = parser.read_events()  # type: ignore[assignment]
+                for event, elem in events:
+                    if event == "start":
+                        depth += 1
+                        if depth == 1:
+                            start_at = fed - len(chunk)
+                            line, current = elem.sourceline, elem
+                            if not checked:
+                                self._check_document(part, elem, prolog)
+                                checked = True
+                        continue
+                    depth -= 1
+                    if depth:
+                        continue
+                    ordinal += 1
+                    if ordinal <= skip:
+                        _forget(elem)
+                        continue
+                    summary.users = ordinal
+                    raw = etree.tostring(elem, encoding="utf-8", with_tail=False)  # as in files
+                    position = Position(part.file, part.entry, line, ordinal)
+                    if len(raw) > limit:
+                        msg = f"<user> element is {len(raw):,} bytes, over the limit of {limit:,}"
+                        user = _match_values(elem)[0]
+                        raise self._problem(part, "USER_TOO_LARGE", msg, line, user)
+                    digest = blake2b(raw, digest_size=16).hexdigest()
+                    if raw_mode:
+                        primary_id, identifiers = _match_values(elem)
+                        item: Any = RawUser(position, digest, raw, strict)
+                        item.cached_primary_id, item.cached_identifiers = primary_id, identifiers
+                        if decode is not None:
+                            item.decoded = decode(elem)
+                    else:
+                        item = _parse_element(elem, position, digest, strict, line)
                     _forget(elem)
-                    continue
-                summary.users = ordinal
-                raw = etree.tostring(elem, encoding="utf-8", with_tail=False)  # as in files
-                position = Position(part.file, part.entry, line, ordinal)
-                if len(raw) > limit:
-                    msg = f"<user> element is {len(raw):,} bytes, over the limit of {limit:,}"
-                    raise self._problem(part, "USER_TOO_LARGE", msg, line)
-                digest = blake2b(raw, digest_size=16).hexdigest()
-                if raw_mode:
-                    primary_id, identifiers = _match_values(elem)
-                    item: Any = RawUser(position, digest, raw, strict)
-                    item.cached_primary_id, item.cached_identifiers = primary_id, identifiers
-                    if decode is not None:
-                        item.decoded = decode(elem)
-                else:
-                    item = _parse_element(elem, position, digest, strict, line)
-                _forget(elem)
-                yield item
-            if depth and fed - start_at > limit + CHUNK_SIZE:
-                msg = f"<user> element is over the limit of {limit:,} bytes"
-                raise self._problem(part, "USER_TOO_LARGE", msg, line)
+                    yield item
+                if depth and fed - start_at > limit + CHUNK_SIZE:
+                    msg = f"<user> element is over the limit of {limit:,} bytes"
+                    raise self._problem(part, "USER_TOO_LARGE", msg, line, _open_user_id(current))
+        except etree.XMLSyntaxError as exc:
+            user = _open_user_id(current) if depth else None
+            raise FeedError(_syntax_problem(part, exc, user)) from None
+        except _UNREADABLE as exc:
+            user = _open_user_id(current) if depth else None
+            raise FeedError(_unreadable_problem(part, exc, user)) from None
 
 
 def iter_users(

@@ -9,13 +9,19 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:
-    """Render a job report the way Alma's "Patron Import Results" page lays it out."""
-    console.print(f"[bold]{report['report']}[/bold]: {report['title']}")
+    """Render a job report the way Alma's "Patron Import Results" page lays it out.
+
+    What a feed or a profile wrote (file names, primary IDs, reasons, problems, titles) is
+    printed as text, never read as rich markup: a primary ID such as ``[/]`` shows as it is.
+    """
+    console.print(f"[bold]{escape(report['report'])}[/bold]: {escape(report['title'])}")
     console.print(
         f"Status: [bold]{report['status_label']}[/bold]   Process ID: {report['process_id']}   "
         f"Total run time: {report['total_run_time_seconds']} s"
@@ -35,7 +41,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     console.print(summary)
     params = Table(title="Job parameters", show_header=False)
     for key, value in report["parameters"].items():
-        params.add_row(key, str(value))
+        params.add_row(Text(str(key)), Text(str(value)))
     console.print(params)
     if report["files"]:
         files = Table(title="Users by file")
@@ -48,10 +54,11 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             files.add_column("Same content as")
         for entry in report["files"]:
             problems = "; ".join(p["message"] for p in entry.get("problems", []))
-            row = [entry["name"], f"{entry.get('users', 0):,}", problems]
+            row = [Text(entry["name"]), Text(f"{entry.get('users', 0):,}"), Text(problems)]
             if repeating:
                 repeats = entry.get("repeats")
-                row.append(f"{repeats['file']} (job {repeats['job_id']})" if repeats else "")
+                same = f"{repeats['file']} (job {repeats['job_id']})" if repeats else ""
+                row.append(Text(same))
             files.add_row(*row)
         console.print(files)
     if report["log"]:  # e.g. "No new zip files in synchronize"
@@ -64,7 +71,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             rejected.add_column(column)
         for row in report["rejected_users"][:50]:
             where = f"{row['file']}{':' + row['entry'] if row['entry'] else ''}:{row['line']}"
-            rejected.add_row(where, row["primary_id"] or row["match_value"], row["reason"])
+            user = row["primary_id"] or row["match_value"]
+            rejected.add_row(Text(where), Text(user), Text(row["reason"]))
         console.print(rejected)
         if report["rejected"] > 50:
             console.print(

@@ -49,6 +49,7 @@ from patronsync.connections.transports import RemoteFile, Transport, transport_f
 from patronsync.core.bulk import insert_rows
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
+from patronsync.core.text import LOG_LINE_CHARS, bounded
 from patronsync.loader.context import RunContext
 from patronsync.loader.pipeline import JobCancelled, Progress, load_file
 from patronsync.loader.state import TouchedUsers
@@ -112,7 +113,8 @@ class JobLogHandler(logging.Handler):
         if getattr(record, "job_id", None) != self.job_id:
             return
         try:
-            line = self.format(record)
+            # A line may quote a feed's value (a file name, a reason): the log keeps it cut.
+            line = bounded(self.format(record), LOG_LINE_CHARS)
             Job.objects.filter(pk=self.job_id).update(log=log_appended(line))
         except Exception:
             self.handleError(record)

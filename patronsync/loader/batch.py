@@ -19,6 +19,7 @@ from patronsync.almaxml.hashing import content_hash
 from patronsync.almaxml.jsonform import user_to_json
 from patronsync.core.exceptions import RuleViolation
 from patronsync.core.selectors import CodeTables
+from patronsync.core.text import REASON_CHARS, bounded
 from patronsync.patrons.claims import IdentifierClaims, duplicate_in_feed
 from patronsync.patrons.fields import PRIMARY_ID_TYPE
 from patronsync.patrons.models import Patron, identifier_key
@@ -60,10 +61,11 @@ class Outcome:
         return self.raw.primary_id or ""
 
     def reject(self, problem: RuleViolation) -> None:
+        # A reason may quote a value of the feed, of any length: it is stored cut, and says so.
         self.outcome, self.reason_code, self.reason = (
             RecordOutcome.REJECTED,
             problem.code,
-            problem.message,
+            bounded(problem.message, REASON_CHARS),
         )
         self.patron = self.plan = None
         self.changes = {}

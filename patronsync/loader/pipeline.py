@@ -33,6 +33,7 @@ from patronsync.almaxml import Limits, Problem, RawUser, iter_raw_users
 from patronsync.core.bulk import analyze
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.core.selectors import CodeTables
+from patronsync.core.text import REASON_CHARS, bounded
 from patronsync.patrons.models import Patron, PatronIdentifier
 from patronsync.patrons.selectors import patron_raw_hashes
 
@@ -259,14 +260,22 @@ def load_file(
 
 
 def _file_problem(problem: Problem) -> dict[str, Any]:
-    """A file-level problem for the job's report: an error in Alma's words, with where it is."""
+    """A file-level problem for the job's report: an error in Alma's words, with where it is,
+    naming the user being read when the file could not be read further, if known."""
     message = str(problem)
     if problem.is_error:
-        where = ", ".join(
+        where = [
             f"{label} {value}"
             for label, value in (("entry", problem.entry), ("line", problem.line))
             if value is not None
-        )
-        message = f"Could not parse file {problem.file}" + (f" ({where})" if where else "")
-        message += f": {problem.message}"
-    return {"code": problem.code, "message": message, "line": problem.line, "entry": problem.entry}
+        ]
+        if problem.primary_id:
+            where.append(f"in user with primary ID {problem.primary_id}")
+        located = f" ({', '.join(where)})" if where else ""
+        message = f"Could not parse file {problem.file}{located}: {problem.message}"
+    return {
+        "code": problem.code,
+        "message": bounded(message, REASON_CHARS),  # names and IDs come from the feed
+        "line": problem.line,
+        "entry": problem.entry,
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from patronsync.almaxml import Limits, iter_users
+from patronsync.almaxml import Limits, iter_raw_users, iter_users
 
 GOOD = b"<users><user><primary_id>ok</primary_id></user></users>"
 
@@ -38,6 +38,19 @@ def test_external_entity_does_not_leak_a_local_file(tmp_path: Path) -> None:
     assert users == []
     assert [p.code for p in problems] == ["XML_DOCTYPE"]
     assert "TOP-SECRET" not in repr(users) + repr(problems)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_xinclude_is_never_followed(tmp_path: Path, strict: bool) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    data = (
+        '<users xmlns:xi="http://www.w3.org/2001/XInclude"><user><primary_id>a</primary_id>'
+        f'<last_name><xi:include href="file://{secret}" parse="text"/></last_name></user></users>'
+    ).encode()
+    users, _problems = _read(data, strict=strict)
+    assert "TOP-SECRET" not in repr(users)
+    assert [u.user.last_name for u in users] == [None]
 
 
 def test_billion_laughs_is_refused() -> None:
@@ -187,3 +200,125 @@ def test_corrupt_zip_is_refused() -> None:
 def test_missing_file_is_a_file_problem(tmp_path: Path) -> None:
     _users, [problem] = _read(tmp_path / "nope.zip")
     assert problem.code == "FILE_UNREADABLE"
+
+
+def _many_entries(count: int, *, xml: int = 1) -> bytes:
+    """A zip of `xml` good XML files and `count` empty entries that are not XML."""
+    entries = {f"u{i:02d}.xml": GOOD for i in range(xml)}
+    entries.update({f"junk/{i:06d}.txt": b"" for i in range(count)})
+    return _zip(entries, zipfile.ZIP_STORED)
+
+
+def test_zip_with_more_than_50_entries_of_any_kind_is_refused_with_one_problem() -> None:
+    users, problems = _read(_many_entries(50))  # 51 entries, one of them XML
+    assert users == []
+    assert [(p.code, p.message) for p in problems] == [
+        (
+            "ZIP_TOO_MANY_ENTRIES",
+            "zip holds 51 entries, over the limit of 50: every entry counts, XML or not, "
+            "folders included (Alma's limit); zip refused",
+        )
+    ]
+
+
+def test_zip_of_thousands_of_empty_entries_is_refused_naming_their_count() -> None:
+    users, [problem] = _read(_many_entries(20_000))
+    assert users == []
+    assert problem.code == "ZIP_TOO_MANY_ENTRIES"
+    assert problem.message.startswith("zip holds 20,001 entries")
+
+
+def test_zip64_with_more_entries_than_a_plain_zip_can_count_is_refused() -> None:
+    """Over 65,535 entries a zip says its count in its zip64 records."""
+    users, [problem] = _read(_many_entries(70_000))
+    assert users == []
+    assert problem.message.startswith("zip holds 70,001 entries")
+
+
+def test_a_folder_entry_counts_toward_the_50() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.mkdir("users")
+        for i in range(50):
+            zf.writestr(f"users/u{i:02d}.xml", GOOD)
+    users, [problem] = _read(buffer.getvalue())
+    assert (users, problem.code) == ([], "ZIP_TOO_MANY_ENTRIES")
+
+
+def test_zip_that_understates_its_entry_count_is_still_refused() -> None:
+    data = bytearray(_many_entries(59))  # 60 entries
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = (10).to_bytes(2, "little") * 2  # "10 entries" in the end record
+    users, [problem] = _read(bytes(data))
+    assert users == []
+    assert problem.message.startswith("zip holds more than 50 entries")
+
+
+def test_zip_with_50_entries_of_which_some_are_not_xml_is_read() -> None:
+    reader = iter_users(_many_entries(45, xml=5), name="feed")
+    assert len(list(reader)) == 5
+    assert [p.code for p in reader.problems] == ["ZIP_ENTRY_SKIPPED"] * 45
+
+
+ENTITY_FEED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<users>\n'
+    b"<user><primary_id>a</primary_id></user>\n"
+    b"<user>\n  <primary_id>bb</primary_id>\n  <last_name>Ana&nbsp;Lopez</last_name>\n</user>\n"
+    b"<user><primary_id>c</primary_id></user>\n</users>\n"
+)
+
+
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("strict", [False, True])
+def test_undefined_entity_is_reported_with_its_name_line_and_user(raw: bool, strict: bool) -> None:
+    """On every reading path: the lenient byte splitter hands the user to the parser."""
+    read = iter_raw_users if raw else iter_users
+    reader = read(ENTITY_FEED, name="feed", strict=strict)
+    assert [u.position.line for u in reader] == [3]
+    [problem] = reader.problems
+    assert (problem.code, problem.line, problem.primary_id) == ("XML_NOT_WELL_FORMED", 6, "bb")
+    assert problem.message.startswith("not well-formed XML: undefined entity &nbsp; ")
+    assert "&#160;" in problem.message  # how to write it instead
+
+
+def test_file_level_error_names_the_user_being_read() -> None:
+    data = b"<users>\n<user><primary_id>a</primary_id></user>\n<user>\n<primary_id>b</primary_id>"
+    users, [problem] = _read(data + b"\n<first_name>Ada")
+    assert [u.user.primary_id for u in users] == ["a"]
+    assert (problem.code, problem.primary_id) == ("XML_NOT_WELL_FORMED", "b")
+    assert str(problem).startswith("feed:5: user b: not well-formed XML")
+
+
+def test_an_error_between_users_names_no_user() -> None:
+    users, [problem] = _read(b"<users>\n<user><primary_id>a</primary_id></user>\n&nbsp;</users>")
+    assert [u.user.primary_id for u in users] == ["a"]
+    assert (problem.line, problem.primary_id) == (3, None)
+
+
+def test_an_error_inside_the_primary_id_names_no_user() -> None:
+    """The parser stopped inside the value: what it read of it is not the user's ID."""
+    _users, [problem] = _read(b"<users>\n<user><primary_id>ab&nbsp;cd</primary_id></user></users>")
+    assert (problem.line, problem.primary_id) == (2, None)
+
+
+def test_a_user_over_the_size_limit_is_named() -> None:
+    big = b"<users><user><primary_id>x</primary_id><first_name>" + b"a" * 5000
+    data = big + b"</first_name></user></users>"
+    _users, [problem] = _read(data, limits=Limits(max_user_bytes=1000))
+    assert (problem.code, problem.primary_id) == ("USER_TOO_LARGE", "x")
+
+
+def test_a_long_attribute_value_is_cut_in_the_problem_that_quotes_it() -> None:
+    value = "y" * 900_000
+    data = (
+        '<users><user><primary_id>x</primary_id><contact_info><emails><email preferred="'
+        + value
+        + '"><email_address>a@b.c</email_address></email></emails></contact_info></user></users>'
+    ).encode()
+    [parsed], problems = _read(data)
+    assert problems == []
+    [problem] = parsed.errors
+    assert problem.code == "VALUE_NOT_A_BOOLEAN"
+    assert len(problem.message) == 1_000
+    assert problem.message.startswith("attribute preferred='yyy")
+    assert problem.message.endswith(" more characters]")
