@@ -42,6 +42,15 @@ class RootEntry:
         return Path(self.folder.replace(CODE_PLACEHOLDER, code)).resolve()
 
 
+def path_resolved(path: str | Path) -> Path | None:
+    """`path` made absolute with every symbolic link followed, or None when it cannot be: a NUL
+    character in it, or a loop of links."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+
+
 def default_local_roots() -> str:
     """The roots when the setting is empty: the quick start's folder and one per institution."""
     sis = Path(settings.DATA_DIR) / "sis"
@@ -133,7 +142,9 @@ def local_folder_problem(*, institution: Institution, folder: str) -> str | None
             f"{folder!r} is not an absolute path; local connections of institution "
             f"{institution.code} use folders inside {allowed}"
         )
-    elif not local_path_allowed(institution=institution, path=Path(folder).resolve()):
+    elif (resolved := path_resolved(folder)) is None:
+        problem = f"{folder!r} cannot be resolved (a NUL character, or a loop of links)"
+    elif not local_path_allowed(institution=institution, path=resolved):
         problem = (
             f"{folder!r} is outside the folders institution {institution.code} may use for "
             f"local connections ({allowed})"

@@ -98,7 +98,7 @@ def test_zip_that_links_out_of_the_folder_is_refused_and_its_target_is_untouched
 
     assert job.status == "failed"
     assert "stolen.zip in" in job.log
-    assert "symbolic link to a file outside the folder" in job.log
+    assert "is a symbolic link that leads out of the folder" in job.log
     assert not Patron.objects.exists()
     assert target.exists()
     assert (main / "synchronize" / "stolen.zip").is_symlink()
@@ -117,6 +117,16 @@ def test_zip_that_links_to_a_file_of_the_same_folder_is_taken(folders, instituti
     transport.mark_handled("synchronize", "latest.zip")
     assert (main / "synchronize" / "latest.zip.handled").is_symlink()
     assert real.exists()
+
+
+def test_zip_link_that_loops_is_refused_like_one_that_leads_out(folders, institution):
+    main, _ = folders
+    loop = main / "synchronize" / "loop.zip"
+    loop.symlink_to(loop)
+    transport = transport_for(legacy_connection(institution, main))
+
+    with pytest.raises(ConfigurationError, match=r"loop\.zip in .* leads out of the folder"):
+        transport.list("synchronize")
 
 
 def test_file_names_with_a_path_are_neither_read_nor_renamed(folders, institution):

@@ -129,6 +129,14 @@ def test_symbolic_link_inside_a_root_that_leads_out_is_refused_when_saved(
     assert "is outside the folders institution main may use" in problem
 
 
+def test_folder_with_a_nul_character_or_a_loop_of_links_is_refused(roots, institution):
+    (roots / "loop").symlink_to(roots / "loop")
+    for folder in (f"{roots}/a\0b", str(roots / "loop")):
+        problem = local_folder_problem(institution=institution, folder=folder)
+        assert problem is not None
+        assert "cannot be resolved (a NUL character, or a loop of links)" in problem
+
+
 def test_sftp_connection_is_not_checked_against_local_roots(roots, other_institution):
     connection = connection_create(
         institution=other_institution,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from patronsync.connections.roots import local_folder_problem
+from patronsync.connections.roots import local_folder_problem, path_resolved
 from patronsync.core.exceptions import ConfigurationError
 
 from .base import HANDLED_SUFFIX, RemoteFile, Transport
@@ -28,8 +28,8 @@ class LocalTransport(Transport):
         problem = local_folder_problem(institution=connection.institution, folder=path)
         if problem:
             raise ConfigurationError(f"Connection {connection.name}: {problem}")
-        resolved = Path(path).resolve()
-        if not resolved.is_dir():
+        resolved = path_resolved(path)
+        if resolved is None or not resolved.is_dir():
             raise ConfigurationError(f"Connection {connection.name}: folder {path} does not exist")
         return resolved
 
@@ -41,10 +41,12 @@ class LocalTransport(Transport):
                 f"Connection {self.connection.name}: {name!r} is not a file name of {folder}"
             )
         path = folder / name
-        if not path.resolve().is_relative_to(folder):
+        target = path_resolved(path)
+        if target is None or not target.is_relative_to(folder):
             raise ConfigurationError(
-                f"Connection {self.connection.name}: {name} in {folder} is a symbolic link to "
-                "a file outside the folder; it is not taken. Put the file itself in the folder."
+                f"Connection {self.connection.name}: {name} in {folder} is a symbolic link that "
+                "leads out of the folder (or nowhere); it is not taken. Put the file itself in "
+                "the folder."
             )
         return path
 
@@ -62,7 +64,7 @@ class LocalTransport(Transport):
 
     def fetch(self, folder: str, name: str, workdir: Path) -> Path:
         # Already local: read in place, through the link when it is one (checked inside).
-        return self._entry(self._folder(folder), name).resolve()
+        return self._entry(self._folder(folder), name).resolve()  # resolvable: _entry checked
 
     def mark_handled(self, folder: str, name: str) -> None:
         path = self._entry(self._folder(folder), name)
