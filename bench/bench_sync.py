@@ -101,6 +101,8 @@ def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> d
         **os.environ,
         "PATRONSYNC_DATA_DIR": str(data_dir),
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        # The drop folder is the one place the benchmark's local connection may read.
+        "PATRONSYNC_LOCAL_ROOTS": f"*={drop}",
     }
     env.pop("DATABASE_URL", None)
     if database == "postgresql":
