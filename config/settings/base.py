@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -32,8 +33,21 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (env(name) or default).split(",") if item.strip()]
 
 
-DATA_DIR = Path(env("DATA_DIR") or BASE_DIR / "var").resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+def private_dir_make(path: Path) -> Path:
+    """Create `path` with mode 0700 (only its owner may enter it) if it does not exist.
+
+    An existing folder keeps its mode: it is the operator's. The database file in it is made
+    0600 by the SQLite backend (patronsync.core.sqlite) either way.
+    """
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+        path.chmod(0o700)  # exactly: a umask such as 0277 would cut mkdir's mode further
+    return path
+
+
+# The database, the generated keys, the demo's feeds: created owner-only.
+DATA_DIR = private_dir_make(Path(env("DATA_DIR") or BASE_DIR / "var").resolve())
 
 
 def load_or_create_local_secret(path: Path, kind: str) -> str:
@@ -60,7 +74,9 @@ def load_or_create_local_secret(path: Path, kind: str) -> str:
 
 
 SECRET_KEY = env("SECRET_KEY") or ""
-DEBUG = env_bool("DEBUG", False)
+# Django's debug pages show the settings and the whole environment: DEBUG is on only under
+# `patronsync serve --dev` (see config/settings/dev.py), never from a variable alone.
+DEBUG = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -81,9 +97,12 @@ INSTALLED_APPS = [
     "patronsync.jobs",
     "patronsync.almaws",
     "patronsync.api",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First: a body over the limit is answered 413 before anything reads it.
+    "patronsync.core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,7 +110,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Request bodies: at most this many bytes (answered 413 past it; 2.5 MiB by default).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_REQUEST_BODY") or 2_621_440)
+# The error format of an answer given before any view runs, by path prefix (else plain text).
+ERROR_RESPONDERS = {
+    "/almaws/": "patronsync.almaws.renderers.error_response",
+    "/api/": "patronsync.core.middleware.json_error_response",
+}
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -112,13 +141,17 @@ TEMPLATES = [
 ]
 
 
+SQLITE_ENGINE = "patronsync.core.sqlite"
+
+
 def database_config() -> dict:
     """SQLite in DATA_DIR (WAL mode) unless DATABASE_URL names another database."""
     url = os.environ.get("DATABASE_URL") or env("DATABASE_URL")
     if url:
         return dict(dj_database_url.parse(url, conn_max_age=60))
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's SQLite backend, creating the database file 0600 (owner only).
+        "ENGINE": SQLITE_ENGINE,
         "NAME": DATA_DIR / "patronsync.sqlite3",
         "OPTIONS": {
             # WAL lets the web server read while a job writes; IMMEDIATE avoids
@@ -142,6 +175,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+
+# Staff logins are throttled by django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one
+# account, or from one address, that account or address is refused (429) until
+# LOGIN_LOCKOUT_MINUTES have passed without another try. `patronsync axes_reset` lifts them all.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT") or 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(env("LOGIN_LOCKOUT_MINUTES") or 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per address
+AXES_RESET_ON_SUCCESS = True
+# The attempts name staff of every institution: they are not shown in the admin.
+AXES_ENABLE_ADMIN = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC") or "UTC"
@@ -174,10 +221,28 @@ ENCRYPTION_KEY = env("ENCRYPTION_KEY") or ""
 # institution and DATA_DIR/sis/{code} for each. See docs/configuration.md.
 PATRONSYNC_LOCAL_ROOTS = env("LOCAL_ROOTS") or ""
 
+# Every handler redacts secret query parameters (`?apikey=...`, however spelled) from messages.
+# Django's own loggers are set here too, so that none keeps a handler without the filter:
+# `django.server` is the access log of `patronsync serve`.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "patronsync.core.redact.RedactUrlSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": ["redact"]},
+    },
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING") or "WARNING"},
 }

@@ -1,9 +1,10 @@
-"""The counters of Alma's governance thresholds: calls per institution per day and per second."""
+"""The counters of the API's limits: Alma's thresholds per institution, and each key's bucket."""
 
 from __future__ import annotations
 
 from django.db import models
 
+from patronsync.accounts.models import ApiKey
 from patronsync.core.models import Institution
 
 
@@ -49,3 +50,27 @@ class ApiSecondUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.institution_id} @{self.second}: {self.count}"
+
+
+class ApiKeyBucket(models.Model):
+    """One API key's token bucket for one period (a minute or an hour): its own rate limit.
+
+    A key of N calls a period holds at most N tokens and gains N per period, continuously; a
+    call takes one. `tokens` is the level at `refilled_at` (Unix time). Unlike a counter per
+    fixed window, no boundary lets 2N calls through in a moment. One row per key and period,
+    changed by a single conditional UPDATE (see almaws/ratelimit.py), so several web processes
+    share it on SQLite and PostgreSQL alike.
+    """
+
+    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    period = models.PositiveIntegerField()  # seconds: 60 or 3600
+    tokens = models.FloatField()
+    refilled_at = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "period"], name="api_key_bucket_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} per {self.period} s: {self.tokens:.1f} tokens"

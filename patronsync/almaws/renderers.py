@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from lxml import etree
 
 from patronsync.almaxml import FeedError, user_from_xml, user_to_xml, write_users
 from patronsync.almaxml.jsonform import user_from_json, user_to_json
+from patronsync.core.jsonsafe import json_loads_bounded
 
 from .errors import AlmaError
 
@@ -76,7 +76,7 @@ def parse_user(request: HttpRequest) -> dict[str, Any]:
         except FeedError as exc:
             raise AlmaError.no_valid_body(fmt=fmt, detail=exc.problem.message) from exc
     try:
-        data = json.loads(request.body)
+        data = json_loads_bounded(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise AlmaError.no_valid_body(fmt=fmt, detail=str(exc)) from exc
     if not isinstance(data, dict):
@@ -165,3 +165,9 @@ def render_error(error: AlmaError, *, fmt: str) -> HttpResponse:
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+def error_response(request: HttpRequest, *, status: int, code: str, message: str) -> HttpResponse:
+    """An error answered before any view runs (a body over the size limit), in Alma's error
+    format and the format the client asked for. The server's middleware calls it for /almaws/."""
+    return render_error(AlmaError(code, message, status=status), fmt=response_format(request))

@@ -14,7 +14,6 @@ from django.db import transaction
 
 from patronsync.accounts.models import ApiKey
 from patronsync.accounts.selectors import api_key_get_active
-from patronsync.accounts.services import api_key_use
 from patronsync.core.choices import CodeTableName
 from patronsync.core.exceptions import RuleViolation
 from patronsync.core.models import CodeTableEntry, Institution
@@ -34,6 +33,7 @@ from patronsync.patrons.services import (
 from patronsync.patrons.swap import API_MODE, SwapContext
 
 from .errors import AlmaError
+from .ratelimit import api_key_rate_take
 from .search import patron_search
 from .thresholds import REMAINING_HEADER, api_call_count
 
@@ -85,7 +85,7 @@ def api_call_authorize(*, key: str, write: bool) -> Caller:
     if api_key is None or not api_key.allows_users(write=write):  # users:read / users:write
         raise AlmaError.unauthorized()
     remaining = api_call_count(institution=api_key.institution)
-    check = api_key_use(api_key=api_key)
+    check = api_key_rate_take(api_key=api_key)  # token buckets: no burst at a window's edge
     if not check.allowed:
         raise AlmaError(
             "PER_THRESHOLD",

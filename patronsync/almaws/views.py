@@ -25,6 +25,7 @@ from .thresholds import REMAINING_HEADER
 
 logger = logging.getLogger(__name__)
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
+MAX_INT_PARAM = 2**31 - 1  # the largest 32-bit integer: far past any user store's size
 
 
 def api_key_of(request: HttpRequest) -> str:
@@ -36,13 +37,20 @@ def api_key_of(request: HttpRequest) -> str:
 
 
 def _int_param(request: HttpRequest, name: str, default: int) -> int:
+    """The whole-number parameter `name`; 402119 when it is not one or past MAX_INT_PARAM
+    (an offset of 10**20 overflows the database's integers)."""
     raw = request.GET.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise AlmaError("402119", f"General error: {name} must be a number.") from None
+    if value > MAX_INT_PARAM:
+        raise AlmaError(
+            "402119", f"General error: {name} must not be greater than {MAX_INT_PARAM}."
+        )
+    return value
 
 
 def users_base_url(request: HttpRequest) -> str:

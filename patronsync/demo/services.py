@@ -68,7 +68,7 @@ def demo_load(*, admin_username: str = "admin", users: int = SAMPLE_USERS,
         lines.append(f"Admin account: {admin_username} (exists; password unchanged)")
     drop = Path(settings.DATA_DIR) / "sis"
     for folder in ("import", "synchronize"):
-        (drop / folder).mkdir(parents=True, exist_ok=True)
+        (drop / folder).mkdir(parents=True, exist_ok=True, mode=0o700)  # the feeds: owner only
     config_apply(institution=institution, document=demo_config(drop), actor="quickstart")
     profile = IntegrationProfile.objects.get(institution=institution, code="SIS")
     day = Job.objects.filter(profile=profile).count() + 1

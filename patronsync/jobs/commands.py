@@ -136,6 +136,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
+    from patronsync.core.csvsafe import csv_safe_row
     from patronsync.jobs.models import Job
     from patronsync.jobs.selectors import RECORD_CSV_FIELDS, job_records, job_report
 
@@ -151,7 +152,7 @@ def report(args: argparse.Namespace) -> int:
         fields = RECORD_CSV_FIELDS
         writer.writerow(fields)
         for row in job_records(job=job).values_list(*fields).iterator():
-            writer.writerow(row)
+            writer.writerow(csv_safe_row(row))
         return 0
     if args.json:
         print(json.dumps(job_report(job=job), default=str))

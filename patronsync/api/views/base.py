@@ -2,29 +2,62 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions, status, viewsets
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from patronsync.accounts.choices import Action
+from patronsync.core.jsonsafe import json_depth_check
 from patronsync.core.models import Institution
 
 from ..access import ApiCaller, caller_of
 from ..permissions import HasInstitutionRole
 from ..schema import ApiAutoSchema
 
+MAX_PAGE = 1_000_000
+
 
 class ApiPagination(PageNumberPagination):
-    """`?page=N&page_size=M` (default 50, at most 1,000)."""
+    """`?page=N&page_size=M` (default 50, at most 1,000).
+
+    N is a whole number from 1 to MAX_PAGE (or `last`), else 400 naming `page`; a page past
+    the end of the list is 404. The bound keeps offsets far inside the database's integers.
+    """
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_number(self, request: Any, paginator: Any) -> Any:
+        raw = request.query_params.get(self.page_query_param) or "1"
+        if raw in self.last_page_strings:
+            return paginator.num_pages
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PAGE))
+        if not digits or not 1 <= int(raw) <= MAX_PAGE:
+            raise exceptions.ValidationError(
+                {"page": [f"A page number is a whole number from 1 to {MAX_PAGE:,}."]}
+            )
+        return int(raw)
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing with 400 a body nested deeper than MAX_JSON_DEPTH levels
+    (Python's parser would recurse into a RecursionError, an answer 500)."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        body = stream.read()
+        try:
+            json_depth_check(body)
+        except ValueError as exc:  # too deep, or not text in any of JSON's encodings
+            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        return super().parse(io.BytesIO(body), media_type, parser_context)
 
 
 class Conflict(exceptions.APIException):
@@ -39,6 +72,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     """A viewset whose querysets and writes are limited to the caller's institutions."""
 
     permission_classes = [HasInstitutionRole]
+    parser_classes = [BoundedJSONParser, FormParser, MultiPartParser]
     pagination_class = ApiPagination
     schema = ApiAutoSchema()
     write_actions: tuple[str, ...] = ()

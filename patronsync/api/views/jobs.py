@@ -15,6 +15,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from patronsync.core.csvsafe import csv_safe_row
 from patronsync.jobs.models import Job
 from patronsync.jobs.selectors import (
     RECORD_CSV_FIELDS,
@@ -63,7 +64,7 @@ def csv_lines(rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(RECORD_CSV_FIELDS)
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow(csv_safe_row(row))
 
 
 @extend_schema_view(

@@ -1,0 +1,178 @@
+"""`patronsync serve` as an operator starts it: a real server process on a loopback port, with
+a fresh data directory. It shows no debug page, answers a huge body 413, serves the admin's CSS,
+keeps API keys out of its access log and makes its data directory and database private."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from config.settings.base import BASE_DIR
+
+# In the server's environment: Django's debug page would show it (its name hides nothing).
+CANARY = "canary-of-the-server-environment"
+STARTUP_SECONDS = 120
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def call(
+        self, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.url + path, data=data, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def log_text(self, *, containing: str) -> str:
+        """The server's output once it contains `containing` (the access log is written after
+        the answer is sent), or as it is after a while."""
+        deadline = time.monotonic() + 30
+        while True:
+            text = self.log.read_text(errors="replace")
+            if containing in text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(data_dir: Path, log: Path, *flags: str) -> Server:
+    """`patronsync serve` on SQLite in `data_dir`; returns once it answers."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"DATABASE_URL", "PATRONSYNC_DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.dev",
+        PATRONSYNC_DATA_DIR=str(data_dir),
+        PATRONSYNC_DEBUG="true",  # an old variable: serve heeds --dev alone
+        PATRONSYNC_SERVE_CANARY=CANARY,
+        PATRONSYNC_READ_AHEAD="false",
+    )
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "patronsync.cli", "serve", "--port", str(port), *flags],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process=process, url=f"http://127.0.0.1:{port}", log=log)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            server.call("/admin/login/")
+            return server
+        except OSError:
+            time.sleep(0.25)
+    stop(server)
+    raise AssertionError(f"patronsync serve did not start:\n{log.read_text(errors='replace')}")
+
+
+def stop(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serve") / "data"  # not made yet: the server makes it
+
+
+@pytest.fixture(scope="module")
+def server(data_dir) -> Iterator[Server]:
+    running = start(data_dir, data_dir.parent / "serve.log")
+    yield running
+    stop(running)
+
+
+def test_serve_answers_404_without_listing_the_url_patterns(server):
+    status, body = server.call("/no-such-page/")
+
+    assert status == 404
+    assert b"URLconf" not in body
+    assert b"almaws/v1/" not in body
+    assert CANARY.encode() not in body
+
+
+def test_serve_answers_a_3_mb_login_post_413_without_the_environment(server):
+    status, body = server.call(
+        "/admin/login/",
+        data=b"username=admin&password=" + b"x" * 3_000_000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert status == 413
+    assert body.startswith(b"The request body is 3,000,024 bytes")
+    assert CANARY.encode() not in body
+    assert b"SECRET" not in body
+
+
+def test_serve_serves_the_admins_css_with_debug_off(server):
+    status, body = server.call("/static/admin/css/base.css")
+
+    assert status == 200
+    assert b"body" in body
+
+
+def test_access_log_redacts_the_key_however_it_is_spelled(server):
+    keys = {"apikey": "key-plain-1", "api%6Bey": "key-encoded-2", "APIKEY": "key-upper-3"}
+    for name, key in keys.items():
+        status, _ = server.call(f"/almaws/v1/users?format=json&{name}={key}&limit=1")
+        assert status == 401  # no such key; the server logs the call all the same
+
+    log = server.log_text(containing="APIKEY=[redacted]")
+
+    assert "api%6Bey=[redacted]&limit=1" in log
+    assert "apikey=[redacted]&limit=1" in log
+    assert "APIKEY=[redacted]&limit=1" in log
+    for key in keys.values():
+        assert key not in log
+
+
+def test_data_directory_is_0700_and_database_0600(server, data_dir):
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    database = data_dir / "patronsync.sqlite3"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    for companion in (data_dir / "patronsync.sqlite3-wal", data_dir / "patronsync.sqlite3-shm"):
+        if companion.exists():
+            assert stat.S_IMODE(companion.stat().st_mode) == 0o600
+
+
+def test_serve_dev_turns_on_djangos_debug_pages(server, data_dir):
+    dev = start(data_dir, data_dir.parent / "serve-dev.log", "--dev")
+    try:
+        status, body = dev.call("/no-such-page/")
+    finally:
+        stop(dev)
+
+    assert status == 404
+    assert b"URLconf" in body
