@@ -113,9 +113,22 @@ def checked_text(value: str, *, field_name: str, max_length: int | None = MAX_LE
 
 
 def checked_identifier_segment(item: dict[str, Any], *, where: str) -> None:
-    """An identifier segment's value (NFC, checked), note and status, in place."""
-    item["value"] = checked_identifier(str(item["value"]), field_name=f"{where}.value")
-    for key, limit in (("note", None), ("status", MAX_LENGTH)):
-        text = item.get(key)
-        if isinstance(text, str):
-            checked_text(text, field_name=f"{where}.{key}", max_length=limit)
+    """An identifier segment's value (NFC, checked), note and status, in place.
+
+    Nearly every identifier is short printable ASCII: that is decided without a call, and the
+    field's name is only spelled out for a value that breaks a rule.
+    """
+    value = item["value"]
+    if type(value) is not str:
+        value = str(value)
+    if not (value.isascii() and len(value) <= MAX_LENGTH and value.isprintable()):
+        value = checked_identifier(value, field_name=f"{where}.value")
+    item["value"] = value
+    status = item.get("status")
+    if isinstance(status, str) and (
+        len(status) > MAX_LENGTH or not status.isascii() or "\x00" in status
+    ):
+        checked_text(status, field_name=f"{where}.status", max_length=MAX_LENGTH)
+    note = item.get("note")
+    if isinstance(note, str) and (not note.isascii() or "\x00" in note):
+        checked_text(note, field_name=f"{where}.note", max_length=None)

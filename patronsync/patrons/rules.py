@@ -174,8 +174,10 @@ def _normalize_segment(
         elif key == "segment_type":
             out[key] = value if value in SEGMENT_TYPES else default_type
         elif isinstance(value, str):
-            # Alma's XSD bounds no segment text, and the JSON column stores any length.
-            out[key] = checked_text(value.strip(), field_name=f"{where}.{key}", max_length=None)
+            text = value.strip()
+            if not text.isascii() or "\x00" in text:  # no NUL or lone surrogate, in any length
+                checked_text(text, field_name=f"{where}.{key}", max_length=None)
+            out[key] = text
         else:
             out[key] = value
     for required in SEGMENT_REQUIRED.get(kind, ()):
