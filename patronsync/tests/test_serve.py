@@ -4,6 +4,7 @@ keeps API keys out of its access log and makes its data directory and database p
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
 import socket
 import stat
@@ -32,11 +33,16 @@ class Server:
     log: Path
 
     def call(
-        self, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        path: str,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        opener: urllib.request.OpenerDirector | None = None,
     ) -> tuple[int, bytes]:
         request = urllib.request.Request(self.url + path, data=data, headers=headers or {})
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with (opener or urllib.request.build_opener()).open(request, timeout=60) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
@@ -124,15 +130,26 @@ def test_serve_answers_404_without_listing_the_url_patterns(server):
 
 
 def test_serve_answers_a_3_mb_login_post_413_without_the_environment(server):
+    # As a browser would: the login page first, for its CSRF cookie and token.
+    cookies = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    server.call("/admin/login/", opener=browser)
+    token = next(cookie.value for cookie in cookies if cookie.name == "csrftoken")
+    form = f"csrfmiddlewaretoken={token}&username=admin&password=".encode() + b"x" * 3_000_000
+
     status, body = server.call(
         "/admin/login/",
-        data=b"username=admin&password=" + b"x" * 3_000_000,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        data=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": server.url + "/admin/login/",
+        },
+        opener=browser,
     )
 
+    assert CANARY.encode() not in body  # Django's debug page showed the whole environment
     assert status == 413
-    assert body.startswith(b"The request body is 3,000,024 bytes")
-    assert CANARY.encode() not in body
+    assert body.startswith(f"The request body is {len(form):,} bytes".encode())
     assert b"SECRET" not in body
 
 
