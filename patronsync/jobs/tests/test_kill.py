@@ -124,15 +124,19 @@ def test_a_killed_job_is_resumed_by_one_of_two_runs_started_together(race_lab):
         racers = [race_lab.start("run", "SIS", "--synchronize"), race_lab.start(*second)]
         outputs = [racer.communicate(timeout=120) for racer in racers]
         codes = [racer.returncode for racer in racers]
-        ran_first = codes[0] == 0
-        ran_second = bool(outputs[1][0].strip()) if attempt % 2 else codes[1] == 0
         assert set(codes) <= {0, 3}, f"{where}: {outputs}"
-        assert ran_first != ran_second, f"{where}: exits {codes}, {outputs}"
 
-        [job] = race_lab.jobs()
+        # One run resumed the killed job; the other was skipped, or (on a slow machine) began
+        # only once that job had ended, and then found no file left to take.
+        job, *later = race_lab.jobs()
         assert job["log"].count("resumed after interruption") == 1, where
         assert "Stopped:" not in job["log"], where
-        assert differences(race_lab.state(), want) == [], where
+        for other in later:
+            assert other["total_records_processed"] == 0, f"{where}: {other['log']}"
+            assert "No new zip files" in other["log"], where
+        got = race_lab.state()
+        got["jobs"] = got["jobs"][:1]
+        assert differences(got, want) == [], where
 
 
 def test_five_random_kill_points_of_a_5000_user_synchronize_end_as_if_never_killed(sweep_lab):
