@@ -112,6 +112,30 @@ def checked_text(value: str, *, field_name: str, max_length: int | None = MAX_LE
     return value
 
 
+def _storable(value: Any) -> str | None:
+    """The first string in a JSON value (keys included) that no database stores, or None."""
+    if isinstance(value, str):
+        if (not value.isascii() or "\x00" in value) and _UNSTORABLE.search(value):
+            return value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if (bad := _storable(key)) is not None or (bad := _storable(item)) is not None:
+                return bad
+    elif isinstance(value, list):
+        for item in value:
+            if (bad := _storable(item)) is not None:
+                return bad
+    return None
+
+
+def checked_json(value: Any, *, field_name: str) -> Any:
+    """A nested value of a segment (an object or a list, as the API may send): no string in it
+    holds a NUL or a lone surrogate, which PostgreSQL's JSON column refuses."""
+    if (bad := _storable(value)) is not None:
+        checked_text(bad, field_name=field_name, max_length=None)
+    return value
+
+
 def checked_identifier_segment(item: dict[str, Any], *, where: str) -> None:
     """An identifier segment's value (NFC, checked), note and status, in place.
 

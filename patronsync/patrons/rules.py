@@ -22,7 +22,13 @@ from .fields import (
     SEGMENT_REQUIRED,
     TYPED_SEGMENTS,
 )
-from .limits import checked_identifier, checked_identifier_segment, checked_text, identifier_key
+from .limits import (
+    checked_identifier,
+    checked_identifier_segment,
+    checked_json,
+    checked_text,
+    identifier_key,
+)
 
 # Plain strings: Django's `Choices.values` builds a new list on every call, and these are
 # looked up for every segment of every user in a feed.
@@ -178,6 +184,8 @@ def _normalize_segment(
             if not text.isascii() or "\x00" in text:  # no NUL or lone surrogate, in any length
                 checked_text(text, field_name=f"{where}.{key}", max_length=None)
             out[key] = text
+        elif isinstance(value, (dict, list)):
+            out[key] = checked_json(value, field_name=f"{where}.{key}")
         else:
             out[key] = value
     for required in SEGMENT_REQUIRED.get(kind, ()):

@@ -190,3 +190,13 @@ def test_stored_keys_are_case_folded_again_and_a_clash_keeps_its_old_key(
     assert keys[sigma.id] == MEDIAL
     assert keys[strasse.id] == "strasse"
     assert keys[street.id] == "straße"  # 'strasse' is STRASSE's: the old key stays
+
+
+@pytest.mark.django_db
+def test_a_nested_segment_value_no_database_stores_is_refused(institution, system_actor) -> None:
+    problem = _refusal(
+        institution, system_actor, rs_library=[{"code": {"value": "MAIN\x00", "desc": "Main"}}]
+    )
+    assert (problem.code, problem.field) == ("INVALID_CHARACTER", "rs_library[0].code")
+    assert "(U+0000)" in problem.message
+    assert not Patron.objects.exists()
