@@ -33,6 +33,18 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (env(name) or default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    """PATRONSYNC_<name> as a whole number of at least `minimum`; a clear error otherwise."""
+    value = (env(name) or "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < minimum:
+        raise ImproperlyConfigured(
+            f"PATRONSYNC_{name}: expected a whole number of at least {minimum}, got {value!r}"
+        )
+    return int(value)
+
+
 def private_dir_make(path: Path) -> Path:
     """Create `path` with mode 0700 (only its owner may enter it) if it does not exist.
 
@@ -115,7 +127,7 @@ MIDDLEWARE = [
 ]
 
 # Request bodies: at most this many bytes (answered 413 past it; 2.5 MiB by default).
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(env("MAX_REQUEST_BODY") or 2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY", 2_621_440)
 # The error format of an answer given before any view runs, by path prefix (else plain text).
 ERROR_RESPONDERS = {
     "/almaws/": "patronsync.almaws.renderers.error_response",
@@ -183,8 +195,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT") or 5)
-AXES_COOLOFF_TIME = dt.timedelta(minutes=int(env("LOGIN_LOCKOUT_MINUTES") or 15))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per address
 AXES_RESET_ON_SUCCESS = True
 # The attempts name staff of every institution: they are not shown in the admin.
