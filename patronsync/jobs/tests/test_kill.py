@@ -53,9 +53,9 @@ def next_day(folder: Path, users: int, seed: int) -> None:
 
 def lab_for(tmp: Path, *, users: int, seed: int, batch_size: int) -> Iterator[LabDatabase]:
     lab = LabDatabase(tmp / "lab", batch_size=batch_size)
-    lab.build_template(lambda lab: day_one(lab, users, seed))
-    next_day(lab.feed, users, seed)
-    try:
+    try:  # the lab's databases go even when building them fails
+        lab.build_template(lambda lab: day_one(lab, users, seed))
+        next_day(lab.feed, users, seed)
         yield lab
     finally:
         lab.drop_all()
