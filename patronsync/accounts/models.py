@@ -110,25 +110,3 @@ class ApiKey(models.Model):
     def read_only(self) -> bool:
         """The key holds no write scope."""
         return not self.scope_set & {ApiScope.USERS_WRITE, ApiScope.CONFIG_WRITE}
-
-
-class ApiKeyUsage(models.Model):
-    """Calls made with one key in one fixed window (a minute or an hour): the rate-limit counter.
-
-    A table rather than a cache, so every server process on SQLite or PostgreSQL counts alike.
-    """
-
-    key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="usage")
-    window = models.CharField(max_length=1)  # "m" (minute) or "h" (hour)
-    window_start = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["key", "window", "window_start"], name="api_key_usage_unique"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} {self.window} {self.window_start:%Y-%m-%d %H:%M}: {self.count}"

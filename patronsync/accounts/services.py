@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from patronsync.core.exceptions import PermissionDenied
 from patronsync.core.models import Institution
 
 from .choices import READ_ONLY_SCOPES, READ_WRITE_SCOPES, ROLE_ACTIONS, StaffRole
-from .models import ApiKey, ApiKeyUsage, Membership, StaffUser, scopes_normalize
+from .models import ApiKey, Membership, StaffUser, scopes_normalize
 
 
 @transaction.atomic
@@ -122,54 +118,6 @@ def api_key_revoke(*, api_key: ApiKey) -> None:
         return
     api_key.revoked = True
     api_key.save(update_fields=["revoked"])
-
-
-@dataclass(frozen=True, slots=True)
-class RateCheck:
-    """The outcome of counting one call: allowed or not, calls left, seconds until a reset."""
-
-    allowed: bool
-    remaining: int | None
-    retry_after: int
-
-
-RATE_WINDOWS = (("m", 60, "rate_limit_per_minute"), ("h", 3600, "rate_limit_per_hour"))
-
-
-def _count_in_window(*, api_key: ApiKey, window: str, start: dt.datetime) -> int:
-    usage, _ = ApiKeyUsage.objects.get_or_create(key=api_key, window=window, window_start=start)
-    ApiKeyUsage.objects.filter(pk=usage.pk).update(count=F("count") + 1)
-    return ApiKeyUsage.objects.values_list("count", flat=True).get(pk=usage.pk)
-
-
-@transaction.atomic
-def api_key_use(*, api_key: ApiKey, now: dt.datetime | None = None) -> RateCheck:
-    """Count one call with `api_key` in its fixed minute and hour windows, and say if it may run.
-
-    The counters are rows updated with `count = count + 1`, so several server processes share
-    them. A refused call is counted too; it does not touch `last_used_at`.
-    """
-    now = now or timezone.now()
-    allowed = True
-    remaining: int | None = None
-    retry_after = 0
-    for window, seconds, limit_field in RATE_WINDOWS:
-        limit: int = getattr(api_key, limit_field)
-        if not limit:
-            continue
-        epoch = int(now.timestamp())
-        start = dt.datetime.fromtimestamp(epoch - epoch % seconds, tz=dt.UTC)
-        count = _count_in_window(api_key=api_key, window=window, start=start)
-        left = max(limit - count, 0)
-        remaining = left if remaining is None else min(remaining, left)
-        if count > limit:
-            allowed = False
-            retry_after = max(retry_after, int((start - now).total_seconds()) + seconds)
-    if allowed:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        old = now - dt.timedelta(hours=2)
-        ApiKeyUsage.objects.filter(key=api_key, window_start__lt=old).delete()
-    return RateCheck(allowed=allowed, remaining=remaining, retry_after=max(retry_after, 1))
 
 
 def membership_set(*, user: StaffUser, institution: Institution, role: str) -> Membership:

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 
 from patronsync.accounts.models import ApiKey
 from patronsync.accounts.selectors import api_key_get_active
-from patronsync.accounts.services import api_key_use
+from patronsync.almaws.ratelimit import api_key_rate_take
 from patronsync.almaws.views import api_key_of
 
 
@@ -31,7 +31,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key = api_key_get_active(key=key)
         if api_key is None:
             raise exceptions.AuthenticationFailed("API key not defined or revoked.")
-        check = api_key_use(api_key=api_key)
+        check = api_key_rate_take(api_key=api_key)  # the same token buckets as /almaws/
         if not check.allowed:
             raise exceptions.Throttled(wait=check.retry_after)
         return AnonymousUser(), api_key

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from patronsync.accounts.models import ApiKey
 from patronsync.accounts.selectors import api_key_get_active
-from patronsync.accounts.services import api_key_create, api_key_revoke, api_key_use
+from patronsync.accounts.services import api_key_create, api_key_revoke
 from patronsync.cli import main as cli_main
 from patronsync.patrons.models import Patron
 from patronsync.patrons.tests.factories import patron_factory, user_json
@@ -163,36 +163,6 @@ def test_past_the_keys_limit_answers_429_with_retry_after(institution, monkeypat
     assert answers[2]["Retry-After"] == "30"  # 2 a minute: the next token drips in 30 s
     assert [r["X-Exl-Api-Remaining"] for r in answers] == ["99999", "99998", "99997"]
     assert error_of(answers[2])["errorCode"] == "PER_THRESHOLD"
-
-
-def test_rate_limit_counts_per_window_and_resets_in_the_next(institution):
-    api_key, _ = api_key_create(
-        institution=institution, name="tiny", read_only=True, rate_limit_per_minute=1
-    )
-    start = dt.datetime(2025, 3, 1, 10, 0, 0, tzinfo=dt.UTC)
-
-    first = api_key_use(api_key=api_key, now=start)
-    second = api_key_use(api_key=api_key, now=start + dt.timedelta(seconds=59))
-    next_minute = api_key_use(api_key=api_key, now=start + dt.timedelta(seconds=60))
-
-    assert (first.allowed, second.allowed, next_minute.allowed) == (True, False, True)
-    assert second.retry_after == 1
-
-
-def test_hourly_limit_applies_too(institution):
-    api_key, _ = api_key_create(
-        institution=institution,
-        name="hourly",
-        read_only=True,
-        rate_limit_per_minute=0,
-        rate_limit_per_hour=2,
-    )
-    start = dt.datetime(2025, 3, 1, 10, 0, 0, tzinfo=dt.UTC)
-
-    checks = [api_key_use(api_key=api_key, now=start + dt.timedelta(minutes=m)) for m in range(3)]
-
-    assert [c.allowed for c in checks] == [True, True, False]
-    assert checks[2].retry_after == 58 * 60
 
 
 def test_key_without_limits_of_its_own_still_carries_the_daily_remainder(institution):
