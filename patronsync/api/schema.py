@@ -29,9 +29,9 @@ class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the error answers, so clients and contract tests know them.
 
     Every call may be refused (401 no or bad credentials, 403 role or a key lacking the scope,
-    429 rate limit); calls with a body or query filters may be invalid (400); calls on one object, or
-    naming one, may find none (404), as may a page past the end of a list. A view lists its own
-    further answers (409) with `extend_schema`.
+    429 rate limit); calls with a body or query filters may be invalid (400); calls on one
+    object, or naming one, may find none (404), as may a page past the end of a list. A view
+    lists its own further answers (409) with `extend_schema`.
     """
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
