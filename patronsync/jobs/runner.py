@@ -305,7 +305,8 @@ class JobRunner:
             JobRecord,
             RECORD_COLUMNS,
             [
-                (job_id, o.raw.position.file, o.raw.position.entry or "", o.raw.position.line,
+                (job_id, o.raw.position.file[:512], (o.raw.position.entry or "")[:512],
+                 o.raw.position.line,
                  o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
                  o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
                  o.reason, o.changes)

@@ -12,6 +12,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from patronsync.accounts.views import InstitutionRoleMixin
+from patronsync.core.csvsafe import csv_safe_row
 
 from .choices import RecordOutcome
 from .models import Job
@@ -55,5 +56,5 @@ class JobRecordsCsvView(InstitutionRoleMixin, View):
         writer = csv.writer(response)
         writer.writerow(RECORD_CSV_FIELDS)
         for row in job_records(job=job).values_list(*RECORD_CSV_FIELDS).iterator():
-            writer.writerow(row)
+            writer.writerow(csv_safe_row(row))
         return response

@@ -49,6 +49,19 @@ def test_records_download_as_csv(client, institution, job):
     ]
 
 
+def test_records_download_neutralizes_formulas(client, institution, tmp_path):
+    for folder in ("synchronize", "import"):
+        (tmp_path / folder).mkdir()
+    profile = make_profile(institution, tmp_path, unmatched="REJECT")
+    feed = users_doc(user_xml("=HYPERLINK(1)"))
+    write_zip(tmp_path / "synchronize" / "a.zip", {"u.xml": feed})
+    job = profile_run(profile=profile, kind="synchronize")
+    login(client, institution)
+    response = client.get(f"/jobs/{job.pk}/records.csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["match_value"] for r in rows] == ["'=HYPERLINK(1)"]
+
+
 def test_jobs_of_another_institution_are_not_shown(client, institution, other_institution, job):
     login(client, other_institution, name="outsider")
     assert client.get(f"/jobs/{job.pk}/").status_code == 404

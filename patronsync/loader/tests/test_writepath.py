@@ -251,3 +251,12 @@ def test_many_users_of_one_name_get_distinct_primary_ids_across_batches(profile,
     assert len(ids) == 10
     assert "john.smith" in ids
     assert all(i.startswith("john.smith") for i in ids)
+
+
+def test_zip_entry_name_over_512_characters_does_not_stop_the_job(profile, drop):
+    name = "x" * 600 + ".xml"
+    write_zip(drop / "synchronize" / "long.zip", {name: users_doc(user_xml("u1"), user_xml(None))})
+    job = sync(profile)
+    assert (job.status, job.created, job.rejected) == ("completed_with_errors", 1, 1)
+    record = JobRecord.objects.get(job=job, outcome="rejected")
+    assert record.entry == name[:512]
