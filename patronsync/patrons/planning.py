@@ -186,14 +186,12 @@ def _forget_feed_bytes(patron: Patron, changes: dict[str, Any]) -> None:
         patron.raw_hash = patron.content_hash = ""
 
 
-def feed_restrict(data: PatronData) -> bool:
-    """Drop what a feed may not set; True when the record carried roles (the job warns)."""
+def feed_restrict(data: PatronData) -> None:
+    """Drop what a feed may not set (the engine counts records with roles before, to warn)."""
     for name in FEED_IGNORED_CORE:
         data.core.pop(name, None)
-    had_roles = False
     for key in FEED_IGNORED_SEGMENTS:
-        had_roles = bool(data.segments.pop(key, None)) or had_roles
-    return had_roles
+        data.segments.pop(key, None)
 
 
 def primary_id_base(data: PatronData) -> str:
