@@ -8,8 +8,33 @@ from django.db import models
 from patronsync.core.crypto import EncryptedTextField
 from patronsync.core.models import Institution
 
-from .choices import SizeType, TransportType
+from .choices import FtpServerType, SizeType, TransportType
 from .roots import local_folder_problem
+
+
+class AllowedConnection(models.Model):
+    """A row of Alma's "Allowed S/FTP Connections" table (the Ftp Include List): a server an
+    institution in implementation may reach (PATRONSYNC_IN_IMPLEMENTATION)."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="allowed_connections"
+    )
+    host = models.CharField("FTP hostname / IP", max_length=255)
+    description = models.CharField("FTP hostname / IP description", max_length=255, blank=True)
+    enabled = models.BooleanField(default=True)
+    updated_by = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField("last updated", auto_now=True)
+
+    class Meta:
+        ordering = ["host"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "host"], name="allowed_connection_unique_per_institution"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.host
 
 
 class Connection(models.Model):
@@ -38,9 +63,19 @@ class Connection(models.Model):
     size_type = models.CharField(max_length=2, choices=SizeType.choices, default=SizeType.GB)
     allow_navigation = models.BooleanField(default=True)
     passive_mode = models.BooleanField(default=True)
+    ftp_server_type = models.CharField(
+        max_length=10, choices=FtpServerType.choices, default=FtpServerType.DEFAULT
+    )
     username = models.CharField(max_length=255, blank=True)
     password = EncryptedTextField(blank=True, default="")
+    # The definition's own Ed25519 key pair for SFTP logins: the private key (OpenSSH format)
+    # encrypted, the public key ("ssh-ed25519 AAAA... comment") to install on the server.
     private_key = EncryptedTextField(blank=True, default="")
+    public_key = models.TextField(blank=True)
+    # The server's key, pinned at the first successful connection: its fingerprint as OpenSSH
+    # prints it ("SHA256:..."), or the sha256 of an FTPS server's certificate.
+    host_key_fingerprint = models.CharField(max_length=255, blank=True)
+    host_key_pinned_at = models.DateTimeField(null=True, blank=True)
     updated_by = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

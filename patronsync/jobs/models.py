@@ -56,6 +56,13 @@ class Job(models.Model):
     checkpoint = models.JSONField(default=dict, blank=True)
     files = models.JSONField(default=list, blank=True)
     log = models.TextField(blank=True)
+    # How many times a worker claimed the job; a job whose workers keep dying is errored once
+    # it reaches PATRONSYNC_JOB_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The slot a schedule fired for, in UTC; one job per profile, kind and slot.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    # How many users the job's files hold, once counted: the total of its progress.
+    users_expected = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -64,7 +71,12 @@ class Job(models.Model):
                 fields=["profile"],
                 condition=Q(status__in=ACTIVE_STATUSES),
                 name="one_active_job_per_profile",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["profile", "kind", "scheduled_for"],
+                condition=Q(scheduled_for__isnull=False),
+                name="one_job_per_scheduled_slot",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -153,6 +165,9 @@ class ReceivedFile(models.Model):
     users = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+    # Why the file could not be renamed to NAME.handled on the server after its users were
+    # committed; while set, the file is not taken again and each run tries the rename anew.
+    mark_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -34,6 +34,7 @@ class Schedule(models.TextChoices):
     DAILY_0700 = "DAILY_0700", "Every day at 07:00"
     DAILY_1100 = "DAILY_1100", "Every day at 11:00"
     WEEKLY_MON_0200 = "WEEKLY_MON_0200", "Every Monday at 02:00"
+    CRON = "CRON", "Cron expression"
 
 
 PRIMARY_ID_MATCH = "PRIMARY_ID"

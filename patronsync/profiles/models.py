@@ -39,6 +39,12 @@ class IntegrationProfile(models.Model):
     )
     import_input_path = models.CharField(max_length=1024, blank=True)
     import_xsd_version = models.CharField(max_length=5, default=XSD_VERSION_2)
+    import_schedule = models.CharField(
+        max_length=20, choices=Schedule.choices, default=Schedule.NOT_SCHEDULED
+    )
+    import_cron = models.CharField(
+        max_length=255, blank=True, help_text="When the schedule is CRON: five cron fields."
+    )
 
     sync_active = models.BooleanField(default=False)
     sync_record_type = models.CharField(
@@ -55,12 +61,21 @@ class IntegrationProfile(models.Model):
     sync_schedule = models.CharField(
         max_length=20, choices=Schedule.choices, default=Schedule.NOT_SCHEDULED
     )
+    sync_cron = models.CharField(
+        max_length=255, blank=True, help_text="When the schedule is CRON: five cron fields."
+    )
     sync_xsd_version = models.CharField(max_length=5, default=XSD_VERSION_2)
     sync_take_over_users = models.BooleanField(
         default=False,
         help_text="Whether a Synchronize may match users another profile loaded (their "
         "external ID is that profile's code) and make them this profile's; off, it rejects "
         "them (OTHER_PROFILES_USER).",
+    )
+
+    subscribers = models.TextField(
+        blank=True,
+        help_text="Email addresses, one per line, told when a job completes with rejections, "
+        "fails, errors or is held.",
     )
 
     updated_by = models.CharField(max_length=255, blank=True)
