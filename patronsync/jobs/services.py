@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -58,9 +58,14 @@ def job_create(
     kind: str,
     dry_run: bool = False,
     trigger: str = JobTrigger.MANUAL,
+    scheduled_for: datetime | None = None,
 ) -> Job:
     """Create a pending job, or hand back the profile's running job whose lease ran out (its
     worker died) for the caller's runner to claim and resume.
+
+    `scheduled_for` is the slot a schedule fires the job for (`jobs.scheduler`): one job per
+    profile, kind and slot, so a second scheduler firing the same slot gets JobAlreadyRunning
+    too. A scheduled job never takes over another job: the next worker resumes that one.
 
     Raises SectionNotActive when the profile's section for `kind` is not active, as in Alma,
     and JobAlreadyRunning when a job of the profile is pending (it waits for its worker: it is
@@ -76,7 +81,8 @@ def job_create(
         )
     active = Job.objects.filter(profile=profile, status__in=ACTIVE_STATUSES).first()
     if active is not None:
-        if active.lease_expired and active.kind == kind and active.dry_run == dry_run:
+        resumable = active.kind == kind and active.dry_run == dry_run and scheduled_for is None
+        if resumable and active.lease_expired:
             return active  # its runner takes it over and logs the resumption
         raise JobAlreadyRunning(_busy(active))
     parameters = mode.parameters(profile, dry_run=dry_run)
@@ -90,6 +96,7 @@ def job_create(
                 trigger=trigger,
                 process_id=_process_id(),
                 parameters=parameters,
+                scheduled_for=scheduled_for,
             )
     except IntegrityError:
         raise JobAlreadyRunning(f"A job of profile {profile.code} is already running") from None
