@@ -233,6 +233,10 @@ ENCRYPTION_KEY = env("ENCRYPTION_KEY") or ""
 # institution and DATA_DIR/sis/{code} for each. See docs/configuration.md.
 PATRONSYNC_LOCAL_ROOTS = env("LOCAL_ROOTS") or ""
 
+# How late a scheduled slot may still fire, e.g. after the machine was off: only the latest
+# missed slot fires, once, and not when it is older than this. See docs/scheduling.md.
+PATRONSYNC_SCHEDULE_GRACE_MINUTES = env_int("SCHEDULE_GRACE_MINUTES", 60)
+
 # Every handler redacts secret query parameters (`?apikey=...`, however spelled) from messages.
 # Django's own loggers are set here too, so that none keeps a handler without the filter:
 # `django.server` is the access log of `patronsync serve`.
