@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "patronsync.jobs.commands",
     "patronsync.profiles.commands",
     "patronsync.feeds.commands",
+    "patronsync.notifications.commands",
 )
 
 
@@ -45,6 +46,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a configuration that cannot start (ImproperlyConfigured: a key missing
+    in production, a malformed setting) stops it with one line on stderr and exit code 2."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return _main(argv)
+    except ImproperlyConfigured as exc:
+        print(f"patronsync: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser, own_commands = build_parser()
     if args_list and args_list[0] not in own_commands and not args_list[0].startswith("-"):

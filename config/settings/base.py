@@ -109,13 +109,18 @@ INSTALLED_APPS = [
     "patronsync.jobs",
     "patronsync.almaws",
     "patronsync.api",
+    "patronsync.notifications",
     "axes",
+    # Celery beat's schedule in the database (docs/workers.md); its tables exist everywhere.
+    "django_celery_beat",
 ]
 
 MIDDLEWARE = [
     # First: a body over the limit is answered 413 before anything reads it.
     "patronsync.core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The static files (the admin's CSS), from STATIC_ROOT, which `patronsync serve` fills.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -209,6 +214,67 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# whitenoise serves STATIC_ROOT (filled by `collectstatic`, which `patronsync serve` runs), and
+# the apps' own static folders too: a command run before any collectstatic still has them.
+WHITENOISE_USE_FINDERS = True
+
+# `patronsync serve`: gunicorn's worker processes and threads per process, and how long a
+# request may take before gunicorn restarts its worker (docs/deployment.md).
+WEB_WORKERS = env_int("WEB_WORKERS", 2)
+WEB_THREADS = env_int("WEB_THREADS", 4)
+WEB_TIMEOUT = env_int("WEB_TIMEOUT", 120)
+
+# Email to a profile's subscribers (patronsync.notifications): printed on the console unless
+# PATRONSYNC_EMAIL_HOST names an SMTP server. See docs/notifications.md.
+EMAIL_HOST = env("EMAIL_HOST") or "localhost"
+EMAIL_BACKEND = env("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_USER") or ""
+EMAIL_HOST_PASSWORD = env("EMAIL_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # TLS from the start, usually on port 465
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM") or "patronsync@localhost"
+# Links in emails and webhooks point here: the address users reach the server at.
+PATRONSYNC_BASE_URL = (env("BASE_URL") or "http://localhost:8000").rstrip("/")
+# Webhooks: tries per delivery, the first wait between tries in seconds (doubled each time),
+# and whether a plain http:// URL may be configured for a host other than this machine.
+WEBHOOK_TRIES = env_int("WEBHOOK_TRIES", 3)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 2, minimum=0)
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)
+# Called with each job once its final status is committed (patronsync.jobs.hooks).
+JOB_END_HOOKS = ["patronsync.notifications.services.notify_job_end"]
+
+# Workers (docs/workers.md). The embedded worker, `patronsync worker`, runs the waiting jobs
+# every WORKER_INTERVAL seconds. With BROKER_URL (redis://... or amqp://...) jobs are sent to
+# Celery workers instead; beat fires the schedules. A message carries only a job id; the Job row
+# decides (one claim), so a message that comes twice runs nothing twice.
+PATRONSYNC_WORKER_INTERVAL = env_int("WORKER_INTERVAL", 15)
+PATRONSYNC_BROKER_URL = (env("BROKER_URL") or "").strip()
+if PATRONSYNC_BROKER_URL and not PATRONSYNC_BROKER_URL.startswith(
+    ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+):
+    # Only the scheme: the rest of the URL may hold a password.
+    raise ImproperlyConfigured(
+        "PATRONSYNC_BROKER_URL: expected a redis:// or amqp:// URL, got one starting "
+        f"{PATRONSYNC_BROKER_URL.split(':', 1)[0]!r}"
+    )
+CELERY_BROKER_URL = PATRONSYNC_BROKER_URL or None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue of patronsync's tasks: set it apart when several installations share a broker.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE") or "patronsync"
+CELERY_TASK_ACKS_LATE = True  # a message is done when its job is, not when it is received
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's message goes back to the broker
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a worker process holds one job's message at a time
+CELERY_TASK_IGNORE_RESULT = True  # the Job row is the result
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -236,6 +302,11 @@ PATRONSYNC_LOCAL_ROOTS = env("LOCAL_ROOTS") or ""
 # How late a scheduled slot may still fire, e.g. after the machine was off: only the latest
 # missed slot fires, once, and not when it is older than this. See docs/scheduling.md.
 PATRONSYNC_SCHEDULE_GRACE_MINUTES = env_int("SCHEDULE_GRACE_MINUTES", 60)
+
+# Institutions still in implementation (comma-separated codes, `*` for all, empty for none):
+# their S/FTP definitions reach only the servers of their Allowed S/FTP Connections. Unset:
+# `*`, a new installation is in implementation, as Alma before Go Live.
+PATRONSYNC_IN_IMPLEMENTATION = env("IN_IMPLEMENTATION", "*") or ""
 
 # Every handler redacts secret query parameters (`?apikey=...`, however spelled) from messages.
 # Django's own loggers are set here too, so that none keeps a handler without the filter:

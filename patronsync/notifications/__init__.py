@@ -1,0 +1,1 @@
+"""Telling people when a job ends: email to a profile's subscribers, and signed webhooks."""
