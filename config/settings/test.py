@@ -15,6 +15,9 @@ DATA_DIR = Path(tempfile.mkdtemp(prefix="patronsync-test-"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests drop feeds in pytest's tmp_path; the tenancy tests set their own roots.
 PATRONSYNC_LOCAL_ROOTS = f"*={tempfile.gettempdir()}"
+# No institution is in implementation, so tests reach their own loopback servers; the tests of
+# the Allowed S/FTP Connections rule (patronsync/connections/tests/test_allowed.py) set it.
+PATRONSYNC_IN_IMPLEMENTATION = ""
 # django-axes needs the request at every authenticate(); the test client's login() has none.
 # The throttling tests (patronsync/tests/test_login_throttle.py) turn it on.
 AXES_ENABLED = False

@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from patronsync.core.crypto import EncryptedTextField
 from patronsync.core.models import Institution
 
-from .choices import FtpServerType, SizeType, TransportType
+from .allowed import host_normalize, server_not_allowed
+from .choices import (
+    DEFAULT_PORTS,
+    REMOTE_TRANSPORTS,
+    SERVER_SECURED,
+    FtpServerType,
+    SizeType,
+    TransportType,
+)
 from .roots import local_folder_problem
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is neither a host name nor an IP address, or None."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None
+    labels = host.rstrip(".").split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        return (
+            f"{host!r} is not a host name or an IP address; expected e.g. sftp.example.edu "
+            "or 192.0.2.10 (letters, digits, hyphens and dots, no scheme, port or path)"
+        )
+    return None
 
 
 class AllowedConnection(models.Model):
@@ -35,6 +65,17 @@ class AllowedConnection(models.Model):
 
     def __str__(self) -> str:
         return self.host
+
+    def clean(self) -> None:
+        """The host is stored normalized (lower case, no trailing dot), so that the table
+        compares hosts case-insensitively; it is a host name or an IP address."""
+        super().clean()
+        self.host = host_normalize(self.host)
+        if not self.host:
+            raise ValidationError({"host": "An FTP hostname or IP address is required."})
+        problem = host_problem(self.host)
+        if problem:
+            raise ValidationError({"host": problem})
 
 
 class Connection(models.Model):
@@ -91,12 +132,75 @@ class Connection(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """A local connection's folder lies inside its institution's roots."""
+        """The rules of a definition that its fields alone do not say:
+
+        - a local connection's folder lies inside its institution's roots;
+        - a remote one has a server (a host name or an IP address), a port from 1 to 65535
+          (22 for sftp, 21 for ftp and ftps when none is given) and a username;
+        - while the institution is in implementation, the server is an enabled row of its
+          Allowed S/FTP Connections (`allowed.server_not_allowed`);
+        - at least one file per run, no more files at least than at most, a size limit over 0.
+        """
         super().clean()
+        errors: dict[str, str] = {}
         if self.transport == TransportType.LOCAL and self.institution_id is not None:
             problem = local_folder_problem(institution=self.institution, folder=self.sub_directory)
             if problem:
-                raise ValidationError({"sub_directory": problem})
+                errors["sub_directory"] = problem
+        if self.is_remote:
+            errors.update(self._remote_errors())
+        if self.max_files is not None and self.max_files < 1:
+            errors["max_files"] = "The maximum number of files is at least 1."
+        elif (
+            self.min_files is not None
+            and self.max_files is not None
+            and self.min_files > self.max_files
+        ):
+            errors["min_files"] = (
+                f"The minimum number of files ({self.min_files}) is more than the maximum "
+                f"({self.max_files})."
+            )
+        if self.max_file_size is not None and self.max_file_size < 1:
+            errors["max_file_size"] = "The maximum file size is more than 0."
+        if errors:
+            raise ValidationError(errors)
+
+    def _remote_errors(self) -> dict[str, str]:
+        errors = {}
+        kind = self.get_transport_display()
+        self.server = (self.server or "").strip()
+        self.username = (self.username or "").strip()
+        if self.port is None:
+            self.port = DEFAULT_PORTS[self.transport]
+        if not self.server:
+            errors["server"] = f"An {kind} definition needs a server (host name or IP address)."
+        else:
+            problem = host_problem(self.server) or server_not_allowed(connection=self)
+            if problem:
+                errors["server"] = problem
+        if not 1 <= self.port <= 65535:
+            errors["port"] = f"Port {self.port} is not a port number; expected 1 to 65535."
+        if not self.username:
+            errors["username"] = f"An {kind} definition needs the username to log in with."
+        return errors
+
+    @property
+    def is_remote(self) -> bool:
+        return self.transport in REMOTE_TRANSPORTS
+
+    @property
+    def server_secured(self) -> str:
+        """Alma's "Ftp Server Secured": SFTP, FTPS, or "" (none) for FTP and local folders."""
+        return SERVER_SECURED.get(self.transport, "")
+
+    @property
+    def server_secured_label(self) -> str:
+        return self.server_secured or "None"
+
+    @property
+    def ftp_server_type_label(self) -> str:
+        """Alma's "Ftp Server Type" as its screen shows it ("Default FTP", "Unix", "Windows")."""
+        return str(self.get_ftp_server_type_display())
 
     @property
     def max_file_bytes(self) -> int:

@@ -18,9 +18,14 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from patronsync.connections.choices import TransportType
+from patronsync.connections.allowed import host_normalize
+from patronsync.connections.choices import FtpServerType, TransportType
 from patronsync.connections.models import Connection
-from patronsync.connections.services import connection_update
+from patronsync.connections.services import (
+    allowed_connection_declare,
+    connection_declare,
+    connection_update,
+)
 from patronsync.core.choices import CodeTableName
 from patronsync.core.exceptions import ConfigurationError
 from patronsync.core.models import Institution
@@ -29,6 +34,7 @@ from patronsync.core.services import code_table_entry_declare, model_assign
 
 from .choices import PRIMARY_ID_MATCH, XSD_VERSION_2, RecordType, Schedule, UnmatchedAction
 from .models import IntegrationProfile
+from .schedules import ScheduleError, schedule_validate
 
 CONNECTION_KEYS = {
     "name": "name",
@@ -47,7 +53,9 @@ CONNECTION_KEYS = {
     "size_type": "size_type",
     "allow_navigation": "allow_navigation",
     "passive_mode": "passive_mode",
+    "server_type": "ftp_server_type",
 }
+ALLOWED_CONNECTION_KEYS = ("host", "description", "enabled")
 PROFILE_KEYS = {"code": "code", "name": "name", "description": "description", "system": "system"}
 SECTION_KEYS = {
     "import": {
@@ -55,6 +63,8 @@ SECTION_KEYS = {
         "record_type": "import_record_type",
         "input_path": "import_input_path",
         "xsd_version": "import_xsd_version",
+        "schedule": "import_schedule",
+        "cron": "import_cron",
     },
     "synchronize": {
         "active": "sync_active",
@@ -64,6 +74,7 @@ SECTION_KEYS = {
         "unmatched": "sync_unmatched",
         "input_path": "sync_input_path",
         "schedule": "sync_schedule",
+        "cron": "sync_cron",
         "xsd_version": "sync_xsd_version",
         "take_over_users": "sync_take_over_users",
     },
@@ -78,11 +89,13 @@ CHOICES = {
     "import_record_type": RecordType.values,
     "sync_record_type": RecordType.values,
     "sync_unmatched": UnmatchedAction.values,
+    "import_schedule": Schedule.values,
     "sync_schedule": Schedule.values,
     "transport": TransportType.values,
+    "ftp_server_type": FtpServerType.values,
 }
 CODE_TABLE_ROW_KEYS = ("code", "description", "default", "enabled")
-TOP_LEVEL_KEYS = ("code_tables", "connections", "profiles")
+TOP_LEVEL_KEYS = ("code_tables", "allowed_connections", "connections", "profiles")
 XSD_FIELDS = ("import_xsd_version", "sync_xsd_version")
 INPUT_PATH_FIELDS = ("import_input_path", "sync_input_path")
 
@@ -109,7 +122,9 @@ def profile_check(profile: IntegrationProfile) -> None:
       of every feed as MATCH_ID_MISSING;
     - the User XSD version of both sections is 2, the only version Alma's SIS load reads;
     - unless the connection allows navigation, the input paths stay inside its sub-directory
-      (no absolute path, no `..` above it).
+      (no absolute path, no `..` above it);
+    - each section's schedule is one of Alma's slots, or CRON with a valid cron expression
+      (`schedules.schedule_validate`).
     """
     errors: dict[str, str] = {}
     connection = profile.connection
@@ -136,8 +151,24 @@ def profile_check(profile: IntegrationProfile) -> None:
                 "(Alma's SIS load reads version 2 only)."
             )
     errors.update(_input_path_errors(profile, connection))
+    errors.update(_schedule_errors(profile))
     if errors:
         raise ValidationError(errors)
+
+
+SCHEDULE_FIELDS = (("import_schedule", "import_cron"), ("sync_schedule", "sync_cron"))
+
+
+def _schedule_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """Each section's schedule error, on its schedule or its cron field."""
+    errors = {}
+    for schedule_field, cron_field in SCHEDULE_FIELDS:
+        cron = getattr(profile, cron_field)
+        try:
+            schedule_validate(schedule=getattr(profile, schedule_field), cron=str(cron or ""))
+        except ScheduleError as exc:
+            errors[schedule_field if exc.field == "schedule" else cron_field] = exc.message
+    return errors
 
 
 def _input_path_errors(profile: IntegrationProfile, connection: Connection) -> dict[str, str]:
@@ -337,12 +368,55 @@ def _code_table_row(row: Any, *, source: str, place: str) -> tuple[str, dict[str
     return code, values
 
 
+def _apply_allowed_connections(*, institution: Institution, rows: Any, source: str) -> list[str]:
+    """Declare the rows of the Allowed S/FTP Connections table, by host (compared case-
+    insensitively, without a trailing dot). Rows the file leaves out stay as they are."""
+    example = "e.g. [{host: sftp.example.edu, description: Campus S/FTP, enabled: true}]"
+    if not isinstance(rows, list):
+        raise _error(source, "allowed_connections", f"expected a list of rows, {example}")
+    expected = ", ".join(ALLOWED_CONNECTION_KEYS)
+    seen: dict[str, int] = {}
+    lines = []
+    for index, row in enumerate(rows):
+        place = f"allowed_connections[{index}]"
+        if not isinstance(row, dict):
+            raise _error(source, place, f"expected a mapping with {expected}, {example}")
+        unknown = set(row) - set(ALLOWED_CONNECTION_KEYS)
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise _error(source, place, f"unknown key(s) {names}; expected {expected}")
+        host = row.get("host")
+        if not isinstance(host, str) or not host.strip():
+            raise _error(source, f"{place}.host", "missing: every row needs a host name or IP")
+        normal = host_normalize(host)
+        if normal in seen:
+            also = f"allowed_connections[{seen[normal]}]"
+            raise _error(source, f"{place}.host", f"{normal!r} is declared twice; also at {also}")
+        seen[normal] = index
+        values = {key: row[key] for key in ALLOWED_CONNECTION_KEYS[1:] if key in row}
+        if "description" in values and not isinstance(values["description"], str):
+            raise _error(source, f"{place}.description", "expected text")
+        if "enabled" in values and not isinstance(values["enabled"], bool):
+            enabled = values["enabled"]
+            raise _error(source, f"{place}.enabled", f"{enabled!r}; expected true or false")
+        try:
+            _, outcome = allowed_connection_declare(
+                institution=institution, host=host, values=values, actor=source
+            )
+        except ValidationError as exc:
+            places = {key: key for key in ALLOWED_CONNECTION_KEYS}
+            raise _error(source, *_details(exc, where=place, places=places)) from None
+        lines.append(f"allowed connection {normal}: {outcome}")
+    return lines
+
+
 @transaction.atomic
 def config_apply(
     *, institution: Institution, document: dict[str, Any], source: str = "config", actor: str = ""
 ) -> list[str]:
-    """Declare the document's code-table rows, connections and profiles, in that order (a
-    profile may match on an identifier type the same document adds); one line per object.
+    """Declare the document's code-table rows, allowed S/FTP connections, connections and
+    profiles, in that order (a profile may match on an identifier type the same document adds,
+    a connection use a server it allows); one line per object.
 
     All or nothing: an error anywhere leaves the configuration as it was.
     """
@@ -357,6 +431,10 @@ def config_apply(
         lines += _apply_code_tables(
             institution=institution, tables=document["code_tables"], source=source
         )
+    if document.get("allowed_connections") is not None:
+        lines += _apply_allowed_connections(
+            institution=institution, rows=document["allowed_connections"], source=source
+        )
     changed_connections: dict[int, str] = {}
     connection_places = {field: key for key, field in CONNECTION_KEYS.items() if key != "path"}
     connection_places["sub_directory"] = "path"
@@ -366,11 +444,12 @@ def config_apply(
             raise _error(source, where, "each connection needs a name")
         values = _fields(item, CONNECTION_KEYS, source=source, where=where)
         values.setdefault("transport", TransportType.LOCAL)
-        connection = Connection.objects.filter(institution=institution, name=item["name"]).first()
-        connection = connection or Connection(institution=institution)
-        outcome = _save(
-            connection, values, source=source, where=where, actor=actor, places=connection_places
-        )
+        try:
+            connection, outcome = connection_declare(
+                institution=institution, name=item["name"], values=values, actor=actor
+            )
+        except ValidationError as exc:
+            raise _error(source, *_details(exc, where=where, places=connection_places)) from None
         if outcome != "unchanged":
             changed_connections[connection.pk] = where
         lines.append(f"connection {item['name']}: {outcome}")

@@ -19,7 +19,13 @@ from .conftest import key_client
 pytestmark = pytest.mark.django_db
 
 USERS = "/almaws/v1/users"
-SFTP = {"name": "campus", "transport": "sftp", "server": "sftp.uni.edu", "sub_directory": "out"}
+SFTP = {
+    "name": "campus",
+    "transport": "sftp",
+    "server": "sftp.uni.edu",
+    "username": "library",
+    "sub_directory": "out",
+}
 
 
 def client_with(institution, *scopes: str):

@@ -144,6 +144,7 @@ def test_sftp_connection_is_not_checked_against_local_roots(roots, other_institu
             "name": "campus",
             "transport": "sftp",
             "server": "sftp.uni.edu",
+            "username": "library",
             "sub_directory": "/",
         },
         actor="branch-admin",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from patronsync.connections.allowed import server_not_allowed
 from patronsync.core.exceptions import ConfigurationError
 
 from .base import RemoteFile, Transport
@@ -16,7 +17,11 @@ TRANSPORTS: dict[str, type[Transport]] = {"local": LocalTransport}
 
 
 def transport_for(connection: Connection) -> Transport:
-    """The transport that serves `connection`."""
+    """The transport that serves `connection`; refused while its institution is in
+    implementation and its server is not in the Allowed S/FTP Connections."""
+    problem = server_not_allowed(connection=connection)
+    if problem:
+        raise ConfigurationError(f"Connection {connection.name}: {problem}")
     try:
         transport_class = TRANSPORTS[connection.transport]
     except KeyError:
