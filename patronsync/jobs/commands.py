@@ -127,11 +127,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """Run the jobs waiting for a worker (pending, or left by a worker that died), then exit."""
-    from patronsync.jobs.runner import jobs_run_pending
+    """The embedded worker (every --interval seconds, or --once), or a Celery worker."""
+    if args.celery:
+        return celery_worker(args)
+    if args.beat:
+        print("--beat goes with --celery (the embedded worker fires schedules itself)")
+        return 2
+    from patronsync.jobs.worker import worker_run
 
-    for job in jobs_run_pending():
-        print(f"Job {job.id} (Process ID {job.process_id}) {job.title}: {job.status}")
+    def say(line: str) -> None:
+        print(line, flush=True)  # one line per job, for cron's mail and systemd's journal
+
+    return worker_run(once=args.once, interval=args.interval, say=say)
+
+
+def celery_worker(args: argparse.Namespace) -> int:
+    """A Celery worker for PATRONSYNC_BROKER_URL, as `celery -A config worker` (with beat
+    inside with --beat: one per installation)."""
+    from django.conf import settings
+
+    if not settings.PATRONSYNC_BROKER_URL:
+        print(
+            "patronsync worker --celery: PATRONSYNC_BROKER_URL is not set (redis://HOST:6379/0 "
+            "or amqp://USER:PASSWORD@HOST:5672//); without a broker run `patronsync worker`",
+            file=sys.stderr,
+        )
+        return 2
+    from config.celery import app
+
+    argv = ["worker", "--loglevel", args.loglevel]
+    if args.concurrency:
+        argv += ["--concurrency", str(args.concurrency)]
+    if args.beat:
+        argv += ["--beat", "--scheduler", "django"]
+    app.worker_main(argv)
     return 0
 
 
@@ -173,14 +202,27 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
     parser = subparsers.add_parser(
-        "worker", help="run the pending jobs (those the API started), oldest first"
+        "worker",
+        help="run the jobs: the scheduled ones when due, those the API started (docs/workers.md)",
     )
     parser.add_argument(
-        "--once",
-        action="store_true",
-        required=True,
-        help="run the jobs waiting now, then exit (the only mode until jobs are scheduled)",
+        "--once", action="store_true", help="fire what is due, run what waits, then exit (cron)"
     )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between two passes (default: PATRONSYNC_WORKER_INTERVAL, 15)",
+    )
+    parser.add_argument(
+        "--celery",
+        action="store_true",
+        help="run a Celery worker for PATRONSYNC_BROKER_URL instead (celery -A config worker)",
+    )
+    parser.add_argument(
+        "--beat", action="store_true", help="with --celery: run celery beat inside (one of them)"
+    )
+    parser.add_argument("--concurrency", type=int, help="with --celery: worker processes")
+    parser.add_argument("--loglevel", default="INFO", help="with --celery: Celery's log level")
     parser.set_defaults(func=worker)
 
     parser = subparsers.add_parser("report", help="print a job's report, or its records as CSV")

@@ -33,13 +33,14 @@ import os
 import secrets
 import socket
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -57,7 +58,13 @@ from patronsync.patrons.swap import SwapContext
 
 from .choices import ACTIVE_STATUSES, FileStatus, JobStatus, RecordOutcome
 from .exceptions import JobAlreadyRunning, JobTakenOver
-from .leases import lease_expired_q, lease_from
+from .leases import (
+    WorkerStopping,
+    heartbeat_every,
+    lease_expired_q,
+    lease_from,
+    max_attempts,
+)
 from .models import Job, JobRecord, ReceivedFile
 from .modes import mode_of
 
@@ -180,6 +187,46 @@ def job_cancel_abandoned(*, job: Job, actor: str) -> bool:
     return bool(ended)
 
 
+class Heartbeat(threading.Thread):
+    """Renews a running job's lease every quarter of the lease, while its runner works.
+
+    Batches and file boundaries renew the lease too, but a long download, or one long batch,
+    would let it run out on a live worker. The renewal is the runner's own conditional update
+    (still running, still this worker's): once the job is taken over or has ended, it renews
+    nothing and the heartbeat stops. It runs on a database connection of its own, closed when
+    it stops. On SQLite the batch being committed may hold the database's write lock: a
+    renewal that cannot be made (OperationalError) is tried again at the next beat, and never
+    stops the job.
+    """
+
+    def __init__(self, job_id: int, worker: str) -> None:
+        super().__init__(name=f"heartbeat-job-{job_id}", daemon=True)
+        self.job_id = job_id
+        self.worker = worker
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        log = logging.getLogger(__name__)
+        try:
+            while not self.stopped.wait(heartbeat_every()):
+                now = timezone.now()
+                try:
+                    held = Job.objects.filter(
+                        pk=self.job_id, status=JobStatus.RUNNING, worker=self.worker
+                    ).update(heartbeat_at=now, lease_until=lease_from(now))
+                except DatabaseError as exc:
+                    log.info("job %s: heartbeat not written (%s); next beat", self.job_id, exc)
+                    continue
+                if not held:
+                    return  # ended, cancelled or taken over: the runner finds out itself
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -211,6 +258,7 @@ class JobRunner:
         self.taking_id: int | None = None  # the ledger row of the file being loaded
         self.logger = logging.LoggerAdapter(run_logger, {"job_id": job.id})
         self.files: list[dict[str, Any]] = list(job.files)
+        self.gave_up = False  # the claim found the job tried too often, and errored it
 
     # Claiming and ending: the job's status, times and worker.
 
@@ -222,6 +270,9 @@ class JobRunner:
         A pending job becomes running. A running job is taken over, and resumes from its
         checkpoint, only when its lease has run out: whether the process that held it is alive
         is not asked (a PID may be reused, a host may be another).
+
+        Each claim counts a try (`attempts`). A stale job already tried
+        PATRONSYNC_JOB_MAX_ATTEMPTS times is not taken: it is ended errored (`gave_up`).
         """
         now = timezone.now()
         job = self.job
@@ -232,17 +283,62 @@ class JobRunner:
             started_at=now,
             heartbeat_at=now,
             lease_until=lease_from(now),
+            attempts=F("attempts") + 1,
         )
         if not taken:
-            taken = (
-                jobs.filter(status=JobStatus.RUNNING)
-                .filter(lease_expired_q(now))
-                .update(worker=self.worker, heartbeat_at=now, lease_until=lease_from(now))
+            stale = jobs.filter(status=JobStatus.RUNNING).filter(lease_expired_q(now))
+            taken = stale.filter(attempts__lt=max_attempts()).update(
+                worker=self.worker,
+                heartbeat_at=now,
+                lease_until=lease_from(now),
+                attempts=F("attempts") + 1,
             )
             self.resumed = bool(taken)
-        if taken:
+            if not taken:
+                self.gave_up = self._give_up(now)
+        if taken or self.gave_up:
             job.refresh_from_db()
         return bool(taken)
+
+    def _give_up(self, now: Any) -> bool:
+        """End errored a stale job whose workers stopped PATRONSYNC_JOB_MAX_ATTEMPTS times (a
+        job that kills its worker, by its size or its data, is not tried forever); False when
+        the job is not that. One conditional update, as a claim: a worker that takes the job at
+        the same moment wins or loses against it."""
+        limit = max_attempts()
+        found = (
+            Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, attempts__gte=limit)
+            .filter(lease_expired_q(now))
+            .values_list("attempts", "worker")
+            .first()
+        )
+        if found is None:
+            return False
+        attempts, last = found
+        message = (
+            f"Errored: its workers stopped {attempts} times (PATRONSYNC_JOB_MAX_ATTEMPTS is "
+            f"{limit}); last worker {last or '-'}; not tried again"
+        )
+        with transaction.atomic():
+            ended = (
+                Job.objects.filter(
+                    pk=self.job.pk, status=JobStatus.RUNNING, attempts=attempts, worker=last
+                )
+                .filter(lease_expired_q(now))
+                .update(
+                    status=JobStatus.ERRORED,
+                    finished_at=now,
+                    lease_until=None,
+                    log=log_appended(log_line(message)),
+                )
+            )
+            if ended:
+                ReceivedFile.objects.filter(
+                    job_id=self.job.pk, status=FileStatus.PROCESSING
+                ).update(status=FileStatus.FAILED)
+        if ended:
+            logging.getLogger("patronsync.jobs").error("job %s: %s", self.job.pk, message)
+        return bool(ended)
 
     def _hold(self, **fields: Any) -> None:
         """Write `fields` on the job and renew its lease, if it is still running and still this
@@ -259,12 +355,18 @@ class JobRunner:
                 raise JobTakenOver(f"worker {holder} took the job over; this worker stops")
             raise JobTakenOver(f"the job is {status}; this worker stops")
 
-    def _release(self) -> None:
+    def _release(self, *, stopped: bool = False) -> None:
         """Give the lease back, so that the next run resumes the job at once (the process is
-        unwinding from a KeyboardInterrupt or the like, and writes nothing more)."""
+        unwinding from a KeyboardInterrupt or the like, and writes nothing more).
+
+        A worker that was `stopped` (SIGTERM, SIGINT) gives its try back too: a restart of the
+        service is not one of the deaths PATRONSYNC_JOB_MAX_ATTEMPTS counts.
+        """
         try:
             held = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker=self.worker)
-            held.update(lease_until=timezone.now())
+            back = {"attempts": F("attempts") - 1} if stopped else {}
+            if held.update(lease_until=timezone.now(), **back) and stopped:
+                self.logger.info("Worker stopped; the job waits for the next worker")
         except Exception:  # the database may be what failed: the lease then runs out by itself
             logging.getLogger(__name__).warning("job %s: lease not given back", self.job.id)
 
@@ -330,12 +432,21 @@ class JobRunner:
         """Run the claimed job to its end; returns it as stored, with its final status."""
         handler = JobLogHandler(self.job.id)
         run_logger.addHandler(handler)
+        # A claim made inside a caller's transaction is not seen by another connection: there
+        # is nothing a heartbeat could renew.
+        heartbeat = None if connection.in_atomic_block else Heartbeat(self.job.id, self.worker)
+        if heartbeat is not None:
+            heartbeat.start()
         try:
             self._run()
-        except BaseException:
-            self._release()
+        except BaseException as exc:
+            if heartbeat is not None:
+                heartbeat.stop()
+            self._release(stopped=isinstance(exc, WorkerStopping | KeyboardInterrupt))
             raise
         finally:
+            if heartbeat is not None:
+                heartbeat.stop()
             run_logger.removeHandler(handler)
         self.job.refresh_from_db()
         return self.job
@@ -541,35 +652,62 @@ class JobRunner:
 def job_run(*, job: Job, progress: Progress | None = None, worker: str | None = None) -> Job:
     """Claim `job` for this process and run (or resume) it to its end; returns it as it ended.
 
-    Raises JobAlreadyRunning when another worker took the job first.
+    Raises JobAlreadyRunning when another worker took the job first. A stale job that its
+    workers stopped PATRONSYNC_JOB_MAX_ATTEMPTS times is returned errored, not run.
     """
     runner = JobRunner(job, worker=worker, progress=progress)
     if not runner.claim():
         job.refresh_from_db()
+        if runner.gave_up:
+            return job
         raise JobAlreadyRunning(
             f"{job.title} (Process ID {job.process_id}) is {job.status}; this run is skipped"
         )
     return runner.run()
 
 
-def jobs_run_pending(*, worker: str | None = None) -> list[Job]:
-    """Run the jobs waiting for a worker, oldest first; returns them as they ended.
-
-    Waiting are the pending jobs, and the running jobs whose lease ran out (they resume from
-    their checkpoint). Each is claimed with one conditional update, so two workers started at
-    once never run the same job: the one that loses the claim goes on to the next.
-    """
-    worker = worker or worker_name()
-    waiting = list(
+def jobs_waiting() -> list[Job]:
+    """The jobs waiting for a worker, oldest first: the pending jobs, and the running jobs
+    whose lease ran out (their worker died or was stopped: they resume from their
+    checkpoint)."""
+    active = (
         Job.objects.filter(status__in=ACTIVE_STATUSES)
         .select_related("profile", "institution")
         .order_by("created_at", "id")
     )
+    return [job for job in active if job.status == JobStatus.PENDING or job.lease_expired]
+
+
+def jobs_run_pending(
+    *,
+    worker: str | None = None,
+    progress: Progress | None = None,
+    stopping: Callable[[], bool] | None = None,
+    started: Callable[[Job], None] | None = None,
+    ended: Callable[[Job], None] | None = None,
+) -> list[Job]:
+    """Run the jobs waiting for a worker, one at a time, oldest first; returns them as they
+    ended (a stale job tried too often among them, errored without running).
+
+    Each is claimed with one conditional update, so two workers started at once never run the
+    same job: the one that loses the claim goes on to the next. `stopping` is asked before each
+    job (a worker asked to stop takes no more); `started` and `ended` hear of each job it runs.
+    """
+    worker = worker or worker_name()
     done = []
-    for job in waiting:
-        if job.status == JobStatus.RUNNING and not job.lease_expired:
-            continue
-        runner = JobRunner(job, worker=worker)
+    for job in jobs_waiting():
+        if stopping is not None and stopping():
+            break
+        runner = JobRunner(job, worker=worker, progress=progress)
         if runner.claim():
-            done.append(runner.run())
+            if started is not None:
+                started(runner.job)
+            finished = runner.run()
+        elif runner.gave_up:
+            finished = runner.job
+        else:
+            continue
+        if ended is not None:
+            ended(finished)
+        done.append(finished)
     return done

@@ -14,7 +14,9 @@ import logging
 import os
 import time
 from datetime import UTC, datetime
+from functools import partial
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -143,11 +145,19 @@ def job_start(
 ) -> Job:
     """Create a job of `profile` for a worker to run, and return it pending (for the API).
 
-    The web process never runs a job: `patronsync worker --once` takes the pending jobs (the
-    scheduler will, once there is one). A job whose worker died is returned as it is: the next
-    worker resumes it. Raises SectionNotActive and JobAlreadyRunning like `job_create`.
+    The web process never runs a job. The embedded worker (`patronsync worker`) takes the
+    pending jobs at its next pass; with a broker (PATRONSYNC_BROKER_URL) the job's id is sent
+    to the Celery workers once the job is committed, and a worker claims it (docs/workers.md).
+    A job whose worker died is returned as it is (and sent again): the next worker resumes it.
+    Raises SectionNotActive and JobAlreadyRunning like `job_create`.
     """
-    return job_create(profile=profile, kind=kind, dry_run=dry_run, trigger=trigger)
+    job = job_create(profile=profile, kind=kind, dry_run=dry_run, trigger=trigger)
+    if settings.PATRONSYNC_BROKER_URL:
+        # Here, not at the top: the worker module fires schedules, which create jobs here.
+        from .worker import job_send
+
+        transaction.on_commit(partial(job_send, job_id=job.id), robust=True)
+    return job
 
 
 def job_cancel(*, job: Job, actor: str) -> Job:

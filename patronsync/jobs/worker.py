@@ -1,0 +1,271 @@
+"""`patronsync worker`: the embedded worker, with no broker, on SQLite or PostgreSQL.
+
+The `Job` table is the queue. Every `--interval` seconds the worker fires the schedules that
+are due (`scheduler.schedules_fire`), then runs the jobs waiting (pending, and running jobs
+whose lease ran out), oldest first, one at a time; each is claimed with one conditional update,
+so any number of workers, on any number of hosts, never run the same job. With a broker the
+same claim is made by the Celery task (`jobs.tasks`), and this module also sends the jobs.
+
+A worker asked to stop (SIGTERM, SIGINT) takes no more jobs. The job it runs stops after the
+batch it is committing (at once when it is not committing one: a download, a wait), gives its
+lease back and its try, and the next worker resumes it from its checkpoint at once. A second
+signal stops it at once, wherever it is: the batch then rolls back, as after a kill.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from .choices import ACTIVE_STATUSES, JobStatus
+from .leases import WorkerStopping, lease_length
+from .models import Job
+from .runner import JobRunner, jobs_run_pending, jobs_waiting, worker_name
+from .scheduler import schedules_fire
+
+logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PERIODIC_TASK_NAME = "patronsync: fire due schedules"
+FIRE_TASK = "patronsync.jobs.fire_schedules"
+
+
+class StopSignals:
+    """SIGTERM and SIGINT, turned into a stop at the next safe point of this process.
+
+    The first signal asks; it raises WorkerStopping at once only when no batch is being
+    committed (a batch then rolls back whole, as it would after a kill, which is safe but
+    wasteful). Within a batch, `check` raises it right after the batch commits. A second
+    signal raises it at once. A process forked from this one (the file's reading process)
+    ignores them: its parent decides when it stops.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.count = 0
+        self.busy = False  # a job is running
+        self.current: Job | None = None  # the job claimed last, while it runs
+        self.previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            self.previous[signum] = signal.signal(signum, self._on_signal)
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def check(self, done: int = 0) -> None:
+        """Called after each committed batch: stop here if a stop was asked."""
+        if self.count:
+            raise WorkerStopping("asked to stop")
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self.pid:
+            return
+        self.count += 1
+        logger.info("worker %s: %s received", worker_name(), signal.Signals(signum).name)
+        if self.count > 1 or not (self.busy and connection.in_atomic_block):
+            raise WorkerStopping(signal.Signals(signum).name)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait between two passes; a signal cuts the wait short (it raises)."""
+        deadline = time.monotonic() + seconds
+        while not self.count and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.5))
+
+
+def job_line(job: Job, what: str) -> str:
+    """The one plain line a worker prints when it starts or ends a job."""
+    return f"Job {job.id} (Process ID {job.process_id}) {job.title}: {what}"
+
+
+def _ended(job: Job) -> str:
+    counts = (
+        f"created {job.created}, updated {job.updated}, unchanged {job.unchanged}, "
+        f"rejected {job.rejected}"
+    )
+    if job.status == JobStatus.RUNNING:  # taken over by another worker, or stopped
+        return f"left to {job.worker or 'the next worker'} ({counts})"
+    return f"{job.status} ({counts})"
+
+
+def worker_pass(
+    *,
+    worker: str,
+    say: Callable[[str], None],
+    stops: StopSignals | None = None,
+    now: Any = None,
+) -> list[Job]:
+    """One pass of the embedded worker: fire the due schedules, then run what waits."""
+    for job in schedules_fire(now=now):
+        say(job_line(job, f"scheduled for {job.scheduled_for:%Y-%m-%d %H:%M} UTC"))
+
+    def started(job: Job) -> None:
+        if stops is not None:
+            stops.busy, stops.current = True, job
+        try_no = f" (try {job.attempts})" if job.attempts > 1 else ""
+        say(job_line(job, f"started on {worker}{try_no}"))
+
+    def ended(job: Job) -> None:
+        if stops is not None:
+            stops.busy, stops.current = False, None
+        say(job_line(job, _ended(job)))
+
+    return jobs_run_pending(
+        worker=worker,
+        progress=stops.check if stops is not None else None,
+        stopping=stops.requested if stops is not None else None,
+        started=started,
+        ended=ended,
+    )
+
+
+def worker_run(
+    *, once: bool, interval: float | None = None, say: Callable[[str], None] = print
+) -> int:
+    """The embedded worker: passes every `interval` seconds (PATRONSYNC_WORKER_INTERVAL),
+    or one pass with `once`; returns the exit code (0, or 1 when a pass of `once` failed).
+
+    A pass that fails (the database restarting, say) is logged and the loop goes on: a
+    worker under systemd should outlive a database restart.
+    """
+    interval = float(interval or settings.PATRONSYNC_WORKER_INTERVAL)
+    worker = worker_name()
+    stops = StopSignals()
+    stops.install()
+    # Once (from cron), the worker says nothing unless it runs a job: cron mails what it prints.
+    if not once:
+        say(f"Worker {worker} started, every {interval:g} s")
+    try:
+        while not stops.requested():
+            close_old_connections()
+            try:
+                worker_pass(worker=worker, say=say, stops=stops)
+            except WorkerStopping:
+                raise
+            except Exception:
+                if once:
+                    raise
+                logger.exception("worker %s: this pass failed; next pass in %g s", worker, interval)
+            if once:
+                break
+            stops.sleep(interval)
+    except WorkerStopping as exc:
+        if (job := stops.current) is not None:
+            _lease_give_back(job)
+            say(job_line(job, "stopped; the next worker resumes it"))
+        say(f"Worker {worker} stopped ({exc})")
+        return 0
+    finally:
+        stops.restore()
+    if not once:
+        say(f"Worker {worker} stopped")
+    return 0
+
+
+def _lease_give_back(job: Job) -> None:
+    """Give the lease of a job this worker claimed back, if the runner could not (a signal
+    came between the claim and the run); the runner's own release has made it otherwise."""
+    try:
+        Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, worker=job.worker).update(
+            lease_until=timezone.now()
+        )
+    except Exception:
+        logger.warning("job %s: lease not given back; it runs out by itself", job.pk)
+
+
+# With a broker: sending jobs to Celery workers.
+
+
+def broker_configured() -> bool:
+    """Whether jobs go to Celery workers (PATRONSYNC_BROKER_URL is set)."""
+    return bool(settings.PATRONSYNC_BROKER_URL)
+
+
+def job_send(*, job_id: int) -> None:
+    """Send the job's id to the Celery workers (the only thing a message carries).
+
+    A broker that cannot be reached leaves the job pending: the sweep of the schedule task
+    sends it again (`jobs_send_waiting`), and it is logged here.
+    """
+    from .tasks import run_job_task  # imports Celery's app: only with a broker
+
+    try:
+        run_job_task.delay(job_id)
+    except Exception as exc:
+        logger.error("job %s: not sent to the broker (%s); the next sweep sends it", job_id, exc)
+
+
+def jobs_send_waiting(*, created: list[Job]) -> list[int]:
+    """Send the jobs the schedules created, and the jobs no worker holds: pending jobs waiting
+    longer than a lease (their message was lost: the broker was down when they were created)
+    and running jobs whose lease ran out (their worker died without the broker redelivering
+    its message). A job sent twice is claimed once; the other task does nothing."""
+    stale_before = timezone.now() - lease_length()
+    ids = [job.id for job in created]
+    for job in jobs_waiting():
+        if job.id in ids or (job.status == JobStatus.PENDING and job.created_at > stale_before):
+            continue
+        ids.append(job.id)
+    for job_id in ids:
+        job_send(job_id=job_id)
+    return ids
+
+
+def job_take(*, job_id: int, worker: str | None = None) -> tuple[Job | None, float | None]:
+    """Claim and run the job, if it waits: the Celery task's work. Returns the job as it ended
+    (None when it is gone or not claimed) and, when a live worker holds the job, the seconds
+    after which to ask again (that worker may have just died: a redelivered message comes
+    before its lease runs out).
+
+    Losing the claim is normal: the same job may be sent twice (by `job_start` and a sweep),
+    and two tasks race for it like two embedded workers. One conditional update wins.
+    """
+    job = Job.objects.filter(pk=job_id).select_related("profile", "institution").first()
+    if job is None or job.status not in ACTIVE_STATUSES:
+        return None, None
+    runner = JobRunner(job, worker=worker)
+    if runner.claim():
+        logger.info("%s", job_line(runner.job, f"started on {runner.worker}"))
+        done = runner.run()
+        logger.info("%s", job_line(done, _ended(done)))
+        return done, None
+    if runner.gave_up:
+        return runner.job, None
+    job.refresh_from_db()
+    if job.status == JobStatus.RUNNING and job.lease_until is not None:
+        return None, max((job.lease_until - timezone.now()).total_seconds(), 0) + 1
+    return None, None
+
+
+def schedule_task_ensure() -> bool:
+    """Create celery beat's periodic task that fires the due schedules every minute, or put it
+    back as it should be; True when something was written. Idempotent: beat calls it at every
+    start (config/celery.py)."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.MINUTES)
+    wanted = {"task": FIRE_TASK, "interval": every, "enabled": True, "crontab": None}
+    task = PeriodicTask.objects.filter(name=PERIODIC_TASK_NAME).first()
+    if task is None:
+        PeriodicTask.objects.create(name=PERIODIC_TASK_NAME, **wanted)
+        return True
+    if all(getattr(task, key) == value for key, value in wanted.items()):
+        return False
+    for key, value in wanted.items():
+        setattr(task, key, value)
+    task.save()
+    return True
