@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING
 from patronsync.connections.allowed import server_not_allowed
 from patronsync.core.exceptions import ConfigurationError
 
-from .base import RemoteFile, Transport
+from .base import RemoteFile, Transport, TransportError
+from .ftp import FtpTransport
 from .local import LocalTransport
+from .sftp import SftpTransport
 
 if TYPE_CHECKING:
     from patronsync.connections.models import Connection
 
-TRANSPORTS: dict[str, type[Transport]] = {"local": LocalTransport}
+TRANSPORTS: dict[str, type[Transport]] = {
+    "local": LocalTransport,
+    "sftp": SftpTransport,
+    "ftps": FtpTransport,
+    "ftp": FtpTransport,
+}
 
 
 def transport_for(connection: Connection) -> Transport:
@@ -31,4 +38,4 @@ def transport_for(connection: Connection) -> Transport:
     return transport_class(connection)
 
 
-__all__ = ["TRANSPORTS", "RemoteFile", "Transport", "transport_for"]
+__all__ = ["TRANSPORTS", "RemoteFile", "Transport", "TransportError", "transport_for"]

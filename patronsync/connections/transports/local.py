@@ -4,6 +4,9 @@ Only folders inside the institution's roots (PATRONSYNC_LOCAL_ROOTS, see `connec
 are listed, read or renamed, whatever the connection or the profile's input path says: the
 folder is resolved (symbolic links followed) and checked before each operation. A zip in it that
 is a symbolic link to a file outside the folder is refused, never followed.
+
+Without navigation the input folder also stays inside the connection's folder: an absolute
+input path, `..` that climbs out, or a link that leads out of it is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ from pathlib import Path
 from patronsync.connections.roots import local_folder_problem, path_resolved
 from patronsync.core.exceptions import ConfigurationError
 
-from .base import HANDLED_SUFFIX, RemoteFile, Transport
+from .base import (
+    HANDLED_SUFFIX,
+    TRANSPORT_EXCEPTIONS,
+    ErrorKind,
+    RemoteFile,
+    Transport,
+    TransportError,
+    error_translated,
+    navigation_refused,
+    path_climbs_out,
+)
 
 
 class LocalTransport(Transport):
@@ -24,13 +37,23 @@ class LocalTransport(Transport):
         """The resolved input folder, checked against the institution's roots."""
         connection = self.connection
         base = connection.sub_directory
+        if folder and not connection.allow_navigation and path_climbs_out(folder):
+            raise navigation_refused(connection, folder, why="leaves the sub-directory")
         path = os.path.join(base, folder) if base and folder else base
         problem = local_folder_problem(institution=connection.institution, folder=path)
         if problem:
             raise ConfigurationError(f"Connection {connection.name}: {problem}")
         resolved = path_resolved(path)
         if resolved is None or not resolved.is_dir():
-            raise ConfigurationError(f"Connection {connection.name}: folder {path} does not exist")
+            raise TransportError(
+                f"Connection {connection.name}: folder {path} does not exist",
+                kind=ErrorKind.MISSING,
+            )
+        inside = path_resolved(base)
+        if not connection.allow_navigation and not (inside and resolved.is_relative_to(inside)):
+            raise navigation_refused(
+                connection, folder, why=f"leads to {resolved}, outside {base} (a symbolic link)"
+            )
         return resolved
 
     def _entry(self, folder: Path, name: str) -> Path:
@@ -69,7 +92,13 @@ class LocalTransport(Transport):
     def mark_handled(self, folder: str, name: str) -> None:
         path = self._entry(self._folder(folder), name)
         if os.path.lexists(path):
-            path.rename(path.with_name(name + HANDLED_SUFFIX))  # a link is renamed, not its file
+            try:
+                # A link is renamed, not its file.
+                path.rename(path.with_name(name + HANDLED_SUFFIX))
+            except TRANSPORT_EXCEPTIONS as exc:
+                raise error_translated(
+                    exc, connection=self.connection, doing=f"renaming {name} to {name}.handled"
+                ) from None
 
     def test(self, folder: str = "") -> str:
         files = self.list(folder)

@@ -1,0 +1,275 @@
+"""The FTP and FTPS transports (ftplib): Alma's "Ftp Server Secured: FTPS" and "none".
+
+FTPS is explicit TLS (`AUTH TLS` on the FTP port, then `PROT P`: the files travel encrypted
+too). Campus servers mostly have self-signed certificates, so the certificate is trusted by its
+pinned fingerprint (`connections.hostkeys`), not by a certificate authority: the first login
+that works pins it, a different certificate afterwards is refused before the password is sent,
+and `patronsync connection trust NAME` accepts a renewed one. Plain FTP sends the password and
+the files unencrypted; it is there for the servers that offer nothing else.
+
+Data connections are passive or active as the definition's "passive mode" says. Folders are
+listed with MLSD when the server offers it (FEAT lists MLST), else with NLST and a SIZE per zip.
+Without navigation every folder is checked after the change into it: the server's `PWD` must
+lie inside the sub-directory (the server itself resolves links).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ftplib
+import os
+import socket
+import ssl
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from patronsync.connections import hostkeys
+
+from .base import (
+    HANDLED_SUFFIX,
+    RemoteFile,
+    RemoteTransport,
+    file_name_checked,
+    folder_joined,
+    navigation_refused,
+    path_inside,
+    server_label,
+    transport_timeout,
+)
+
+if TYPE_CHECKING:
+    from patronsync.connections.models import Connection
+
+BLOCK_SIZE = 64 * 1024
+
+
+class ReusingFTPTLS(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session, as many
+    servers demand (vsftpd's require_ssl_reuse, FileZilla Server) so that no one else can
+    open a data connection."""
+
+    def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[socket.socket, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (wrapped below)
+        if self._prot_p:  # type: ignore[attr-defined]
+            session = getattr(self.sock, "session", None)
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+        return conn, size
+
+
+def tls_context() -> ssl.SSLContext:
+    """TLS 1.2 or later, the certificate not checked against authorities: the pin checks it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class FtpTransport(RemoteTransport):
+    """Lists, downloads and renames files of `sub_directory` on an FTP or FTPS server."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self.secure = connection.transport == "ftps"
+        self._ftp: ftplib.FTP | None = None
+        self._base = ""  # the sub-directory as the server's PWD gives it
+        self._mlsd = False
+        self.fingerprint = ""  # of the FTPS server's certificate, once connected
+
+    # The session.
+
+    def _connect(self) -> ftplib.FTP:
+        """Connected (and for FTPS, under TLS with the certificate read), not logged in."""
+        connection, timeout = self.connection, transport_timeout()
+        ftp: ftplib.FTP
+        if self.secure:
+            ftp = ReusingFTPTLS(context=tls_context(), timeout=timeout)
+        else:
+            ftp = ftplib.FTP(timeout=timeout)  # noqa: S321 (plain FTP: the definition says so)
+        try:
+            ftp.connect(connection.server, connection.port or 21, timeout=timeout)
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.auth()
+                der = ftp.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+                self.fingerprint = hostkeys.certificate_fingerprint(der or b"")
+        except BaseException:
+            ftp.close()
+            raise
+        return ftp
+
+    def _open(self) -> None:
+        connection = self.connection
+        ftp = self._connect()
+        try:
+            if self.secure:  # before the login: a server that is not the pinned one gets nothing
+                hostkeys.host_key_verify(connection=connection, fingerprint=self.fingerprint)
+            ftp.login(connection.username, connection.password)
+            if isinstance(ftp, ftplib.FTP_TLS):
+                ftp.prot_p()
+            ftp.set_pasv(connection.passive_mode)
+            ftp.voidcmd("TYPE I")
+            self._mlsd = self._offers_mlsd(ftp)
+            if connection.sub_directory:
+                ftp.cwd(connection.sub_directory)
+            self._base = ftp.pwd()
+            if self.secure and not connection.host_key_fingerprint:
+                hostkeys.host_key_pin(connection=connection, fingerprint=self.fingerprint)
+        except BaseException:
+            ftp.close()
+            raise
+        self._ftp = ftp
+
+    @staticmethod
+    def _offers_mlsd(ftp: ftplib.FTP) -> bool:
+        try:
+            features = ftp.sendcmd("FEAT")
+        except ftplib.Error:
+            return False
+        return any(line.strip().upper().startswith("MLST") for line in features.splitlines())
+
+    def _is_open(self) -> bool:
+        return self._ftp is not None and self._ftp.sock is not None
+
+    def _drop(self) -> None:
+        ftp, self._ftp = self._ftp, None
+        if ftp is not None:
+            with contextlib.suppress(Exception):  # closing a session that already broke
+                ftp.close()
+
+    def close(self) -> None:
+        """Say goodbye (QUIT) to a server that is still there, then close."""
+        if self._is_open():
+            with contextlib.suppress(Exception):  # the server went away: no one to say it to
+                self.ftp.quit()
+        self._drop()
+
+    @property
+    def ftp(self) -> ftplib.FTP:
+        assert self._ftp is not None, "opened by _attempt"
+        return self._ftp
+
+    # Paths, confined.
+
+    def _folder(self, folder: str) -> str:
+        """Change into the input folder and return its path as the server gives it; refused
+        when it lies outside the sub-directory and the definition does not allow navigation."""
+        connection = self.connection
+        self.ftp.cwd(folder_joined(connection, self._base, folder))
+        real = self.ftp.pwd()
+        if not connection.allow_navigation and not path_inside(real, self._base):
+            raise navigation_refused(
+                connection, folder, why=f"leads to {real}, outside {self._base}"
+            )
+        return real
+
+    # The operations.
+
+    def list(self, folder: str) -> list[RemoteFile]:
+        def listing() -> list[RemoteFile]:
+            self._folder(folder)
+            if self._mlsd:
+                files = [
+                    RemoteFile(name=name, size=int(facts.get("size") or 0))
+                    for name, facts in self.ftp.mlsd(facts=["type", "size"])
+                    if facts.get("type", "").lower() == "file" and name.lower().endswith(".zip")
+                ]
+            else:
+                files = self._listed_by_nlst()
+            return sorted(files, key=lambda f: f.name)
+
+        files = self._attempt(f"listing folder {folder or '(sub-directory)'}", listing)
+        self.listed.update({(folder, f.name): f.size for f in files})
+        return files
+
+    def _listed_by_nlst(self) -> list[RemoteFile]:
+        """The zips of the current folder by NLST, each with its SIZE (a folder has none)."""
+        try:
+            names = self.ftp.nlst()
+        except ftplib.error_perm as exc:
+            if "no files" in str(exc).lower() or "not found" in str(exc).lower():
+                return []  # how some servers say that a folder is empty
+            raise
+        files = []
+        for listed in names:
+            name = listed.replace("\\", "/").rsplit("/", 1)[-1]  # some servers give paths
+            if not name.lower().endswith(".zip"):
+                continue
+            try:
+                size = self.ftp.size(name)
+            except ftplib.error_perm:
+                continue  # a folder named *.zip
+            if size is not None:
+                files.append(RemoteFile(name=name, size=size))
+        return files
+
+    def fetch(self, folder: str, name: str, workdir: Path) -> Path:
+        file_name_checked(self.connection, name)
+
+        def download() -> Path:
+            self._folder(folder)
+            expected = self.expected_size(folder, name)
+            if expected is None:
+                expected = self.ftp.size(name)
+            handle, part = tempfile.mkstemp(dir=workdir, prefix=".download-", suffix=".zip")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    self.ftp.retrbinary(f"RETR {name}", out.write, blocksize=BLOCK_SIZE)
+                self.size_checked(folder, name, Path(part), expected)
+            except BaseException:
+                Path(part).unlink(missing_ok=True)
+                raise
+            return Path(part).rename(workdir / name)
+
+        return self._attempt(f"downloading {name}", download)
+
+    def mark_handled(self, folder: str, name: str) -> None:
+        file_name_checked(self.connection, name)
+
+        def rename() -> None:
+            self._folder(folder)
+            try:
+                self.ftp.rename(name, name + HANDLED_SUFFIX)
+            except ftplib.error_perm:
+                if self._renamed_already(name):  # an attempt whose answer was lost
+                    return
+                raise
+
+        self._attempt(f"renaming {name} to {name}{HANDLED_SUFFIX}", rename)
+
+    def _renamed_already(self, name: str) -> bool:
+        try:
+            self.ftp.size(name)
+        except ftplib.error_perm:
+            try:
+                return self.ftp.size(name + HANDLED_SUFFIX) is not None
+            except ftplib.error_perm:
+                return False
+        return False
+
+    def test(self, folder: str = "") -> str:
+        files = self.list(folder)
+        real = self._attempt("reading the folder", lambda: self._folder(folder))
+        connection = self.connection
+        security = (
+            f"TLS, server certificate {self.fingerprint}"
+            f"{' (pinned)' if connection.host_key_fingerprint else ''}"
+            if self.secure
+            else "no encryption (plain FTP)"
+        )
+        return (
+            f"{server_label(connection)}: logged in as {connection.username}; {security}; "
+            f"{'passive' if connection.passive_mode else 'active'} mode; listed with "
+            f"{'MLSD' if self._mlsd else 'NLST and SIZE'}; folder {real}: {len(files)} zip "
+            "file(s) waiting"
+        )
+
+    def probe_fingerprint(self) -> str:
+        if not self.secure:
+            return super().probe_fingerprint()
+
+        def probe() -> str:
+            self._connect().close()
+            return self.fingerprint
+
+        return self._attempt("reading the server's certificate", probe, login=False)
