@@ -1,4 +1,8 @@
-"""WSGI entry point."""
+"""WSGI entry point: `config.wsgi:application`, which `patronsync serve` runs under gunicorn.
+
+Static files are served by whitenoise's middleware (config/settings/base.py), so any WSGI
+server serves the admin's CSS without a web server in front.
+"""
 
 import os
 

@@ -23,6 +23,7 @@ from .services import webhook_url_check
 
 
 class WebhookForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https", label="URL")
     secret = forms.CharField(
         required=False,
         strip=True,
