@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from patronsync.connections.models import Connection
 from patronsync.connections.transports import RemoteFile, Transport, transport_for
+from patronsync.almaxml.count import users_count
 from patronsync.core.bulk import insert_rows
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
@@ -58,6 +59,7 @@ from patronsync.patrons.swap import SwapContext
 
 from .choices import ACTIVE_STATUSES, FileStatus, JobStatus, RecordOutcome
 from .exceptions import JobAlreadyRunning, JobTakenOver
+from .hooks import job_end_hooks_run
 from .leases import (
     WorkerStopping,
     heartbeat_every,
@@ -449,6 +451,8 @@ class JobRunner:
                 heartbeat.stop()
             run_logger.removeHandler(handler)
         self.job.refresh_from_db()
+        if self.job.worker == self.worker and self.job.status not in ACTIVE_STATUSES:
+            job_end_hooks_run(job=self.job)  # this worker ended it: email, webhooks (logged)
         return self.job
 
     def _run(self) -> None:
@@ -573,6 +577,7 @@ class JobRunner:
             return True
         self._hold()  # at each file boundary: a fetch may take a while
         path = transport.fetch(folder, remote.name, workdir)
+        self._hold(users_expected=F("total_records_processed") + (users_count(path) or 0))
         sha256 = _sha256(path)
         entry["sha256"] = sha256
         with transaction.atomic():
