@@ -76,6 +76,12 @@ class AllowedConnection(models.Model):
         problem = host_problem(self.host)
         if problem:
             raise ValidationError({"host": problem})
+        if self.institution_id is not None:
+            twins = AllowedConnection.objects.filter(
+                institution_id=self.institution_id, host=self.host
+            ).exclude(pk=self.pk)
+            if twins.exists():
+                raise ValidationError({"host": f"{self.host} is already in the table."})
 
 
 class Connection(models.Model):

@@ -1,0 +1,40 @@
+"""Reads of connections and of the Allowed S/FTP Connections table."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from patronsync.core.exceptions import ConfigurationError
+from patronsync.core.models import Institution
+
+from .allowed import host_normalize
+from .models import AllowedConnection, Connection
+
+
+def allowed_connection_list(*, institution: Institution) -> QuerySet[AllowedConnection]:
+    """The institution's Allowed S/FTP Connections, by host."""
+    return AllowedConnection.objects.filter(institution=institution).order_by("host")
+
+
+def allowed_hosts(*, institution: Institution) -> set[str]:
+    """The hosts of the institution's enabled rows, normalized."""
+    rows = allowed_connection_list(institution=institution).filter(enabled=True)
+    return {host_normalize(host) for host in rows.values_list("host", flat=True)}
+
+
+def connection_list(*, institution: Institution) -> QuerySet[Connection]:
+    """The institution's connections, by name."""
+    return Connection.objects.filter(institution=institution).order_by("name")
+
+
+def connection_get(*, institution: Institution, name: str) -> Connection:
+    """The connection `name` of `institution`; a ConfigurationError listing the names there
+    are when there is none."""
+    connection = connection_list(institution=institution).filter(name=name).first()
+    if connection is None:
+        names = ", ".join(connection_list(institution=institution).values_list("name", flat=True))
+        raise ConfigurationError(
+            f"Institution {institution.code} has no connection {name!r}; "
+            f"its connections: {names or 'none'}"
+        )
+    return connection
