@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "patronsync.jobs.commands",
     "patronsync.profiles.commands",
     "patronsync.feeds.commands",
+    "patronsync.connections.commands",
+    "patronsync.core.commands",
     "patronsync.notifications.commands",
 )
 
