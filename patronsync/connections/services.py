@@ -14,6 +14,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -106,7 +107,7 @@ def public_key_of(private_key: str, *, comment: str) -> str:
         raise ValidationError(
             {"private_key": "The private key is protected by a passphrase; give it without one."}
         ) from None
-    except (ValueError, AttributeError, serialization.UnsupportedAlgorithm):
+    except (ValueError, AttributeError, UnsupportedAlgorithm):
         raise ValidationError(
             {
                 "private_key": "The private key is not an OpenSSH or PEM private key "
