@@ -1,7 +1,8 @@
 """Serializers of the API: input and output shapes only; every write is a service call.
 
 A connection's `password` and `private_key` exist only in the input serializer (write-only);
-the output says whether they are set (`has_password`, `has_private_key`) and nothing more.
+the output says whether they are set (`has_password`, `has_private_key`) and nothing more. Its
+`public_key` and the server's pinned `host_key_fingerprint` are shown, read-only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from patronsync.connections.models import Connection
+from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.jobs.choices import JobKind, JobStatus, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.profiles.choices import RecordType
@@ -41,6 +42,7 @@ CONNECTION_FIELDS = [
     "max_file_size",
     "size_type",
     "allow_navigation",
+    "ftp_server_type",
     "passive_mode",
     "username",
 ]
@@ -50,6 +52,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
     """A connection as the API shows it: never its secrets."""
 
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    server_secured = serializers.CharField(
+        read_only=True,
+        help_text='Alma\'s "Ftp Server Secured", from the transport: SFTP, FTPS, or "" (none).',
+    )
     has_password = serializers.SerializerMethodField()
     has_private_key = serializers.SerializerMethodField()
 
@@ -59,12 +65,26 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "id",
             "institution",
             *CONNECTION_FIELDS,
+            "server_secured",
             "has_password",
             "has_private_key",
+            "public_key",
+            "host_key_fingerprint",
+            "host_key_pinned_at",
             "updated_by",
             "updated_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "public_key": {
+                "help_text": "The sftp definition's public key (OpenSSH format, one line), to "
+                "install in the server account's authorized_keys."
+            },
+            "host_key_fingerprint": {
+                "help_text": "The server's key, pinned at the first successful connection "
+                "(SHA256:...); `trust` accepts a new one."
+            },
+        }
 
     def get_has_password(self, obj: Connection) -> bool:
         return bool(obj.password)
@@ -86,7 +106,12 @@ class ConnectionInputSerializer(serializers.ModelSerializer):
         style={"input_type": "password"},
     )
     private_key = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, trim_whitespace=False
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="An OpenSSH or PEM private key to log in with instead of the generated one "
+        "(its public key is derived); an empty string makes a new key pair for sftp.",
     )
 
     class Meta:
@@ -105,6 +130,63 @@ class ConnectionInputSerializer(serializers.ModelSerializer):
                 "leaves it."
             }
         }
+
+
+class AllowedConnectionSerializer(serializers.ModelSerializer):
+    """A row of the Allowed S/FTP Connections table (Alma's Ftp Include List)."""
+
+    institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = AllowedConnection
+        fields = ["id", "institution", "enabled", "host", "description", "updated_by", "updated_at"]
+        read_only_fields = fields
+
+
+class AllowedConnectionInputSerializer(serializers.ModelSerializer):
+    """A row to add or change: the host (compared case-insensitively), its description, and
+    whether it is enabled."""
+
+    institution = serializers.CharField(required=False, help_text=INSTITUTION_HELP)
+
+    class Meta:
+        model = AllowedConnection
+        fields = ["institution", "enabled", "host", "description"]
+        validators: list = []  # uniqueness is checked by the service's full_clean
+        extra_kwargs = {"host": {"help_text": "FTP hostname or IP address, e.g. sftp.example.edu"}}
+
+
+class FolderTestedSerializer(serializers.Serializer):
+    """An input folder of a profile using the connection, and the zip files waiting in it."""
+
+    profile = serializers.CharField()
+    section = serializers.ChoiceField(choices=["import", "synchronize"])
+    path = serializers.CharField(allow_blank=True)
+    zip_files = serializers.IntegerField()
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    """The result of testing a connection: `ok` with the server's fingerprint and the folders,
+    or `ok: false` with the failure's `kind` and `message` (which never holds a secret)."""
+
+    ok = serializers.BooleanField()
+    connection = serializers.CharField()
+    fingerprint = serializers.CharField(
+        allow_blank=True, help_text="The server's pinned key; empty for a local folder."
+    )
+    folders = FolderTestedSerializer(many=True, required=False)
+    kind = serializers.CharField(
+        required=False,
+        help_text="dns, refused, timeout, auth, host_key, permission, missing, tls, "
+        "not_allowed, configuration, ...",
+    )
+    message = serializers.CharField(required=False)
+
+
+class ConnectionTrustSerializer(serializers.Serializer):
+    """The server key now trusted (pinned)."""
+
+    fingerprint = serializers.CharField()
 
 
 INPUT_PATH_HELP = (

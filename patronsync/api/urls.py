@@ -5,7 +5,7 @@ from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
-from .views import ConnectionViewSet, JobViewSet, ProfileViewSet
+from .views import AllowedConnectionViewSet, ConnectionViewSet, JobViewSet, ProfileViewSet
 
 
 @csrf_exempt
@@ -17,6 +17,7 @@ def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
 app_name = "api"
 
 router = SimpleRouter(trailing_slash=False)
+router.register("allowed-connections", AllowedConnectionViewSet, basename="allowed-connection")
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("profiles", ProfileViewSet, basename="profile")
 router.register("jobs", JobViewSet, basename="job")

@@ -1,6 +1,6 @@
 """Views of patronsync's own API: configuration (connections, profiles) and jobs."""
 
-from .config import ConnectionViewSet, ProfileViewSet
+from .config import AllowedConnectionViewSet, ConnectionViewSet, ProfileViewSet
 from .jobs import JobViewSet
 
-__all__ = ["ConnectionViewSet", "JobViewSet", "ProfileViewSet"]
+__all__ = ["AllowedConnectionViewSet", "ConnectionViewSet", "JobViewSet", "ProfileViewSet"]

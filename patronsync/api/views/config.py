@@ -1,22 +1,37 @@
-"""Connections and integration profiles: list, read, create, change; run a profile now."""
+"""Allowed S/FTP connections, connections and integration profiles: list, read, create, change;
+test a connection, read its public key, trust its server's key; run a profile now."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from patronsync.connections.models import Connection
+from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.connections.services import (
     ConnectionInUse,
+    allowed_connection_create,
+    allowed_connection_delete,
+    allowed_connection_update,
     connection_create,
     connection_delete,
+    connection_test,
+    connection_trust,
 )
+from patronsync.core.exceptions import PatronsyncError
 from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, job_start
 from patronsync.profiles.choices import IntegrationType
 from patronsync.profiles.models import IntegrationProfile
@@ -24,8 +39,12 @@ from patronsync.profiles.services import connection_change, profile_create, prof
 
 from ..schema import ErrorSerializer
 from ..serializers import (
+    AllowedConnectionInputSerializer,
+    AllowedConnectionSerializer,
     ConnectionInputSerializer,
     ConnectionSerializer,
+    ConnectionTestSerializer,
+    ConnectionTrustSerializer,
     JobAcceptedSerializer,
     ProfileInputSerializer,
     ProfileRunSerializer,
@@ -43,6 +62,90 @@ class ProfileFilterSerializer(serializers.Serializer):
 
     integration_type = serializers.ChoiceField(choices=IntegrationType.choices, required=False)
     institution = serializers.CharField(required=False)
+
+
+class PlainTextRenderer(BaseRenderer):
+    """Lets a client ask for `text/plain`; errors then come as one line of text."""
+
+    media_type = "text/plain"
+    format = "txt"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None):
+        if isinstance(data, dict) and "detail" in data:
+            return str(data["detail"])
+        return "" if data is None else str(data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the Allowed S/FTP Connections", parameters=[INSTITUTION_PARAMETER]
+    ),
+    retrieve=extend_schema(summary="Read a row of the Allowed S/FTP Connections"),
+    create=extend_schema(
+        summary="Allow an S/FTP server",
+        request=AllowedConnectionInputSerializer,
+        responses={201: AllowedConnectionSerializer},
+    ),
+    update=extend_schema(
+        summary="Change a row of the Allowed S/FTP Connections",
+        request=AllowedConnectionInputSerializer,
+        responses=AllowedConnectionSerializer,
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a row of the Allowed S/FTP Connections",
+        request=AllowedConnectionInputSerializer,
+        responses=AllowedConnectionSerializer,
+    ),
+    destroy=extend_schema(
+        summary="Remove a row of the Allowed S/FTP Connections", responses={204: None}
+    ),
+)
+class AllowedConnectionViewSet(ApiViewSet):
+    """Alma's Allowed S/FTP Connections (Ftp Include List): while an institution is in
+    implementation, its S/FTP definitions reach only the enabled hosts of this table."""
+
+    serializer_class = AllowedConnectionSerializer
+    queryset = AllowedConnection.objects.none()
+
+    def get_queryset(self) -> QuerySet[AllowedConnection]:
+        rows = AllowedConnection.objects.filter(
+            institution__in=self.visible_institutions()
+        ).select_related("institution")
+        code = self.request.query_params.get("institution")
+        return rows.filter(institution__code=code) if code else rows
+
+    def list(self, request: Request) -> Response:
+        return self.paginated(self.get_queryset(), AllowedConnectionSerializer)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(AllowedConnectionSerializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        data = AllowedConnectionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        institution = self.institution_for_create(values.pop("institution", None))
+        allowed = allowed_connection_create(
+            institution=institution, values=values, actor=self.caller.actor
+        )
+        return Response(AllowedConnectionSerializer(allowed).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        allowed = self.get_object()
+        data = AllowedConnectionInputSerializer(allowed, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values.pop("institution", None)  # a row stays in its institution
+        allowed = allowed_connection_update(allowed=allowed, values=values, actor=self.caller.actor)
+        return Response(AllowedConnectionSerializer(allowed).data)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        allowed_connection_delete(allowed=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
@@ -117,6 +220,60 @@ class ConnectionViewSet(ApiViewSet):
         except ConnectionInUse as exc:
             raise Conflict(str(exc)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="A connection's public key, to install on the server (OpenSSH, one line)",
+        operation_id="connections_public_key",
+        responses={
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR, description="ssh-ed25519 AAAA... patronsync-CODE-NAME"
+            ),
+            (404, "application/json"): ErrorSerializer,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="public-key",
+        url_name="public-key",
+        renderer_classes=[JSONRenderer, PlainTextRenderer],
+    )
+    def public_key(self, request: Request, pk: str) -> HttpResponse:
+        connection = self.get_object()
+        if not connection.public_key:
+            raise exceptions.NotFound(
+                f"Connection {connection.name} has no key pair: only sftp definitions have one."
+            )
+        return HttpResponse(f"{connection.public_key}\n", content_type="text/plain; charset=utf-8")
+
+    @extend_schema(
+        summary="Test a connection: log in and count the zip files of each profile's folders",
+        description="Answers 200 with `ok: true`, the server's pinned key fingerprint (pinned "
+        "now at the first successful connection) and the folders, or `ok: false` with the "
+        "failure's `kind` and `message`.",
+        request=None,
+        responses=ConnectionTestSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str) -> Response:
+        result = connection_test(connection=self.get_object())
+        return Response(ConnectionTestSerializer(result.as_dict()).data)
+
+    @extend_schema(
+        summary="Trust the server's current key (after a planned change of it)",
+        request=None,
+        responses={200: ConnectionTrustSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def trust(self, request: Request, pk: str) -> Response:
+        connection = self.get_object()
+        if not connection.is_remote:
+            raise Conflict(f"Connection {connection.name} is a local folder: it has no server key.")
+        try:
+            fingerprint = connection_trust(connection=connection)
+        except PatronsyncError as exc:
+            raise Conflict(str(exc)) from None
+        return Response({"fingerprint": fingerprint})
 
 
 @extend_schema_view(
