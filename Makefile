@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo test test-sqlite test-postgres lint typecheck migrations-check openapi openapi-check bench clean
+.PHONY: install demo test test-servers test-sqlite test-postgres lint typecheck migrations-check openapi openapi-check bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ demo: $(STAMP)
 	$(BIN)/patronsync serve
 
 ## The whole suite: lint, types, migrations, tests on SQLite and on PostgreSQL.
-test: lint typecheck migrations-check openapi-check test-sqlite test-postgres
+test: lint typecheck migrations-check openapi-check test-servers test-sqlite test-postgres
+
+## What the tests start themselves but this machine may lack (OpenSSH's sshd, from Debian).
+test-servers:
+	.ci/test-servers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
