@@ -1,0 +1,129 @@
+"""`patronsync connection list | show | pubkey | keygen | test | trust NAME`, as an
+administrator types them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from patronsync.cli import main
+from patronsync.connections.models import AllowedConnection, Connection
+from patronsync.connections.services import connection_create
+from patronsync.loader.tests.conftest import drop, make_profile, write_zip
+
+__all__ = ["drop"]
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "cli-Pa55word-never-shown"
+
+
+@pytest.fixture
+def campus(institution) -> Connection:
+    return connection_create(
+        institution=institution,
+        values={
+            "name": "campus",
+            "transport": "sftp",
+            "server": "sftp.example.edu",
+            "username": "library",
+            "password": SECRET,
+        },
+        actor="tests",
+    )
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_pubkey_prints_the_public_key_on_one_line(campus, capsys):
+    code, out, _ = run(capsys, "connection", "pubkey", "campus")
+    assert code == 0
+    assert out == campus.public_key + "\n"
+    assert out.startswith("ssh-ed25519 AAAA")
+    assert out.strip().endswith("patronsync-main-campus")
+
+
+def test_keygen_prints_the_new_public_key_and_says_to_install_it(campus, capsys):
+    code, out, err = run(capsys, "connection", "keygen", "campus")
+    assert code == 0
+    new = Connection.objects.get().public_key
+    assert new != campus.public_key
+    assert out == new + "\n"
+    assert "install the public key above" in err
+    assert "PRIVATE KEY" not in out + err
+
+
+def test_an_unknown_connection_is_named_with_the_ones_there_are(campus, capsys):
+    code, out, err = run(capsys, "connection", "pubkey", "nope")
+    assert code == 2
+    assert err == "error: Institution main has no connection 'nope'; its connections: campus\n"
+
+
+def test_pubkey_of_a_local_folder_says_it_has_no_key_pair(institution, drop, capsys):
+    make_profile(institution, drop)
+    name = Connection.objects.get().name
+    code, _, err = run(capsys, "connection", "pubkey", name)
+    assert code == 2
+    assert "has no key pair" in err
+
+
+def test_show_prints_alma_s_fields_and_never_the_secrets(campus, capsys):
+    code, out, _ = run(capsys, "connection", "show", "campus")
+    assert code == 0
+    assert "Ftp Server Secured:    SFTP" in out
+    assert "Ftp Server Type:       Default FTP" in out
+    assert "Port:                  22" in out
+    assert "Password:              set" in out
+    assert "Host key fingerprint:  not pinned yet" in out
+    assert campus.public_key in out
+    assert SECRET not in out
+    assert "PRIVATE KEY" not in out
+
+
+def test_list_says_whether_each_server_is_allowed(settings, campus, institution, capsys):
+    settings.PATRONSYNC_IN_IMPLEMENTATION = ""
+    code, out, _ = run(capsys, "connection", "list")
+    assert code == 0
+    assert "campus" in out
+    assert "not checked" in out
+    assert "Institution main is not in implementation" in out
+    settings.PATRONSYNC_IN_IMPLEMENTATION = "*"
+    AllowedConnection.objects.create(institution=institution, host="sftp.example.edu")
+    _, out, _ = run(capsys, "connection", "list")
+    row = next(line for line in out.splitlines() if "campus" in line)
+    assert "sftp.example.edu" in row
+    assert "22" in row
+    assert "yes" in row
+
+
+def test_test_counts_the_zips_of_each_profile_folder(institution, drop, capsys):
+    profile = make_profile(institution, drop)
+    write_zip(drop / "synchronize" / "a.zip", {"a.xml": "<users/>"})
+    name = profile.connection.name
+    code, out, _ = run(capsys, "connection", "test", name)
+    assert code == 0
+    assert out.splitlines() == [
+        f"Connection {name}: OK",
+        "  SIS import: import: 0 zip file(s)",
+        "  SIS synchronize: synchronize: 1 zip file(s)",
+    ]
+    code, out, _ = run(capsys, "connection", "test", name, "--json")
+    assert json.loads(out)["folders"][1] == {
+        "profile": "SIS",
+        "section": "synchronize",
+        "path": "synchronize",
+        "zip_files": 1,
+    }
+
+
+def test_a_failed_test_exits_1_with_its_kind(settings, campus, capsys):
+    settings.PATRONSYNC_IN_IMPLEMENTATION = "*"
+    code, out, _ = run(capsys, "connection", "test", "campus")
+    assert code == 1
+    assert out.startswith("Connection campus: FAILED (not_allowed): Connection campus: Server")
+    assert SECRET not in out
