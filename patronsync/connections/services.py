@@ -9,7 +9,6 @@ private key given.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,11 +23,12 @@ from patronsync.core.exceptions import PatronsyncError
 from patronsync.core.models import Institution
 from patronsync.core.services import model_assign
 
-from .allowed import host_normalize
+from .allowed import host_normalize, server_not_allowed
 from .choices import TransportType
+from .hostkeys import host_key_trust
 from .keys import ssh_keypair_new
 from .models import AllowedConnection, Connection
-from .transports import transport_for
+from .transports import TransportError, transport_for
 
 logger = logging.getLogger(__name__)
 
@@ -216,9 +216,7 @@ def connection_keygen(*, connection: Connection, actor: str) -> Connection:
 def connection_trust(*, connection: Connection) -> str:
     """Accept the server's current key (after a planned change of it): connect, pin its
     fingerprint, and return it."""
-    hostkeys = importlib.import_module("patronsync.connections.hostkeys")
-    fingerprint: str = hostkeys.host_key_trust(connection=connection)
-    return fingerprint
+    return host_key_trust(connection=connection)
 
 
 @dataclass
@@ -268,18 +266,20 @@ def connection_test(*, connection: Connection) -> ConnectionTestResult:
     ]
     result = ConnectionTestResult(ok=True, connection=connection.name)
     try:
-        transport = transport_for(connection)
-        if not folders:
-            transport.list("")
-        for profile, section, path in folders:
-            count = len(transport.list(path))
-            result.folders.append(FolderTested(profile, section, path, count))
-    except (PatronsyncError, OSError) as exc:
-        kind = getattr(exc, "kind", "") or (
-            "not_allowed" if "Allowed S/FTP Connections" in str(exc) else "configuration"
-        )
+        with transport_for(connection) as transport:
+            if not folders:
+                transport.list("")
+            for profile, section, path in folders:
+                count = len(transport.list(path))
+                result.folders.append(FolderTested(profile, section, path, count))
+    except TransportError as exc:
         return ConnectionTestResult(
-            ok=False, connection=connection.name, kind=str(kind), message=str(exc)
+            ok=False, connection=connection.name, kind=exc.kind, message=str(exc)
+        )
+    except PatronsyncError as exc:
+        kind = "not_allowed" if server_not_allowed(connection=connection) else "configuration"
+        return ConnectionTestResult(
+            ok=False, connection=connection.name, kind=kind, message=str(exc)
         )
     connection.refresh_from_db(fields=["host_key_fingerprint", "host_key_pinned_at"])
     result.fingerprint = connection.host_key_fingerprint
