@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.jobs.choices import JobKind, JobStatus, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
+from patronsync.jobs.selectors import job_progress
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
 
@@ -269,12 +271,28 @@ class ProfileInputSerializer(serializers.ModelSerializer):
             self.fields["connection"].queryset = connections  # type: ignore[attr-defined]
 
 
+class JobProgressSerializer(serializers.Serializer):
+    """How far a job came: users done of `total` (the users its files hold, counted as each is
+    fetched; null before the first), the rate since it started, and the seconds left at that
+    rate (null unless it runs and both are known)."""
+
+    done = serializers.IntegerField()
+    total = serializers.IntegerField(allow_null=True)
+    rate_per_second = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+
+
 class JobSerializer(serializers.ModelSerializer):
-    """A job in a list: what ran, when, and its counters."""
+    """A job in a list: what ran, when, its counters and its progress."""
 
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
     profile = serializers.SlugRelatedField(slug_field="code", read_only=True)
     total_users_processed = serializers.IntegerField(read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    @extend_schema_field(JobProgressSerializer)
+    def get_progress(self, job: Job) -> dict[str, Any]:
+        return job_progress(job=job)
 
     class Meta:
         model = Job
@@ -297,8 +315,40 @@ class JobSerializer(serializers.ModelSerializer):
             "updated",
             "unchanged",
             "rejected",
+            "progress",
         ]
         read_only_fields = fields
+
+
+class ScheduledRunSerializer(serializers.Serializer):
+    """A profile section with a schedule, and its next run (null while the section is not
+    active: an inactive section never runs)."""
+
+    institution = serializers.CharField(source="profile.institution.code")
+    profile = serializers.CharField(source="profile.code")
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    active = serializers.BooleanField()
+    description = serializers.CharField(help_text="The schedule in plain words.")
+    next_run = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_run(self, section: Any) -> str | None:
+        return section.next_runs[0].isoformat() if section.next_runs else None
+
+
+class JobsMonitorFilterSerializer(serializers.Serializer):
+    history = serializers.IntegerField(
+        required=False, min_value=0, max_value=200, help_text="Ended jobs listed (20)."
+    )
+
+
+class JobsMonitorSerializer(serializers.Serializer):
+    """Monitor Jobs: the pending and running jobs with their progress, the scheduled sections
+    with their next run (soonest first), and the latest jobs that ended."""
+
+    active = JobSerializer(many=True)
+    scheduled = ScheduledRunSerializer(many=True)
+    history = JobSerializer(many=True)
 
 
 class JobAcceptedSerializer(JobSerializer):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -80,50 +80,178 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             )
 
 
+# `patronsync run`'s exit codes, for cron and scripts (docs/jobs.md). 1 is left to Python: an
+# unexpected crash of the command itself.
+EXIT_COMPLETED = 0
+EXIT_USAGE = 2  # a wrong option, no such profile, a section not active, settings that cannot start
+EXIT_SKIPPED = 3  # another job of the profile is pending or running: this run is skipped
+EXIT_OF_STATUS = {
+    "completed": EXIT_COMPLETED,
+    "completed_with_errors": 4,  # rejected users, or files with problems: read the report
+    "failed": 5,  # an expected failure: a folder missing, a login refused, a file refused
+    "errored": 6,  # an unexpected error: its traceback is in the job's log
+    "held": 7,  # held by the mass-change guard until someone approves it
+    "cancelled": 8,
+}
+RUN_EXIT_CODES_HELP = """exit codes:
+  0  completed successfully
+  2  usage or configuration error (an option, no such profile, section not active)
+  3  skipped: another job of the profile is pending or running
+  4  completed with errors: rejected users or files with problems (see the report)
+  5  failed (a folder missing, a login refused, a file refused)
+  6  errored (an unexpected error; its traceback is in the job's log)
+  7  held for approval
+  8  cancelled
+"""
+
+
 def run(args: argparse.Namespace) -> int:
+    """Run a profile's job in this process, to its end; the exit code says how it ended."""
     from patronsync.commands import institution_option
     from patronsync.jobs.choices import JobKind
+    from patronsync.jobs.progress import RunProgress
+    from patronsync.jobs.runner import job_run
     from patronsync.jobs.selectors import job_report
-    from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, profile_run
+    from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, job_create
     from patronsync.profiles.models import IntegrationProfile
 
     institution = institution_option(args.institution)
     profile = IntegrationProfile.objects.filter(institution=institution, code=args.profile).first()
     if profile is None:
         print(f"No profile {args.profile!r} in institution {institution.code}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     kind = JobKind.IMPORT if args.import_ else JobKind.SYNCHRONIZE
+    # With --json the report alone goes to stdout; the progress, to stderr.
     console = Console(stderr=args.json)
     try:
-        if console.is_terminal and not args.json:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar:
-                task = bar.add_task("Users", total=None)
-                job = profile_run(
-                    profile=profile,
-                    kind=kind,
-                    dry_run=args.dry_run,
-                    progress=lambda n: bar.advance(task, n),
-                )
-        else:
-            job = profile_run(profile=profile, kind=kind, dry_run=args.dry_run)
+        job = job_create(profile=profile, kind=kind, dry_run=args.dry_run)
+        with RunProgress(job=job, console=console) as progress:
+            job = job_run(job=job, progress=progress)
     except SectionNotActive as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except JobAlreadyRunning as exc:
         print(str(exc), file=sys.stderr)
-        return 3
+        return EXIT_SKIPPED
     report = job_report(job=job)
     if args.json:
         print(json.dumps(report, default=str))
     else:
         print_report(report, console)
-    return 0 if job.status in ("completed", "completed_with_errors") else 1
+    return EXIT_OF_STATUS.get(job.status, EXIT_OF_STATUS["errored"])
+
+
+def job_cancel_command(args: argparse.Namespace) -> int:
+    """Cancel a pending or running job (by id or Process ID)."""
+    from patronsync.jobs.services import JobNotCancellable, job_cancel
+
+    job = _job(args.job_id)
+    if job is None:
+        print(f"No job {args.job_id}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        job = job_cancel(job=job, actor=f"cli:{getpass.getuser()}")
+    except JobNotCancellable as exc:
+        print(f"Job {job.pk} (Process ID {job.process_id}): {exc}", file=sys.stderr)
+        return 1
+    if job.status == "cancelled":
+        print(f"Job {job.pk} (Process ID {job.process_id}) {job.title}: cancelled")
+    else:
+        print(
+            f"Job {job.pk} (Process ID {job.process_id}) {job.title}: asked to stop; it ends "
+            "cancelled after the batch it is committing"
+        )
+    return 0
+
+
+def job_monitor_command(args: argparse.Namespace) -> int:
+    """Monitor Jobs: running jobs with their progress, the next scheduled runs, the history."""
+    from patronsync.core.models import Institution
+    from patronsync.jobs.progress import duration_text
+    from patronsync.jobs.selectors import job_progress, jobs_monitor
+
+    institutions = Institution.objects.all()
+    if args.institution:
+        institutions = institutions.filter(code=args.institution)
+    monitor = jobs_monitor(institutions=institutions, history=args.history)
+    if args.json:
+        print(json.dumps(_monitor_json(monitor, job_progress), default=str))
+        return 0
+    console = Console()
+    active = Table(title="Running and pending jobs")
+    for column in ("Job", "Process ID", "Profile", "Kind", "Status", "Users", "Rate", "Left"):
+        active.add_column(column)
+    for job in monitor.active:
+        progress = job_progress(job=job)
+        done, total = progress["done"], progress["total"]
+        users = f"{done:,} of {total:,}" if total is not None else f"{done:,}"
+        if total:
+            users += f" ({100 * done / total:.0f} %)"
+        rate = progress["rate_per_second"]
+        eta = progress["eta_seconds"]
+        active.add_row(
+            str(job.pk), job.process_id, Text(job.profile.code), job.kind, job.status, users,
+            f"{rate:,.0f}/s" if rate else "", duration_text(eta) if eta is not None else "",
+        )  # fmt: skip
+    console.print(active if monitor.active else "No job is running or pending.")
+    scheduled = Table(title="Scheduled")
+    for column in ("Institution", "Profile", "Section", "Schedule", "Next run"):
+        scheduled.add_column(column)
+    for section in monitor.scheduled:
+        next_run = (
+            f"{section.next_runs[0]:%Y-%m-%d %H:%M %Z}" if section.next_runs else "(inactive)"
+        )
+        scheduled.add_row(
+            section.profile.institution.code, Text(section.profile.code), section.label,
+            Text(section.description), next_run,
+        )  # fmt: skip
+    console.print(scheduled if monitor.scheduled else "No profile section is scheduled.")
+    history = Table(title=f"History (the latest {args.history})")
+    for column in ("Job", "Process ID", "Profile", "Kind", "Status", "Finished", "Users",
+                   "Rejected"):  # fmt: skip
+        history.add_column(column)
+    for job in monitor.history:
+        finished = f"{job.finished_at:%Y-%m-%d %H:%M}" if job.finished_at else ""
+        history.add_row(
+            str(job.pk), job.process_id, Text(job.profile.code), job.kind, job.status, finished,
+            f"{job.total_records_processed:,}", f"{job.rejected:,}",
+        )  # fmt: skip
+    console.print(history if monitor.history else "No job has ended yet.")
+    return 0
+
+
+def _monitor_json(monitor: Any, job_progress: Any) -> dict[str, Any]:
+    def job_row(job: Any) -> dict[str, Any]:
+        return {
+            "id": job.pk, "process_id": job.process_id, "title": job.title,
+            "institution": job.institution.code, "profile": job.profile.code, "kind": job.kind,
+            "status": job.status, "started_at": job.started_at, "finished_at": job.finished_at,
+            "progress": job_progress(job=job), "created": job.created, "updated": job.updated,
+            "unchanged": job.unchanged, "rejected": job.rejected,
+        }  # fmt: skip
+
+    return {
+        "active": [job_row(job) for job in monitor.active],
+        "scheduled": [
+            {
+                "institution": s.profile.institution.code,
+                "profile": s.profile.code,
+                "kind": s.kind,
+                "active": s.active,
+                "description": s.description,
+                "next_run": s.next_runs[0] if s.next_runs else None,
+            }
+            for s in monitor.scheduled
+        ],
+        "history": [job_row(job) for job in monitor.history],
+    }
+
+
+def _job(job_id: str) -> Any:
+    from patronsync.jobs.models import Job
+
+    by_id = Job.objects.filter(id=int(job_id)).first() if job_id.isdigit() else None
+    return by_id or Job.objects.filter(process_id=job_id).first()
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -191,7 +319,15 @@ def report(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("run", help="run a profile's Import or Synchronize job now")
+    parser = subparsers.add_parser(
+        "run",
+        help="run a profile's Import or Synchronize job now",
+        description="Run a profile's job in this process, to its end, then print its report. "
+        "On a terminal a progress bar shows users done of the total, the rate and the time "
+        "left; elsewhere (cron) a line is printed at each tenth and every 30 s.",
+        epilog=RUN_EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("profile", metavar="PROFILE_CODE")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--import", dest="import_", action="store_true", help="Users IMPORT")
@@ -200,6 +336,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--institution", help="institution code (default: the default one)")
     parser.set_defaults(func=run)
+
+    job = subparsers.add_parser(
+        "job", aliases=["jobs"], help="cancel a job; Monitor Jobs (running, scheduled, history)"
+    )
+    actions = job.add_subparsers(dest="action", metavar="ACTION", required=True)
+    cancel = actions.add_parser("cancel", help="cancel a pending or running job")
+    cancel.add_argument("job_id", metavar="JOB_ID", help="job id or Process ID")
+    cancel.set_defaults(func=job_cancel_command)
+    monitor = actions.add_parser(
+        "monitor", help="running jobs with their progress, the next scheduled runs, the history"
+    )
+    monitor.add_argument("--institution", help="one institution's jobs (default: all)")
+    monitor.add_argument("--history", type=int, default=20, help="ended jobs shown (20)")
+    monitor.add_argument("--json", action="store_true", help="one JSON object")
+    monitor.set_defaults(func=job_monitor_command)
 
     parser = subparsers.add_parser(
         "worker",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from .choices import ACTIVE_STATUSES, JobStatus
 from .models import Job, JobRecord
+from .scheduler import ScheduledSection, scheduled_sections
 
 RECORD_CSV_FIELDS = (
     "file",
@@ -95,3 +100,51 @@ def job_records_filter(
     if file:
         records = records.filter(file=file)
     return records
+
+
+# Monitor Jobs: what runs (with its progress), what is scheduled next, and what ran.
+
+MONITOR_HISTORY = 20
+
+
+def job_progress(*, job: Job, now: datetime | None = None) -> dict[str, Any]:
+    """A job's progress: users done, of how many (`users_expected`, counted as its files are
+    fetched; None before), the rate in users per second since it started, and the seconds
+    left at that rate (None when the total or the rate is not known, or the job has ended)."""
+    done = job.total_records_processed
+    total = job.users_expected
+    rate = None
+    if job.started_at is not None:
+        end = job.finished_at or now or timezone.now()
+        elapsed = (end - job.started_at).total_seconds()
+        if elapsed > 0:
+            rate = round(done / elapsed, 1)
+    eta = None
+    if job.status == JobStatus.RUNNING and total is not None and rate:
+        eta = round(max(total - done, 0) / rate, 1)
+    return {"done": done, "total": total, "rate_per_second": rate, "eta_seconds": eta}
+
+
+@dataclass(frozen=True)
+class JobsMonitor:
+    """Monitor Jobs: the pending and running jobs, the next scheduled runs, and the history."""
+
+    active: list[Job]
+    scheduled: list[ScheduledSection]  # soonest first
+    history: list[Job]
+
+
+def jobs_monitor(
+    *, institutions: QuerySet[Any], history: int = MONITOR_HISTORY, now: datetime | None = None
+) -> JobsMonitor:
+    """What Monitor Jobs shows for `institutions`: the jobs pending or running (oldest first),
+    each scheduled profile section with its next run (soonest first; an inactive section has
+    none and comes last), and the `history` latest jobs that ended."""
+    now = now or timezone.now()
+    jobs = Job.objects.filter(institution__in=institutions).select_related("profile", "institution")
+    active = list(jobs.filter(status__in=ACTIVE_STATUSES).order_by("created_at", "id"))
+    ended = jobs.exclude(status__in=ACTIVE_STATUSES).order_by("-finished_at", "-id")
+    ids = set(institutions.values_list("pk", flat=True))
+    sections = [s for s in scheduled_sections(after=now) if s.profile.institution_id in ids]
+    sections.sort(key=lambda s: (not s.next_runs, s.next_runs[0] if s.next_runs else now))
+    return JobsMonitor(active=active, scheduled=sections, history=list(ended[:history]))

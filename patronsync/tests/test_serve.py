@@ -1,11 +1,15 @@
 """`patronsync serve` as an operator starts it: a real server process on a loopback port, with
-a fresh data directory. It shows no debug page, answers a huge body 413, serves the admin's CSS,
-keeps API keys out of its access log and makes its data directory and database private."""
+a fresh data directory. It runs gunicorn, shows no debug page, answers a huge body 413, serves
+the admin's CSS through whitenoise, keeps API keys out of its access log and makes its data
+directory and database private; the worker beside it runs a job started through the API; it
+stops both on SIGTERM. Production settings without their keys stop every command in one line."""
 
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -64,12 +68,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(data_dir: Path, log: Path, *flags: str) -> Server:
-    """`patronsync serve` on SQLite in `data_dir`; returns once it answers."""
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a command run as an operator would, on SQLite in `data_dir`."""
     env = {
         name: value
         for name, value in os.environ.items()
         if name not in {"DATABASE_URL", "PATRONSYNC_DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+        and not name.startswith("PATRONSYNC_")
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.dev",
@@ -78,6 +83,24 @@ def start(data_dir: Path, log: Path, *flags: str) -> Server:
         PATRONSYNC_SERVE_CANARY=CANARY,
         PATRONSYNC_READ_AHEAD="false",
     )
+    env.update(extra)
+    return env
+
+
+def patronsync(data_dir: Path, *arguments: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "patronsync.cli", *arguments],
+        cwd=BASE_DIR,
+        env=server_env(data_dir, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def start(data_dir: Path, log: Path, *flags: str, **extra: str) -> Server:
+    """`patronsync serve` on SQLite in `data_dir`; returns once it answers."""
+    env = server_env(data_dir, **extra)
     port = free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -102,7 +125,7 @@ def start(data_dir: Path, log: Path, *flags: str) -> Server:
 def stop(server: Server) -> None:
     server.process.terminate()
     try:
-        server.process.wait(timeout=20)
+        server.process.wait(timeout=90)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
@@ -193,3 +216,111 @@ def test_serve_dev_turns_on_djangos_debug_pages(server, data_dir):
 
     assert status == 404
     assert b"URLconf" in body
+
+
+def test_serve_runs_gunicorn_and_its_worker_beside_it(server):
+    log = server.log_text(containing="embedded worker")
+
+    assert "Starting gunicorn" in log
+    assert "the embedded worker runs the jobs beside it" in log
+
+
+def test_a_job_started_through_the_api_runs_on_the_worker_beside_the_server(tmp_path):
+    # The README's first command: `patronsync quickstart`, then `patronsync serve`.
+    data_dir = tmp_path / "data"
+    quickstart = patronsync(data_dir, "quickstart", "--users", "30")
+    assert quickstart.returncode == 0, quickstart.stderr
+    assert "Patron Import Results" in quickstart.stdout
+    feed = data_dir / "sis" / "synchronize" / "next-day.zip"
+    # The next day of the quick start's population: a tenth of its users changed.
+    day_two = ("--seed", "2", "--base-seed", "1", "--changed-fraction", "0.1")
+    sample = patronsync(data_dir, "feed", "sample", "--users", "30", *day_two, "-o", str(feed))
+    assert sample.returncode == 0, sample.stderr
+    created = patronsync(data_dir, "apikey", "create", "--name", "ops", "--read-write")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    running = start(data_dir, tmp_path / "serve.log", PATRONSYNC_WORKER_INTERVAL="1")
+    try:
+        headers = {"Authorization": f"apikey {key}", "Content-Type": "application/json"}
+        body = json.dumps({"profile": "SIS", "kind": "synchronize"}).encode()
+        status, answer = running.call("/api/v1/jobs", data=body, headers=headers)
+        assert status == 202, answer
+        job_id = json.loads(answer)["job_id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status, answer = running.call(f"/api/v1/jobs/{job_id}", headers=headers)
+            report = json.loads(answer)
+            if report["status"] not in ("pending", "running"):
+                break
+            time.sleep(0.5)
+        status, answer = running.call("/api/v1/jobs/monitor", headers=headers)
+        monitor = json.loads(answer)
+    finally:
+        stop(running)
+
+    assert report["status"] == "completed", report["log"]
+    assert report["total_records_processed"] == 30
+    assert report["updated"] > 0
+    assert not feed.exists() and feed.with_name("next-day.zip.handled").exists()
+    ran = next(job for job in monitor["history"] if job["id"] == job_id)
+    assert ran["progress"]["done"] == ran["progress"]["total"] == 30
+    assert running.process.returncode == 0  # SIGTERM stopped the server and its worker cleanly
+    log = running.log.read_text(errors="replace")
+    assert "Shutting down: Master" in log
+    assert "stopped (SIGTERM)" in log
+
+
+def test_serve_with_a_broker_starts_no_worker_of_its_own(tmp_path):
+    running = start(
+        tmp_path / "data", tmp_path / "serve.log", PATRONSYNC_BROKER_URL="redis://127.0.0.1:6379/9"
+    )
+    try:
+        log = running.log_text(containing="Celery")
+    finally:
+        stop(running)
+
+    assert "no worker here: PATRONSYNC_BROKER_URL sends the jobs to Celery workers" in log
+    assert "embedded worker" not in log
+
+
+def test_serve_stops_when_its_worker_dies_and_says_so(tmp_path):
+    running = start(tmp_path / "data", tmp_path / "serve.log", PATRONSYNC_WORKER_INTERVAL="1")
+    try:
+        children = subprocess.run(
+            ["pgrep", "-P", str(running.process.pid), "-f", "patronsync.cli worker"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert len(children) == 1
+        os.kill(int(children[0]), signal.SIGKILL)
+        code = running.process.wait(timeout=90)
+    finally:
+        stop(running)
+
+    assert code == 1
+    assert "the worker stopped (exit code -9); stopping the rest" in running.log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("missing", "present"),
+    [
+        ("PATRONSYNC_SECRET_KEY", {"PATRONSYNC_ENCRYPTION_KEY": "x" * 44}),
+        ("PATRONSYNC_ENCRYPTION_KEY", {"PATRONSYNC_SECRET_KEY": "a-long-enough-secret-key"}),
+    ],
+)
+@pytest.mark.parametrize("command", [["serve"], ["migrate"], ["run", "SIS", "--synchronize"]])
+def test_production_settings_without_a_key_stop_in_one_line(tmp_path, missing, present, command):
+    result = patronsync(
+        tmp_path / "data",
+        *command,
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        **present,
+    )
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"patronsync: {missing} must be set in production")
+    assert "make one with: python3 -c" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -22,6 +22,7 @@ from patronsync.jobs.selectors import (
     job_list_filter,
     job_records_filter,
     job_report,
+    jobs_monitor,
 )
 from patronsync.jobs.services import JobNotCancellable, JobNotHeld, job_approve, job_cancel
 from patronsync.profiles.models import IntegrationProfile
@@ -34,6 +35,8 @@ from ..serializers import (
     JobRecordSerializer,
     JobReportSerializer,
     JobSerializer,
+    JobsMonitorFilterSerializer,
+    JobsMonitorSerializer,
     JobStartSerializer,
 )
 from .base import ApiViewSet, Conflict
@@ -90,6 +93,22 @@ class JobViewSet(ApiViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(JobReportSerializer(job_report(job=self.get_object())).data)
+
+    @extend_schema(
+        summary="Monitor Jobs: running jobs with progress, the next scheduled runs, history",
+        description="`active`: the pending and running jobs, oldest first, each with its "
+        "`progress` (users done of the total its files hold, the rate since it started, the "
+        "seconds left at that rate). `scheduled`: each profile section with a schedule and its "
+        "next run, soonest first. `history`: the latest jobs that ended (`history`, 20 by "
+        "default, at most 200).",
+        parameters=[JobsMonitorFilterSerializer],
+        responses=JobsMonitorSerializer,
+    )
+    @action(detail=False, methods=["get"])
+    def monitor(self, request: Request) -> Response:
+        filters = self.filters(JobsMonitorFilterSerializer)
+        monitor = jobs_monitor(institutions=self.visible_institutions(), **filters)
+        return Response(JobsMonitorSerializer(monitor).data)
 
     @extend_schema(
         summary="Start a job (or a dry run); a worker runs it",
