@@ -17,8 +17,10 @@ from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.jobs.choices import JobKind, JobStatus, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.selectors import job_progress
+from patronsync.jobs.scheduler import section_next_runs
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
+from patronsync.profiles.schedules import schedule_description
 
 INSTITUTION_HELP = (
     "Institution code; needed only when the caller may configure several institutions."
@@ -206,6 +208,8 @@ PROFILE_FIELDS = [
     "import_record_type",
     "import_input_path",
     "import_xsd_version",
+    "import_schedule",
+    "import_cron",
     "sync_active",
     "sync_record_type",
     "sync_match_id_type",
@@ -213,16 +217,38 @@ PROFILE_FIELDS = [
     "sync_unmatched",
     "sync_input_path",
     "sync_schedule",
+    "sync_cron",
     "sync_xsd_version",
     "sync_take_over_users",
 ]
 
 
+NEXT_RUNS_SCHEMA = {
+    "type": "array",
+    "items": {"type": "string", "format": "date-time"},
+    "description": "The next five runs, in the institution's time zone (with its UTC offset); "
+    "empty when the section is not scheduled or not active.",
+}
+SCHEDULE_HELP = (
+    "NOT_SCHEDULED (runs only when run by hand), one of Alma's fixed slots, or CRON with a "
+    "cron expression in the section's cron field. See docs/scheduling.md."
+)
+CRON_HELP = (
+    "Five cron fields (minute hour day-of-month month day-of-week) in the institution's time "
+    'zone, e.g. "30 2 * * 1-5"; only with schedule CRON; at most every 5 minutes.'
+)
+
+
 class ProfileSerializer(serializers.ModelSerializer):
-    """An integration profile with its Import and Synchronize settings."""
+    """An integration profile with its Import and Synchronize settings, and when each
+    section runs next."""
 
     import_record_type = RecordTypeField(read_only=True)
     sync_record_type = RecordTypeField(read_only=True)
+    import_schedule_description = serializers.SerializerMethodField()
+    import_next_runs = serializers.SerializerMethodField()
+    sync_schedule_description = serializers.SerializerMethodField()
+    sync_next_runs = serializers.SerializerMethodField()
 
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
     connection_name = serializers.CharField(source="connection.name", read_only=True)
@@ -234,10 +260,30 @@ class ProfileSerializer(serializers.ModelSerializer):
             "institution",
             *PROFILE_FIELDS,
             "connection_name",
+            "import_schedule_description",
+            "import_next_runs",
+            "sync_schedule_description",
+            "sync_next_runs",
             "updated_by",
             "status_date",
         ]
         read_only_fields = fields
+
+    def get_import_schedule_description(self, obj: IntegrationProfile) -> str:
+        return schedule_description(schedule=obj.import_schedule, cron=obj.import_cron)
+
+    def get_sync_schedule_description(self, obj: IntegrationProfile) -> str:
+        return schedule_description(schedule=obj.sync_schedule, cron=obj.sync_cron)
+
+    @extend_schema_field(NEXT_RUNS_SCHEMA)
+    def get_import_next_runs(self, obj: IntegrationProfile) -> list[str]:
+        runs = section_next_runs(profile=obj, kind=JobKind.IMPORT)
+        return [run.isoformat() for run in runs]
+
+    @extend_schema_field(NEXT_RUNS_SCHEMA)
+    def get_sync_next_runs(self, obj: IntegrationProfile) -> list[str]:
+        runs = section_next_runs(profile=obj, kind=JobKind.SYNCHRONIZE)
+        return [run.isoformat() for run in runs]
 
 
 class ProfileInputSerializer(serializers.ModelSerializer):
@@ -262,6 +308,10 @@ class ProfileInputSerializer(serializers.ModelSerializer):
             "sync_xsd_version": {"help_text": "The User XSD version: 2 (the only one)."},
             "import_input_path": {"help_text": INPUT_PATH_HELP},
             "sync_input_path": {"help_text": INPUT_PATH_HELP},
+            "import_schedule": {"help_text": SCHEDULE_HELP},
+            "sync_schedule": {"help_text": SCHEDULE_HELP},
+            "import_cron": {"help_text": CRON_HELP},
+            "sync_cron": {"help_text": CRON_HELP},
         }
 
     def __init__(self, *args: object, **kwargs: object) -> None:

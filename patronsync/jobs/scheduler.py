@@ -28,9 +28,14 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from patronsync.core.models import Institution
 from patronsync.profiles.choices import Schedule
 from patronsync.profiles.models import IntegrationProfile
-from patronsync.profiles.schedules import schedule_last_run, schedule_next_runs
+from patronsync.profiles.schedules import (
+    schedule_description,
+    schedule_last_run,
+    schedule_next_runs,
+)
 
 from .choices import ACTIVE_STATUSES, JobKind, JobTrigger
 from .exceptions import JobAlreadyRunning, SectionNotActive
@@ -39,7 +44,13 @@ from .modes import mode_of
 from .runner import log_appended, log_line
 from .services import job_create
 
-__all__ = ["SECTIONS", "schedules_fire", "section_next_runs"]
+__all__ = [
+    "SECTIONS",
+    "ScheduledSection",
+    "scheduled_sections",
+    "schedules_fire",
+    "section_next_runs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +94,51 @@ def section_next_runs(
     )
 
 
+@dataclass(frozen=True)
+class ScheduledSection:
+    """A profile section that has a schedule, in plain words, with its next runs."""
+
+    profile: IntegrationProfile
+    kind: str
+    label: str
+    active: bool
+    description: str
+    next_runs: list[datetime]
+
+
+def scheduled_sections(
+    *, institution: Institution | None = None, after: datetime | None = None, count: int = 1
+) -> list[ScheduledSection]:
+    """Every profile section with a schedule (of `institution`, or of all), by institution and
+    profile code, with its next `count` runs; an inactive section has none (it never runs)."""
+    after = after or timezone.now()
+    profiles = IntegrationProfile.objects.select_related("institution").order_by(
+        "institution__code", "code"
+    )
+    if institution is not None:
+        profiles = profiles.filter(institution=institution)
+    sections = []
+    for profile in profiles:
+        for section in SECTIONS:
+            schedule = getattr(profile, section.schedule)
+            if schedule == Schedule.NOT_SCHEDULED:
+                continue
+            cron = getattr(profile, section.cron)
+            sections.append(
+                ScheduledSection(
+                    profile=profile,
+                    kind=section.kind,
+                    label=mode_of(section.kind).label,
+                    active=bool(getattr(profile, section.active)),
+                    description=schedule_description(schedule=schedule, cron=cron),
+                    next_runs=section_next_runs(
+                        profile=profile, kind=section.kind, after=after, count=count
+                    ),
+                )
+            )
+    return sections
+
+
 def _grace() -> timedelta:
     return timedelta(
         minutes=getattr(settings, "PATRONSYNC_SCHEDULE_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)
@@ -101,9 +157,7 @@ def schedules_fire(*, now: datetime | None = None) -> list[Job]:
     scheduled = Q()
     for section in SECTIONS:
         scheduled |= Q(**{section.active: True}) & ~Q(**{section.schedule: Schedule.NOT_SCHEDULED})
-    profiles = IntegrationProfile.objects.filter(scheduled).select_related(
-        "institution", "connection"
-    )
+    profiles = IntegrationProfile.objects.filter(scheduled).select_related("institution")
     jobs = []
     for profile in profiles.order_by("pk"):
         for section in SECTIONS:

@@ -12,15 +12,16 @@ Daylight saving changes neither skip nor double a run:
 - a wall-clock time that occurs twice on the fall-back day (02:30 when clocks go back from
   03:00 to 02:00) runs once, at its first occurrence;
 - except for schedules whose hour field is `*` (every hour, every 15 minutes): they are
-  intervals, not wall-clock slots, and run at both occurrences of the repeated hour, so that
-  they run every real hour (or quarter) and no instant runs twice.
+  intervals, not wall-clock slots, and run at each real instant whose wall-clock time matches:
+  at both occurrences of a repeated hour, and not in a missing hour, so that they run every
+  real hour (or quarter) and no instant runs twice.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -144,28 +145,38 @@ def schedule_description(*, schedule: str, cron: str) -> str:
 def schedule_next_runs(
     *, schedule: str, cron: str, time_zone: str, after: datetime, count: int = 5
 ) -> list[datetime]:
-    """The next `count` runs strictly after `after` (aware), in `time_zone`; [] when the
-    section is not scheduled."""
+    """The next `count` runs strictly after `after` (aware), in `time_zone` (`_in_zone`); []
+    when the section is not scheduled."""
     expression = schedule_cron(schedule=schedule, cron=cron)
     if expression is None:
         return []
     zone = ZoneInfo(time_zone)
     runs: list[datetime] = []
     for run in _runs(expression, zone, after, forward=True):
-        runs.append(run.astimezone(zone))
+        runs.append(_in_zone(run, zone))
         if len(runs) == count:
             break
     return runs
 
 
 def schedule_last_run(*, schedule: str, cron: str, time_zone: str, at: datetime) -> datetime | None:
-    """The latest run at or before `at` (aware), in `time_zone`; None when not scheduled."""
+    """The latest run at or before `at` (aware), in `time_zone` (`_in_zone`); None when not
+    scheduled."""
     expression = schedule_cron(schedule=schedule, cron=cron)
     if expression is None:
         return None
     zone = ZoneInfo(time_zone)
     run = next(_runs(expression, zone, at + timedelta(microseconds=1), forward=False), None)
-    return None if run is None else run.astimezone(zone)
+    return None if run is None else _in_zone(run, zone)
+
+
+def _in_zone(instant: datetime, zone: ZoneInfo) -> datetime:
+    """An instant as the zone shows it, with the fixed UTC offset (and name: CET, CEST) it has
+    there then. Not a ZoneInfo datetime: two of those in one zone compare and subtract as
+    wall-clock times, and one in a repeated hour never equals another zone's; these are exact.
+    """
+    local = instant.astimezone(zone)
+    return local.replace(tzinfo=timezone(local.utcoffset() or timedelta(0), local.tzname()))
 
 
 def _runs(expression: str, zone: ZoneInfo, start: datetime, *, forward: bool) -> Iterator[datetime]:
@@ -206,9 +217,10 @@ def _runs(expression: str, zone: ZoneInfo, start: datetime, *, forward: bool) ->
 def _instants(wall: datetime, zone: ZoneInfo, *, interval: bool) -> list[datetime]:
     """The real instants (UTC) a wall-clock time of `zone` stands for.
 
-    One, normally. A time in a spring-forward gap stands for the first instant after the gap.
-    A time that occurs twice (fall back) stands for its first occurrence, or for both when the
-    schedule is an interval.
+    One, normally. A time in a spring-forward gap stands for the first instant after the gap,
+    or for none when the schedule is an interval (real time goes on: an hourly run at 01:00
+    is followed an hour later by the one at 03:00). A time that occurs twice (fall back) stands
+    for its first occurrence, or for both when the schedule is an interval.
     """
     first = wall.replace(tzinfo=zone, fold=0)
     if _exists(first):
@@ -217,6 +229,8 @@ def _instants(wall: datetime, zone: ZoneInfo, *, interval: bool) -> list[datetim
             both = [first.astimezone(UTC), second.astimezone(UTC)]
             return both if interval else both[:1]
         return [first.astimezone(UTC)]
+    if interval:
+        return []
     after = wall.replace(second=0, microsecond=0)
     for _ in range(_GAP_LIMIT):
         after += timedelta(minutes=1)
