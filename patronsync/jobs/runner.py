@@ -46,7 +46,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from patronsync.connections.models import Connection
-from patronsync.connections.transports import RemoteFile, Transport, transport_for
+from patronsync.connections.transports import RemoteFile, Transport, TransportError, transport_for
 from patronsync.almaxml.count import users_count
 from patronsync.core.bulk import insert_rows
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
@@ -318,7 +318,8 @@ class JobRunner:
             return False
         attempts, last = found
         message = (
-            f"Errored: its workers stopped {attempts} times (PATRONSYNC_JOB_MAX_ATTEMPTS is "
+            f"Errored: its workers stopped {attempts} time{'s' if attempts != 1 else ''} "
+            f"(PATRONSYNC_JOB_MAX_ATTEMPTS is "
             f"{limit}); last worker {last or '-'}; not tried again"
         )
         with transaction.atomic():
@@ -529,27 +530,169 @@ class JobRunner:
         self._save_files()
 
     def _take_files(self, ctx: RunContext) -> bool:
-        """Load every `*.zip` of the folder not marked handled; True if a file had problems."""
+        """Load every `*.zip` of the folder not marked handled; True if a file had problems.
+
+        Before anything is downloaded: a file whose `.handled` rename failed after an earlier
+        job committed its users is renamed now, not loaded again; fewer new files than the
+        connection's minimum number of files means none is taken; over its maximum (or Alma's
+        20 zips a run) the first ones by name are taken and the rest wait for the next run.
+        The report names the files that wait, and why.
+        """
         connection = self._connection()
-        transport = transport_for(connection)
         folder = str(self.job.parameters["input_path"])
-        files = transport.list(folder)
-        had_problems = False
-        if len(files) > MAX_ZIPS_PER_RUN:
-            skipped = ", ".join(f.name for f in files[MAX_ZIPS_PER_RUN:])
-            self.logger.warning(
-                "More than %s zip files; left for the next run: %s", MAX_ZIPS_PER_RUN, skipped
+        where = folder or "(home folder)"
+        with transport_for(connection) as transport:  # closes the session with the server
+            transport.logger = self.logger  # its retries are lines of the job's log
+            files, had_problems = self._files_left_unmarked(
+                transport, folder, transport.list(folder)
             )
-            files, had_problems = files[:MAX_ZIPS_PER_RUN], True
-        if not files:
-            self.logger.info("No new zip files in %s", folder or "(home folder)")
-        with tempfile.TemporaryDirectory(prefix="patronsync-") as workdir:
-            for remote in files:
-                took = self._take_file(
-                    ctx, transport, folder, remote, Path(workdir), connection.max_file_bytes
+            if not files:
+                self.logger.info("No new zip files in %s", where)
+                return had_problems
+            if len(files) < connection.min_files:
+                # Not `failed`: nothing is wrong with the files or the server, and Alma users
+                # read "completed with errors" as "look at the report". The files are not
+                # renamed: the next run takes them, once the rest of the export has arrived.
+                message = (
+                    f"{len(files)} zip file(s) in {where}, fewer than the minimum number of "
+                    f"files of connection {connection.name} ({connection.min_files}); none is "
+                    "taken, they wait for the next run"
                 )
-                had_problems = took or had_problems
+                self.logger.warning("%s", message)
+                self._add_waiting(files, code="TOO_FEW_FILES", message=message)
+                return True
+            limit = min(connection.max_files or MAX_ZIPS_PER_RUN, MAX_ZIPS_PER_RUN)
+            files, waiting = files[:limit], files[limit:]
+            if waiting:
+                why = (
+                    f"Alma's limit of {MAX_ZIPS_PER_RUN} zip files a run"
+                    if limit == MAX_ZIPS_PER_RUN
+                    else f"the maximum number of files of connection {connection.name}"
+                )
+                skipped = ", ".join(f.name for f in waiting)
+                self.logger.warning(
+                    "More than %s zip files (%s); left for the next run: %s", limit, why, skipped
+                )
+                had_problems = True
+            with tempfile.TemporaryDirectory(prefix="patronsync-") as workdir:
+                for remote in files:
+                    try:
+                        took = self._take_file(
+                            ctx, transport, folder, remote, Path(workdir), connection.max_file_bytes
+                        )
+                    except TransportError as exc:  # the download failed, after its retries
+                        problem = {"code": "NOT_DOWNLOADED", "message": f"{remote.name}: {exc}"}
+                        self._add_file({"name": remote.name, "size": remote.size,
+                                        "problems": [problem]})  # fmt: skip
+                        raise
+                    had_problems = took or had_problems
+            if waiting:
+                self._add_waiting(
+                    waiting, code="LEFT_FOR_NEXT_RUN", message=f"over {why}; left for the next run"
+                )
         return had_problems
+
+    def _add_waiting(self, files: list[RemoteFile], *, code: str, message: str) -> None:
+        """Entries in the report for files not taken this run, with one problem each."""
+        for remote in files:
+            problem = {"code": code, "message": f"{remote.name}: {message}"}
+            self.files.append({"name": remote.name, "size": remote.size, "problems": [problem]})
+        self._save_files()
+
+    def _files_left_unmarked(
+        self, transport: Transport, folder: str, listed: list[RemoteFile]
+    ) -> tuple[list[RemoteFile], bool]:
+        """The listed files less those an earlier job loaded but could not rename `.handled`
+        (their ledger row has a `mark_error`, the same name and size): each of those is renamed
+        now instead of being loaded twice. Returns the files to take, and True if a rename
+        failed again (it is tried again at the next run, and said in the report).
+        """
+        unmarked = {
+            (row.name, row.size): row
+            for row in ReceivedFile.objects.filter(
+                profile_id=self.job.profile_id, status__in=(FileStatus.HANDLED, FileStatus.FAILED)
+            )
+            .exclude(mark_error="")
+            .select_related("job")
+            .order_by("received_at", "id")  # the last row of a name and size wins
+        }
+        files, had_problems = [], False
+        for remote in listed:
+            earlier = unmarked.get((remote.name, remote.size))
+            if earlier is None:
+                files.append(remote)
+                continue
+            taken_by = f"job {earlier.job_id}" + (
+                f", Process ID {earlier.job.process_id}" if earlier.job is not None else ""
+            )
+            if self.job.dry_run:
+                self.logger.info(
+                    "%s: loaded by %s, not yet renamed .handled; not loaded again (a dry run "
+                    "renames nothing)",
+                    remote.name,
+                    taken_by,
+                )
+                continue
+            try:
+                transport.mark_handled(folder, remote.name)
+            except PatronsyncError as exc:
+                message = (
+                    f"{remote.name}: loaded by {taken_by}, still not renamed "
+                    f"{remote.name}.handled on the server: {exc}. It is not loaded again; each "
+                    "run tries the rename first"
+                )
+                self.logger.warning("%s", message)
+                with transaction.atomic():
+                    self._add_file({"name": remote.name, "size": remote.size,
+                                    "problems": [{"code": "NOT_MARKED_HANDLED",
+                                                  "message": message}]})  # fmt: skip
+                    ReceivedFile.objects.filter(pk=earlier.pk).update(mark_error=str(exc))
+                had_problems = True
+                continue
+            with transaction.atomic():
+                self._hold()
+                ReceivedFile.objects.filter(
+                    profile_id=self.job.profile_id, name=remote.name, size=remote.size
+                ).exclude(mark_error="").update(mark_error="")
+            self.logger.info(
+                "%s: renamed %s.handled (loaded by %s, whose rename failed); not loaded again",
+                remote.name,
+                remote.name,
+                taken_by,
+            )
+        return files, had_problems
+
+    def _mark_handled(
+        self,
+        transport: Transport,
+        folder: str,
+        remote: RemoteFile,
+        taking: ReceivedFile,
+        entry: dict[str, Any],
+    ) -> bool:
+        """Rename the file `.handled` once its users are committed; True if that failed.
+
+        A failed rename is said on the file's entry and kept on its ledger row (`mark_error`):
+        the next runs rename the file rather than load it again (`_files_left_unmarked`).
+        """
+        try:
+            transport.mark_handled(folder, remote.name)
+        except PatronsyncError as exc:
+            message = (
+                f"{remote.name}: its users are in, but it could not be renamed "
+                f"{remote.name}.handled on the server: {exc}. It is not loaded again; each run "
+                "tries the rename first"
+            )
+            self.logger.warning("%s", message)
+            entry["problems"] = [
+                *entry["problems"],
+                {"code": "NOT_MARKED_HANDLED", "message": message},
+            ]
+            with transaction.atomic():
+                self._add_file(entry)
+                ReceivedFile.objects.filter(pk=taking.pk).update(mark_error=str(exc))
+            return True
+        return False
 
     def _take_file(
         self,
@@ -606,6 +749,8 @@ class JobRunner:
             # run may update the users an earlier one touched.
             ctx.touched = TouchedUsers()
         users, problems = load_file(ctx, path, remote.name, sha256, skip, self.progress)
+        if path.is_relative_to(workdir):  # a download (a local file is read in place)
+            path.unlink(missing_ok=True)
         entry.update(users=users, problems=problems)
         self.logger.info("%s: %s users read, %s file problems", remote.name, users, len(problems))
         with transaction.atomic():
@@ -616,8 +761,8 @@ class JobRunner:
                     users=users,
                     handled_at=timezone.now(),
                 )
-        if taking is not None:
-            transport.mark_handled(folder, remote.name)
+        if taking is not None and self._mark_handled(transport, folder, remote, taking, entry):
+            return True
         return bool(problems)
 
     def _record_taking(self, remote: RemoteFile, sha256: str) -> tuple[ReceivedFile, int]:
