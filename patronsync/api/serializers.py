@@ -16,8 +16,8 @@ from rest_framework import serializers
 from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.jobs.choices import JobKind, JobStatus, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
-from patronsync.jobs.selectors import job_progress
 from patronsync.jobs.scheduler import section_next_runs
+from patronsync.jobs.selectors import job_progress
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import schedule_description

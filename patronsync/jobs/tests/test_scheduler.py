@@ -15,7 +15,7 @@ from django.db import connection
 from patronsync.cli import main
 from patronsync.jobs.choices import JobKind, JobStatus, JobTrigger
 from patronsync.jobs.models import Job
-from patronsync.jobs.scheduler import schedules_fire, scheduled_sections, section_next_runs
+from patronsync.jobs.scheduler import scheduled_sections, schedules_fire, section_next_runs
 from patronsync.jobs.services import job_create
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import profile_update

@@ -1,16 +1,25 @@
-"""Schedules as run times: Alma's fixed slots and cron expressions, across daylight saving.
+"""Schedules as run times: Alma's fixed slots and cron expressions, across daylight saving;
+and the schedule fields of `config apply` and the API.
 
-Pure: no database. The transitions are real ones of 2026 (zoneinfo's tz database).
+The run times are pure (no database). The transitions are real ones of 2026 (zoneinfo's tz
+database).
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
+from patronsync.api.tests.conftest import admin_api, viewer_api
+from patronsync.core.exceptions import ConfigurationError
+from patronsync.demo.services import demo_config
+from patronsync.loader.tests.conftest import drop, profile
 from patronsync.profiles.choices import Schedule
+from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import (
     FIXED_SLOTS,
     ScheduleError,
@@ -19,6 +28,9 @@ from patronsync.profiles.schedules import (
     schedule_next_runs,
     schedule_validate,
 )
+from patronsync.profiles.services import config_apply, config_apply_file
+
+__all__ = ["admin_api", "drop", "profile", "viewer_api"]
 
 # (zone, day of the change, "spring" when clocks jump forward, "fall" when they go back)
 TRANSITIONS = [
@@ -90,7 +102,9 @@ def test_not_scheduled_never_runs():
     after = datetime(2026, 12, 1, tzinfo=UTC)
     assert runs(Schedule.NOT_SCHEDULED, zone="UTC", after=after) == []
     at = datetime(2026, 12, 1, tzinfo=UTC)
-    assert schedule_last_run(schedule=Schedule.NOT_SCHEDULED, cron="", time_zone="UTC", at=at) is None
+    assert (
+        schedule_last_run(schedule=Schedule.NOT_SCHEDULED, cron="", time_zone="UTC", at=at) is None
+    )
 
 
 def test_next_runs_are_strictly_after_and_in_the_institution_time_zone():
@@ -118,7 +132,9 @@ def test_cron_expression_runs_on_its_days():
 
 def test_last_run_is_at_or_before_the_moment():
     at = local("Europe/Berlin", "2026-12-02T03:00")
-    last = schedule_last_run(schedule=Schedule.DAILY_0300, cron="", time_zone="Europe/Berlin", at=at)
+    last = schedule_last_run(
+        schedule=Schedule.DAILY_0300, cron="", time_zone="Europe/Berlin", at=at
+    )
     assert last == at
     before = at - timedelta(seconds=1)
     last = schedule_last_run(
@@ -131,7 +147,7 @@ def test_last_run_is_at_or_before_the_moment():
 
 
 @pytest.mark.parametrize(("zone", "day", "change"), TRANSITIONS)
-@pytest.mark.parametrize("cron", WALL_CLOCK_SLOTS + ["0 2 * * 0", "30 2 * * 0-6"])
+@pytest.mark.parametrize("cron", [*WALL_CLOCK_SLOTS, "0 2 * * 0", "30 2 * * 0-6"])
 def test_a_daily_wall_clock_slot_runs_once_each_day_across_a_change(zone, day, change, cron):
     start, days = days_around(zone, day)
     found = schedule_next_runs(
@@ -156,7 +172,7 @@ def test_an_interval_runs_at_every_real_interval_across_a_change(zone, day, chan
     found = schedule_next_runs(
         schedule=Schedule.CRON, cron=cron, time_zone=zone, after=start, count=60
     )
-    steps = {(b - a) for a, b in zip(found, found[1:], strict=False)}
+    steps = {(b - a) for a, b in itertools.pairwise(found)}
     if cron == "5,35 * * * *":
         assert steps == {timedelta(minutes=30)}
     else:
@@ -209,11 +225,13 @@ def test_last_run_on_a_change_day_is_the_run_the_next_runs_name():
     zone = "Europe/Berlin"
     at = local(zone, "2026-03-29T03:10")
     last = schedule_last_run(schedule=Schedule.CRON, cron="30 2 * * *", time_zone=zone, at=at)
-    assert last is not None and last.isoformat() == "2026-03-29T03:00:00+02:00"
+    assert last is not None
+    assert last.isoformat() == "2026-03-29T03:00:00+02:00"
     # On the fall-back day, the second 02:30 (CET) is not a run: the last is the first one.
     at = datetime(2026, 10, 25, 1, 40, tzinfo=UTC)  # 02:40 CET, the second time round
     last = schedule_last_run(schedule=Schedule.CRON, cron="30 2 * * *", time_zone=zone, at=at)
-    assert last is not None and last.isoformat() == "2026-10-25T02:30:00+02:00"
+    assert last is not None
+    assert last.isoformat() == "2026-10-25T02:30:00+02:00"
 
 
 @pytest.mark.parametrize(("zone", "day", "change"), TRANSITIONS)
@@ -231,7 +249,9 @@ def test_last_and_next_runs_agree_minute_by_minute_across_a_change(zone, day, ch
         last = schedule_last_run(schedule=schedule, cron="", time_zone=zone, at=at)
         assert last is not None
         assert last == max(run for run in expected if run <= at)
-        following = schedule_next_runs(schedule=schedule, cron="", time_zone=zone, after=at, count=1)
+        following = schedule_next_runs(
+            schedule=schedule, cron="", time_zone=zone, after=at, count=1
+        )
         assert following[0] == min(run for run in expected if run > at)
 
 
@@ -289,3 +309,115 @@ def test_schedules_are_described_in_plain_words():
         == "At 02:30, Monday through Friday"
     )
     assert schedule_description(schedule=Schedule.CRON, cron="*/15 * * * *") == "Every 15 minutes"
+
+
+# Saving a schedule: config apply and the API ------------------------------------------------------
+
+
+def config_with(drop, **sections):
+    """The quick start's configuration, with the sections' values given."""
+    document = demo_config(drop)
+    for section, values in sections.items():
+        document["profiles"][0][section].update(values)
+    return document
+
+
+@pytest.mark.django_db
+def test_config_apply_takes_each_section_schedule(tmp_path, institution, drop):
+    path = tmp_path / "patronsync.yaml"
+    document = config_with(
+        drop,
+        **{"import": {"schedule": "DAILY_0300"}},
+        synchronize={"schedule": "CRON", "cron": "30 2 * * 1-5"},
+    )
+    path.write_text(yaml.safe_dump(document))
+    assert config_apply_file(institution=institution, path=path)[-1] == "profile SIS: created"
+    profile = IntegrationProfile.objects.get()
+    assert (profile.import_schedule, profile.import_cron) == ("DAILY_0300", "")
+    assert (profile.sync_schedule, profile.sync_cron) == ("CRON", "30 2 * * 1-5")
+    assert config_apply_file(institution=institution, path=path)[-1] == "profile SIS: unchanged"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sections", "place", "words"),
+    [
+        ({"synchronize": {"schedule": "CRON", "cron": "30 25 * * *"}},
+         "profiles[0].synchronize.cron", "'30 25 * * *' is not a valid cron expression"),
+        ({"synchronize": {"schedule": "CRON", "cron": "*/1 * * * *"}},
+         "profiles[0].synchronize.cron", "at most every 5 minutes"),
+        ({"synchronize": {"schedule": "CRON", "cron": "0 30 2 * * *"}},
+         "profiles[0].synchronize.cron", "seconds, is not supported"),
+        ({"synchronize": {"schedule": "CRON"}},
+         "profiles[0].synchronize.cron", "no cron expression is set"),
+        ({"import": {"schedule": "DAILY_0300", "cron": "0 3 * * *"}},
+         "profiles[0].import.cron", "set the schedule to CRON"),
+        ({"import": {"schedule": "DAILY_0400"}},
+         "profiles[0].import", "import_schedule is 'DAILY_0400'; expected one of"),
+    ],
+)  # fmt: skip
+def test_config_apply_refuses_a_bad_schedule_naming_its_place(institution, drop, sections, place,
+                                                               words):  # fmt: skip
+    document = config_with(drop, **sections)
+    with pytest.raises(ConfigurationError) as caught:
+        config_apply(institution=institution, document=document, source="patronsync.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"patronsync.yaml: {place}: ")
+    assert words in message
+    assert not IntegrationProfile.objects.exists()
+
+
+@pytest.mark.django_db
+def test_api_shows_each_section_schedule_in_words_with_its_next_runs(viewer_api, profile):
+    profile.institution.time_zone = "Europe/Berlin"
+    profile.institution.save()
+    IntegrationProfile.objects.filter(pk=profile.pk).update(
+        import_schedule="WEEKLY_MON_0200", sync_schedule="CRON", sync_cron="30 2 * * 1-5"
+    )
+    body = viewer_api.get("/api/v1/profiles/SIS").json()
+    assert body["import_schedule"] == "WEEKLY_MON_0200"
+    assert body["import_schedule_description"] == "Every Monday at 02:00"
+    assert body["sync_schedule"] == "CRON"
+    assert body["sync_cron"] == "30 2 * * 1-5"
+    assert body["sync_schedule_description"] == "At 02:30, Monday through Friday"
+    for key, wall in (("import_next_runs", "02:00"), ("sync_next_runs", "02:30")):
+        runs = [datetime.fromisoformat(text) for text in body[key]]
+        assert len(runs) == 5
+        assert runs == sorted(runs)
+        assert runs[0] > datetime.now(UTC)
+        assert all(f"{run:%H:%M}" == wall for run in runs)
+        assert all(run.utcoffset() in (timedelta(hours=1), timedelta(hours=2)) for run in runs)
+    assert all(run.weekday() == 0 for run in map(datetime.fromisoformat, body["import_next_runs"]))
+
+
+@pytest.mark.django_db
+def test_api_shows_no_next_runs_for_an_unscheduled_or_inactive_section(viewer_api, profile):
+    IntegrationProfile.objects.filter(pk=profile.pk).update(
+        import_active=False, import_schedule="HOURLY"
+    )
+    body = viewer_api.get("/api/v1/profiles/SIS").json()
+    assert body["import_schedule_description"] == "Every hour"
+    assert body["import_next_runs"] == []
+    assert body["sync_schedule_description"] == "Not scheduled"
+    assert body["sync_next_runs"] == []
+
+
+@pytest.mark.django_db
+def test_api_saves_a_schedule_and_refuses_a_bad_cron_on_its_field(admin_api, profile):
+    changed = admin_api.patch(
+        "/api/v1/profiles/SIS",
+        {"import_schedule": "CRON", "import_cron": "0 6 * * 1"},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["import_schedule_description"] == "At 06:00, only on Monday"
+    assert IntegrationProfile.objects.get().import_cron == "0 6 * * 1"
+
+    refused = admin_api.patch("/api/v1/profiles/SIS", {"import_cron": "0 6 * * 8"}, format="json")
+    assert refused.status_code == 400
+    assert "'0 6 * * 8' is not a valid cron expression" in " ".join(refused.json()["import_cron"])
+    refused = admin_api.patch("/api/v1/profiles/SIS", {"sync_schedule": "CRON"}, format="json")
+    assert refused.status_code == 400
+    assert "no cron expression is set" in " ".join(refused.json()["sync_cron"])
+    profile = IntegrationProfile.objects.get()
+    assert (profile.import_cron, profile.sync_schedule) == ("0 6 * * 1", "NOT_SCHEDULED")
