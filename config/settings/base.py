@@ -213,7 +213,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Made here, empty, so that whitenoise finds it before the first `collectstatic`.
+STATIC_ROOT = private_dir_make(DATA_DIR / "static")
 # whitenoise serves STATIC_ROOT (filled by `collectstatic`, which `patronsync serve` runs), and
 # the apps' own static folders too: a command run before any collectstatic still has them.
 WHITENOISE_USE_FINDERS = True
