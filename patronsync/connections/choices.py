@@ -12,9 +12,13 @@ class TransportType(models.TextChoices):
 
 REMOTE_TRANSPORTS = (TransportType.SFTP, TransportType.FTPS, TransportType.FTP)
 # The port a remote definition takes when none is given, as Alma fills it in.
-DEFAULT_PORTS = {TransportType.SFTP: 22, TransportType.FTPS: 21, TransportType.FTP: 21}
+DEFAULT_PORTS: dict[str, int] = {
+    TransportType.SFTP: 22,
+    TransportType.FTPS: 21,
+    TransportType.FTP: 21,
+}
 # Alma's "Ftp Server Secured" of each transport: SFTP, FTPS, or none for plain FTP.
-SERVER_SECURED = {TransportType.SFTP: "SFTP", TransportType.FTPS: "FTPS"}
+SERVER_SECURED: dict[str, str] = {TransportType.SFTP: "SFTP", TransportType.FTPS: "FTPS"}
 
 
 class FtpServerType(models.TextChoices):

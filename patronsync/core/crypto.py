@@ -51,6 +51,11 @@ def _fernets(value: str) -> tuple[Fernet, ...]:
     return tuple(fernets)
 
 
+def encryption_keys_check(value: str) -> None:
+    """Raise ImproperlyConfigured naming the first key of `value` that is not a Fernet key."""
+    _fernets(value)
+
+
 def _multi() -> MultiFernet:
     return MultiFernet(list(_fernets(settings.ENCRYPTION_KEY)))
 

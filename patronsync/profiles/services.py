@@ -445,13 +445,13 @@ def config_apply(
         values = _fields(item, CONNECTION_KEYS, source=source, where=where)
         values.setdefault("transport", TransportType.LOCAL)
         try:
-            connection, outcome = connection_declare(
+            declared_connection, outcome = connection_declare(
                 institution=institution, name=item["name"], values=values, actor=actor
             )
         except ValidationError as exc:
             raise _error(source, *_details(exc, where=where, places=connection_places)) from None
         if outcome != "unchanged":
-            changed_connections[connection.pk] = where
+            changed_connections[declared_connection.pk] = where
         lines.append(f"connection {item['name']}: {outcome}")
     declared: set[int] = set()
     for index, item in enumerate(document.get("profiles") or []):

@@ -9,7 +9,7 @@ import pytest
 
 from patronsync.cli import main
 from patronsync.connections.models import AllowedConnection, Connection
-from patronsync.connections.services import connection_create
+from patronsync.connections.services import connection_create, connection_update
 from patronsync.loader.tests.conftest import drop, make_profile, write_zip
 
 __all__ = ["drop"]
@@ -59,7 +59,7 @@ def test_keygen_prints_the_new_public_key_and_says_to_install_it(campus, capsys)
 
 
 def test_an_unknown_connection_is_named_with_the_ones_there_are(campus, capsys):
-    code, out, err = run(capsys, "connection", "pubkey", "nope")
+    code, _, err = run(capsys, "connection", "pubkey", "nope")
     assert code == 2
     assert err == "error: Institution main has no connection 'nope'; its connections: campus\n"
 
@@ -127,3 +127,49 @@ def test_a_failed_test_exits_1_with_its_kind(settings, campus, capsys):
     assert code == 1
     assert out.startswith("Connection campus: FAILED (not_allowed): Connection campus: Server")
     assert SECRET not in out
+
+
+# Against a real sshd (the fixtures of conftest.py) --------------------------------------------
+
+
+def test_test_pins_the_server_key_a_changed_key_is_refused_and_trust_accepts_it(
+    sftp_connection, sshd, capsys
+):
+    name = sftp_connection.name
+    code, out, _ = run(capsys, "connection", "test", name)
+    assert code == 0, out
+    first = sshd.fingerprint()
+    assert f"Server key: {first}" in out
+    pinned = Connection.objects.get()
+    assert pinned.host_key_fingerprint == first
+    assert pinned.host_key_pinned_at is not None
+
+    second = sshd.host_key_new()
+    code, out, _ = run(capsys, "connection", "test", name)
+    assert code == 1
+    assert out.startswith(f"Connection {name}: FAILED (host_key): ")
+    assert first in out
+    assert second in out
+
+    code, out, _ = run(capsys, "connection", "trust", name)
+    assert code == 0
+    assert out == f"Connection {name}: the server's key {second} is trusted (pinned).\n"
+    assert Connection.objects.get().host_key_fingerprint == second
+    code, out, _ = run(capsys, "connection", "test", name)
+    assert code == 0, out
+    assert f"Server key: {second}" in out
+
+
+def test_the_generated_key_pair_logs_in_once_its_public_key_is_installed(
+    sftp_connection, sshd, capsys
+):
+    name = sftp_connection.name
+    connection_update(connection=sftp_connection, values={"password": ""}, actor="tests")
+    _, public_key, _ = run(capsys, "connection", "keygen", name)
+    code, out, _ = run(capsys, "connection", "test", name)
+    assert code == 1
+    assert "(auth)" in out
+    sshd.authorize(public_key)
+    code, out, _ = run(capsys, "connection", "test", name)
+    assert code == 0, out
+    assert "no profile uses this connection" in out

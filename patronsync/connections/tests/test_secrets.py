@@ -3,16 +3,25 @@ rotation with `patronsync secrets rotate`, which re-encrypts every encrypted col
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import connection as db
 
 from patronsync.cli import main
 from patronsync.connections.models import Connection
-from patronsync.connections.services import connection_create
+from patronsync.connections.services import connection_create, connection_test, connection_update
 from patronsync.core.crypto import decrypt, encrypt, encrypted_fields, secrets_rotate
 from patronsync.core.exceptions import ConfigurationError
+from patronsync.demo.services import demo_config
+from patronsync.jobs.choices import JobStatus
+from patronsync.jobs.services import profile_run
+from patronsync.profiles.models import IntegrationProfile
+from patronsync.profiles.services import config_apply
 
 pytestmark = pytest.mark.django_db
 
@@ -121,3 +130,44 @@ def test_a_secret_saved_with_a_dropped_key_says_how_to_recover(definitions):
         Connection.objects.get(name="campus")
     assert "Put the old key back (after the new one, comma-separated)" in str(error.value)
     assert "patronsync secrets rotate" in str(error.value)
+
+
+# A refused login, on a real FTP server (the fixtures of conftest.py) --------------------------
+
+WRONG = "Wrong-Pa55word-never-shown"
+
+
+def profile_on(institution, connection_name: str):
+    document = demo_config(Path("/unused"))
+    del document["connections"]
+    document["profiles"][0]["connection"] = connection_name
+    config_apply(institution=institution, document=document)
+    return IntegrationProfile.objects.get(institution=institution, code="SIS")
+
+
+def test_a_refused_login_names_no_password_in_the_test_the_job_or_the_log(
+    institution, ftp_connection, caplog
+):
+    caplog.set_level("DEBUG")
+    connection_update(connection=ftp_connection, values={"password": WRONG}, actor="tests")
+    profile = profile_on(institution, ftp_connection.name)
+
+    result = connection_test(connection=ftp_connection)
+    assert (result.ok, result.kind) == (False, "auth")
+    assert WRONG not in result.message
+
+    job = profile_run(profile=profile, kind="synchronize")
+    assert job.status == JobStatus.FAILED
+    assert "the server refused the login of sis" in result.message
+    assert "the server refused the login of sis" in job.log
+    for text in (job.log, result.message, caplog.text, str(result.as_dict())):
+        assert WRONG not in text
+
+
+def test_a_bad_key_stops_the_start_with_a_check_naming_its_position(settings):
+    settings.ENCRYPTION_KEY = f"{KEY_A},{KEY_B[:-4]}"
+    with pytest.raises(SystemCheckError) as error:
+        call_command("check")
+    assert "connections.E002" in str(error.value)
+    assert "key 2 of 2 is not 32 url-safe base64-encoded bytes" in str(error.value)
+    assert KEY_A not in str(error.value)
