@@ -30,11 +30,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import validate_email
 from django.utils import timezone
 
 from patronsync.core.models import Institution
 from patronsync.jobs.models import Job
+from patronsync.profiles.services import subscriber_addresses
 
 from .choices import ATTENTION_STATUSES, JobEndEvent
 from .models import Webhook, WebhookDelivery
@@ -109,32 +109,12 @@ def notify_job_end(*, job: Job) -> None:
 # Email -----------------------------------------------------------------------------------------
 
 
-def subscribers_parse(text: str) -> list[str]:
-    """The addresses of a profile's `subscribers` (one per line; commas also separate)."""
-    return [item.strip() for line in text.splitlines() for item in line.split(",") if item.strip()]
-
-
-def subscribers_check(text: str) -> None:
-    """Raise a ValidationError naming each address of `text` that is not an email address."""
-    bad = []
-    for address in subscribers_parse(text):
-        try:
-            validate_email(address)
-        except ValidationError:
-            bad.append(address)
-    if bad:
-        raise ValidationError(
-            f"Not an email address: {', '.join(repr(a) for a in bad)}; expected one address "
-            "per line, such as registrar@example.edu"
-        )
-
-
 def subscribers_notify(*, job: Job) -> int:
     """Email the profile's subscribers when the job completed with rejections or errors, failed,
     errored or was held; returns how many were emailed (0 for any other end)."""
     if job.status not in ATTENTION_STATUSES:
         return 0
-    recipients = subscribers_parse(job.profile.subscribers)
+    recipients = subscriber_addresses(job.profile.subscribers)
     if not recipients:
         return 0
     subject, body = _email(job)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from patronsync.connections.allowed import host_normalize
@@ -56,7 +57,13 @@ CONNECTION_KEYS = {
     "server_type": "ftp_server_type",
 }
 ALLOWED_CONNECTION_KEYS = ("host", "description", "enabled")
-PROFILE_KEYS = {"code": "code", "name": "name", "description": "description", "system": "system"}
+PROFILE_KEYS = {
+    "code": "code",
+    "name": "name",
+    "description": "description",
+    "system": "system",
+    "subscribers": "subscribers",  # a list of addresses, or one per line
+}
 SECTION_KEYS = {
     "import": {
         "active": "import_active",
@@ -124,7 +131,8 @@ def profile_check(profile: IntegrationProfile) -> None:
     - unless the connection allows navigation, the input paths stay inside its sub-directory
       (no absolute path, no `..` above it);
     - each section's schedule is one of Alma's slots, or CRON with a valid cron expression
-      (`schedules.schedule_validate`).
+      (`schedules.schedule_validate`);
+    - each of its subscribers is an email address.
     """
     errors: dict[str, str] = {}
     connection = profile.connection
@@ -152,8 +160,27 @@ def profile_check(profile: IntegrationProfile) -> None:
             )
     errors.update(_input_path_errors(profile, connection))
     errors.update(_schedule_errors(profile))
+    bad = [a for a in subscriber_addresses(profile.subscribers) if not _is_email(a)]
+    if bad:
+        errors["subscribers"] = (
+            f"Not an email address: {', '.join(map(repr, bad))}; expected one address per "
+            "line, such as registrar@example.edu."
+        )
     if errors:
         raise ValidationError(errors)
+
+
+def subscriber_addresses(text: str) -> list[str]:
+    """The addresses of a profile's `subscribers`: one per line (commas also separate)."""
+    return [item.strip() for line in text.splitlines() for item in line.split(",") if item.strip()]
+
+
+def _is_email(address: str) -> bool:
+    try:
+        validate_email(address)
+    except ValidationError:
+        return False
+    return True
 
 
 SCHEDULE_FIELDS = (("import_schedule", "import_cron"), ("sync_schedule", "sync_cron"))
@@ -262,6 +289,8 @@ def _fields(
         # `xsd_version: 2` in YAML is a number; the profile stores the text "2".
         if isinstance(values.get(field), int) and not isinstance(values[field], bool):
             values[field] = str(values[field])
+    if isinstance(values.get("subscribers"), list):  # `subscribers: [a@b.edu]`: one per line
+        values["subscribers"] = "\n".join(str(address) for address in values["subscribers"])
     return values
 
 

@@ -106,7 +106,8 @@ def test_a_job_end_is_posted_signed_with_the_webhooks_secret(institution, profil
         "unchanged": 0,
         "rejected": 1,
     }
-    assert summary["started"] and summary["finished"]
+    assert summary["started"]
+    assert summary["finished"]
     assert summary["report_url"].endswith(f"/jobs/{job.pk}/")
     delivery = WebhookDelivery.objects.get()
     assert (delivery.webhook, delivery.job, delivery.attempt, delivery.status_code) == (
@@ -220,7 +221,7 @@ def test_https_and_loopback_http_urls_are_accepted(url):
 
 @pytest.mark.parametrize("url", ["http://hooks.example.edu/x", "ftp://example.edu/", "file:///x"])
 def test_plain_http_to_another_host_and_other_schemes_are_refused(url):
-    with pytest.raises(ValidationError, match="(?i)https"):
+    with pytest.raises(ValidationError, match=r"(?i)https"):
         webhook_url_check(url)
 
 
