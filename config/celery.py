@@ -40,3 +40,16 @@ def _schedule_task_ensure(sender: Any = None, **kwargs: Any) -> None:
     from patronsync.jobs.worker import schedule_task_ensure
 
     schedule_task_ensure()
+
+
+@signals.worker_process_init.connect
+def _pool_process_may_fork(sender: Any = None, **kwargs: Any) -> None:
+    """Let a pool process start the job's reading process (patronsync.loader.pipeline).
+
+    Celery marks its pool processes daemonic, and Python's multiprocessing refuses children to
+    a daemonic process. The reader needs no such guard: it dies with the process that forked
+    it, even one killed with SIGKILL (PR_SET_PDEATHSIG), and the job ends it after each file.
+    """
+    import multiprocessing
+
+    multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -261,7 +262,9 @@ def schedule_task_ensure() -> bool:
     wanted = {"task": FIRE_TASK, "interval": every, "enabled": True, "crontab": None}
     task = PeriodicTask.objects.filter(name=PERIODIC_TASK_NAME).first()
     if task is None:
-        PeriodicTask.objects.create(name=PERIODIC_TASK_NAME, **wanted)
+        # As if it last ran a minute ago: a new installation fires what is due at once.
+        last = timezone.now() - timedelta(minutes=1)
+        PeriodicTask.objects.create(name=PERIODIC_TASK_NAME, last_run_at=last, **wanted)
         return True
     if all(getattr(task, key) == value for key, value in wanted.items()):
         return False
