@@ -261,7 +261,8 @@ def test_a_job_started_through_the_api_runs_on_the_worker_beside_the_server(tmp_
     assert report["status"] == "completed", report["log"]
     assert report["total_records_processed"] == 30
     assert report["updated"] > 0
-    assert not feed.exists() and feed.with_name("next-day.zip.handled").exists()
+    assert not feed.exists()
+    assert feed.with_name("next-day.zip.handled").exists()
     ran = next(job for job in monitor["history"] if job["id"] == job_id)
     assert ran["progress"]["done"] == ran["progress"]["total"] == 30
     assert running.process.returncode == 0  # SIGTERM stopped the server and its worker cleanly

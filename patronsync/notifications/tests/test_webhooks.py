@@ -250,9 +250,7 @@ def test_the_secret_is_stored_encrypted_and_never_logged(
     assert "webhook" in caplog.text  # the tries are logged, without the secret
 
 
-def test_webhook_add_prints_the_secret_once_and_list_never_shows_it(
-    institution, receiver, capsys
-):
+def test_webhook_add_prints_the_secret_once_and_list_never_shows_it(institution, receiver, capsys):
     assert main(["webhook", "add", receiver.url, "--event", "failed", "--event", "errored"]) == 0
     added = capsys.readouterr().out
     secret = added.strip().splitlines()[-1]
