@@ -32,6 +32,7 @@ from patronsync.core.models import Institution
 from patronsync.profiles.choices import Schedule
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import (
+    ScheduleError,
     schedule_description,
     schedule_last_run,
     schedule_next_runs,
@@ -81,17 +82,21 @@ def section_next_runs(
     *, profile: IntegrationProfile, kind: str, after: datetime | None = None, count: int = 5
 ) -> list[datetime]:
     """The next runs of a profile section's schedule, in its institution's time zone; [] when
-    the section is not scheduled or not active (an inactive section never runs)."""
+    the section is not scheduled, not active (an inactive section never runs), or its schedule
+    cannot run (its description says why)."""
     section = _section(kind)
     if not getattr(profile, section.active):
         return []
-    return schedule_next_runs(
-        schedule=getattr(profile, section.schedule),
-        cron=getattr(profile, section.cron),
-        time_zone=profile.institution.time_zone,
-        after=after or timezone.now(),
-        count=count,
-    )
+    try:
+        return schedule_next_runs(
+            schedule=getattr(profile, section.schedule),
+            cron=getattr(profile, section.cron),
+            time_zone=profile.institution.time_zone,
+            after=after or timezone.now(),
+            count=count,
+        )
+    except ScheduleError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -174,12 +179,22 @@ def _section_fire(
     schedule = getattr(profile, section.schedule)
     if not getattr(profile, section.active) or schedule == Schedule.NOT_SCHEDULED:
         return None
-    slot = schedule_last_run(
-        schedule=schedule,
-        cron=getattr(profile, section.cron),
-        time_zone=profile.institution.time_zone,
-        at=now,
-    )
+    try:
+        slot = schedule_last_run(
+            schedule=schedule,
+            cron=getattr(profile, section.cron),
+            time_zone=profile.institution.time_zone,
+            at=now,
+        )
+    except ScheduleError as exc:
+        # Saved around the profile's check (the admin, the ORM): the other sections still run.
+        logger.error(
+            "profile %s: its %s schedule cannot run: %s",
+            profile.code,
+            mode_of(section.kind).label,
+            exc.message,
+        )
+        return None
     if slot is None or slot < now - grace or slot < profile.status_date:
         return None
     slot = slot.astimezone(UTC)

@@ -60,7 +60,9 @@ class ScheduleError(ValueError):
 
 
 def schedule_cron(*, schedule: str, cron: str) -> str | None:
-    """The cron expression a section runs on, or None when it is not scheduled."""
+    """The cron expression a section runs on, or None when it is not scheduled; raises
+    ScheduleError for a schedule that cannot run (one saved around `profile_check`)."""
+    schedule_validate(schedule=schedule, cron=cron)
     if schedule == Schedule.NOT_SCHEDULED:
         return None
     if schedule == Schedule.CRON:
@@ -134,7 +136,12 @@ def _shortest_gap(expanded: list[list[int | str]]) -> int:
 
 
 def schedule_description(*, schedule: str, cron: str) -> str:
-    """A schedule in plain words: Alma's words for a fixed slot, cron-descriptor's for CRON."""
+    """A schedule in plain words: Alma's words for a fixed slot, cron-descriptor's for CRON,
+    or what is wrong with it."""
+    try:
+        schedule_validate(schedule=schedule, cron=cron)
+    except ScheduleError as exc:
+        return f"Cannot run: {exc.message}"
     if schedule != Schedule.CRON:
         return str(Schedule(schedule).label)
     options = Options()
@@ -146,7 +153,7 @@ def schedule_next_runs(
     *, schedule: str, cron: str, time_zone: str, after: datetime, count: int = 5
 ) -> list[datetime]:
     """The next `count` runs strictly after `after` (aware), in `time_zone` (`_in_zone`); []
-    when the section is not scheduled."""
+    when the section is not scheduled. Raises ScheduleError for a schedule that cannot run."""
     expression = schedule_cron(schedule=schedule, cron=cron)
     if expression is None:
         return []
@@ -161,7 +168,7 @@ def schedule_next_runs(
 
 def schedule_last_run(*, schedule: str, cron: str, time_zone: str, at: datetime) -> datetime | None:
     """The latest run at or before `at` (aware), in `time_zone` (`_in_zone`); None when not
-    scheduled."""
+    scheduled. Raises ScheduleError for a schedule that cannot run."""
     expression = schedule_cron(schedule=schedule, cron=cron)
     if expression is None:
         return None
@@ -176,7 +183,8 @@ def _in_zone(instant: datetime, zone: ZoneInfo) -> datetime:
     wall-clock times, and one in a repeated hour never equals another zone's; these are exact.
     """
     local = instant.astimezone(zone)
-    return local.replace(tzinfo=timezone(local.utcoffset() or timedelta(0), local.tzname()))
+    offset = local.utcoffset() or timedelta(0)
+    return local.replace(tzinfo=timezone(offset, local.tzname() or str(zone)))
 
 
 def _runs(expression: str, zone: ZoneInfo, start: datetime, *, forward: bool) -> Iterator[datetime]:

@@ -272,3 +272,17 @@ def test_schedule_list_command_prints_each_scheduled_section(profile, capsys):
 def test_schedule_list_says_when_nothing_is_scheduled(profile, capsys):
     assert main(["schedule", "list"]) == 0
     assert "No profile section is scheduled" in capsys.readouterr().out
+
+
+def test_a_schedule_saved_around_its_check_is_logged_and_the_others_still_fire(profile, caplog):
+    profile = scheduled(profile, import_schedule="DAILY_0300")
+    IntegrationProfile.objects.filter(pk=profile.pk).update(
+        sync_schedule="CRON", sync_cron="0 25 * * *"
+    )
+    jobs = schedules_fire(now=utc("2026-12-01T02:00:10"))
+    assert [job.kind for job in jobs] == [JobKind.IMPORT]
+    assert "profile SIS: its Synchronize schedule cannot run: '0 25 * * *'" in caplog.text
+    profile = IntegrationProfile.objects.get()
+    assert section_next_runs(profile=profile, kind=JobKind.SYNCHRONIZE) == []
+    [sync] = [s for s in scheduled_sections() if s.kind == JobKind.SYNCHRONIZE]
+    assert sync.description.startswith("Cannot run: '0 25 * * *' is not a valid cron expression")
