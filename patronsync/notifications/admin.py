@@ -60,7 +60,7 @@ class WebhookForm(forms.ModelForm):
 
 class WebhookDeliveryInline(admin.TabularInline):
     model = WebhookDelivery
-    fields = ["sent_at", "job", "event", "attempt", "status_code", "error"]
+    fields = ("sent_at", "job", "event", "attempt", "status_code", "error")
     readonly_fields = fields
     extra = 0
     max_num = 0
