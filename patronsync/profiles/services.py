@@ -397,7 +397,9 @@ def _code_table_row(row: Any, *, source: str, place: str) -> tuple[str, dict[str
     return code, values
 
 
-def _apply_allowed_connections(*, institution: Institution, rows: Any, source: str) -> list[str]:
+def _apply_allowed_connections(
+    *, institution: Institution, rows: Any, source: str, actor: str
+) -> list[str]:
     """Declare the rows of the Allowed S/FTP Connections table, by host (compared case-
     insensitively, without a trailing dot). Rows the file leaves out stay as they are."""
     example = "e.g. [{host: sftp.example.edu, description: Campus S/FTP, enabled: true}]"
@@ -430,7 +432,7 @@ def _apply_allowed_connections(*, institution: Institution, rows: Any, source: s
             raise _error(source, f"{place}.enabled", f"{enabled!r}; expected true or false")
         try:
             _, outcome = allowed_connection_declare(
-                institution=institution, host=host, values=values, actor=source
+                institution=institution, host=host, values=values, actor=actor
             )
         except ValidationError as exc:
             places = {key: key for key in ALLOWED_CONNECTION_KEYS}
@@ -462,7 +464,10 @@ def config_apply(
         )
     if document.get("allowed_connections") is not None:
         lines += _apply_allowed_connections(
-            institution=institution, rows=document["allowed_connections"], source=source
+            institution=institution,
+            rows=document["allowed_connections"],
+            source=source,
+            actor=actor,
         )
     changed_connections: dict[int, str] = {}
     connection_places = {field: key for key, field in CONNECTION_KEYS.items() if key != "path"}

@@ -159,7 +159,9 @@ DOCUMENT = {
 def test_config_apply_declares_the_table_before_the_connections_and_twice_changes_nothing(
     implementing, institution
 ):
-    lines = config_apply(institution=institution, document=DOCUMENT, source="ps.yaml")
+    lines = config_apply(
+        institution=institution, document=DOCUMENT, source="ps.yaml", actor="config apply"
+    )
     assert lines == [
         "allowed connection sftp.example.edu: created",
         "allowed connection backup.example.edu: created",
@@ -167,7 +169,7 @@ def test_config_apply_declares_the_table_before_the_connections_and_twice_change
     ]
     rows = {row.host: row for row in AllowedConnection.objects.all()}
     assert rows["sftp.example.edu"].description == "Campus S/FTP"
-    assert rows["sftp.example.edu"].updated_by == "ps.yaml"
+    assert rows["sftp.example.edu"].updated_by == "config apply"
     assert rows["backup.example.edu"].enabled is True
     again = config_apply(institution=institution, document=DOCUMENT, source="ps.yaml")
     assert all(line.endswith(": unchanged") for line in again)
