@@ -65,6 +65,7 @@ def main() -> None:
 
         class PlainHandler(FTPHandler):  # type: ignore[misc, valid-type]
             dtp_handler = dying(DTPHandler, Path(args.control))
+            use_sendfile = False  # every byte through DTPHandler.send, which may die
 
         handler = PlainHandler
     if args.no_mlsd:  # an old server: NLST and SIZE only
@@ -72,6 +73,7 @@ def main() -> None:
             k: v for k, v in handler.proto_cmds.items() if k not in ("MLSD", "MLST")
         }
     handler.authorizer = authorizer
+    handler.auth_failed_timeout = 0  # a refused login is answered at once, not after 3 s
     handler.passive_ports = None
     server = FTPServer(("127.0.0.1", args.port), handler)
     server.serve_forever()

@@ -339,7 +339,11 @@ class Relay:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection((LOOPBACK, self.upstream))
+            try:
+                server = socket.create_connection((LOOPBACK, self.upstream))
+            except OSError:  # the server is gone: so is the connection
+                client.close()
+                continue
             self.sockets += [client, server]
             threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
@@ -354,10 +358,10 @@ class Relay:
                         if trip:
                             self.tripped.set()
                     if trip:
+                        if not self.keep_listening:
+                            self.close()  # first: a retry finds no one listening
                         self.then()
                         self._drop_connections()
-                        if not self.keep_listening:
-                            self.close()
                         return
                 target.sendall(data)
         except OSError:
@@ -377,6 +381,8 @@ class Relay:
 
     def close(self) -> None:
         self.closed.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() that waits (Linux)
         with contextlib.suppress(OSError):
             self.listener.close()
         self._drop_connections()

@@ -17,6 +17,9 @@ from .servers import Relay, free_port
 
 pytestmark = pytest.mark.django_db
 
+# paramiko's prefetch thread of a download dies with the connection it was reading from.
+prefetch_dies = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
 
 def drop(sshd, name="students.zip", *, size=1000, folder="synchronize"):
     path = sshd.upload / folder / name
@@ -72,7 +75,7 @@ def test_key_login_with_the_definitions_own_key_pair(sftp_connection, sshd):
 def test_with_key_and_password_the_password_is_tried_when_the_key_is_not_installed(
     sftp_connection, sshd
 ):
-    private, public = ssh_keypair_new(comment="not installed")
+    private, _ = ssh_keypair_new(comment="not installed")
     Connection.objects.filter(pk=sftp_connection.pk).update(private_key=private)
     connection = Connection.objects.get(pk=sftp_connection.pk)
     with transport_for(connection) as transport:
@@ -95,13 +98,12 @@ def test_a_wrong_password_is_refused_once_and_named_without_the_password(
     assert not error.transient
     assert f"the server refused the login of {sshd.user} with the password" in str(error)
     assert f"SFTP server 127.0.0.1:{sshd.port}" in str(error)
-    assert wrong not in str(error) and wrong not in caplog.text
+    assert wrong not in str(error)
+    assert wrong not in caplog.text
     assert log_count(sshd, "Failed password") == before + 1  # not retried
 
 
-def test_a_changed_host_key_is_refused_with_both_fingerprints_until_trusted(
-    sftp_connection, sshd
-):
+def test_a_changed_host_key_is_refused_with_both_fingerprints_until_trusted(sftp_connection, sshd):
     with transport_for(sftp_connection) as transport:
         transport.list("synchronize")
     old = sshd.fingerprint()
@@ -198,12 +200,11 @@ def test_a_file_that_grew_since_the_listing_is_not_handed_over(sftp_connection, 
             transport.fetch("synchronize", "students.zip", tmp_path)
 
     assert raised.value.kind == "size"
-    assert "came to 5,004 bytes where the listing said 5,000; it is not loaded" in str(
-        raised.value
-    )
+    assert "came to 5,004 bytes where the listing said 5,000; it is not loaded" in str(raised.value)
     assert list(tmp_path.iterdir()) == []
 
 
+@prefetch_dies
 def test_a_connection_dropped_mid_download_is_retried_and_the_file_comes_whole(
     sftp_connection, sshd, tmp_path, caplog
 ):
@@ -223,6 +224,7 @@ def test_a_connection_dropped_mid_download_is_retried_and_the_file_comes_whole(
     assert [p.name for p in tmp_path.iterdir()] == ["students.zip"]  # no partial file left
 
 
+@prefetch_dies
 def test_the_server_stopping_mid_download_leaves_no_file(sftp_connection, sshd, tmp_path):
     drop(sshd, size=1_500_000)
     relay = Relay(sshd.port, after=400_000, then=sshd.stop)

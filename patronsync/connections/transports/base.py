@@ -333,7 +333,10 @@ class Transport:
         raise TransportError.of(
             self.connection,
             kind=ErrorKind.OTHER,
-            plain=f"a {self.connection.get_transport_display()} connection has no server key",
+            plain=(
+                f"{self.connection.get_transport_display()} connections have no server key to "
+                "pin or trust; only SFTP and FTPS servers have one"
+            ),
         )
 
 
@@ -376,7 +379,7 @@ class RemoteTransport(Transport):
                 if login and not self._is_open():
                     self._open()
                 return operation()
-            except TRANSPORT_EXCEPTIONS as exc:
+            except (TransportError, *TRANSPORT_EXCEPTIONS) as exc:
                 error = error_translated(exc, connection=self.connection, doing=doing)
             self._drop()
             if not error.transient or attempt == attempts:

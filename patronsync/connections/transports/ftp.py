@@ -21,6 +21,7 @@ import os
 import socket
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,10 @@ from patronsync.connections import hostkeys
 
 from .base import (
     HANDLED_SUFFIX,
+    ErrorKind,
     RemoteFile,
     RemoteTransport,
+    TransportError,
     file_name_checked,
     folder_joined,
     navigation_refused,
@@ -190,6 +193,7 @@ class FtpTransport(RemoteTransport):
             if "no files" in str(exc).lower() or "not found" in str(exc).lower():
                 return []  # how some servers say that a folder is empty
             raise
+        self.ftp.voidcmd("TYPE I")  # SIZE counts the bytes of a binary download; NLST left ASCII
         files = []
         for listed in names:
             name = listed.replace("\\", "/").rsplit("/", 1)[-1]  # some servers give paths
@@ -210,11 +214,12 @@ class FtpTransport(RemoteTransport):
             self._folder(folder)
             expected = self.expected_size(folder, name)
             if expected is None:
+                self.ftp.voidcmd("TYPE I")
                 expected = self.ftp.size(name)
             handle, part = tempfile.mkstemp(dir=workdir, prefix=".download-", suffix=".zip")
             try:
                 with os.fdopen(handle, "wb") as out:
-                    self.ftp.retrbinary(f"RETR {name}", out.write, blocksize=BLOCK_SIZE)
+                    self._retrieve(name, out.write)
                 self.size_checked(folder, name, Path(part), expected)
             except BaseException:
                 Path(part).unlink(missing_ok=True)
@@ -222,6 +227,21 @@ class FtpTransport(RemoteTransport):
             return Path(part).rename(workdir / name)
 
         return self._attempt(f"downloading {name}", download)
+
+    def _retrieve(self, name: str, write: Callable[[bytes], object]) -> None:
+        """RETR `name` in binary. A TLS error once the transfer began is a dropped connection
+        (the server went away and the data connection's TLS ends half-way), so it is tried
+        again like one."""
+        try:
+            self.ftp.retrbinary(f"RETR {name}", write, blocksize=BLOCK_SIZE)
+        except ssl.SSLError as exc:
+            raise TransportError.of(
+                self.connection,
+                kind=ErrorKind.OTHER,
+                plain=f"the connection was dropped (downloading {name})",
+                server_says=str(exc.reason or exc),
+                transient=True,
+            ) from exc
 
     def mark_handled(self, folder: str, name: str) -> None:
         file_name_checked(self.connection, name)
@@ -238,6 +258,7 @@ class FtpTransport(RemoteTransport):
         self._attempt(f"renaming {name} to {name}{HANDLED_SUFFIX}", rename)
 
     def _renamed_already(self, name: str) -> bool:
+        self.ftp.voidcmd("TYPE I")
         try:
             self.ftp.size(name)
         except ftplib.error_perm:
