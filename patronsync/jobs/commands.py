@@ -175,7 +175,7 @@ def job_monitor_command(args: argparse.Namespace) -> int:
         institutions = institutions.filter(code=args.institution)
     monitor = jobs_monitor(institutions=institutions, history=args.history)
     if args.json:
-        print(json.dumps(_monitor_json(monitor, job_progress), default=str))
+        print(json.dumps(_monitor_json(monitor, job_progress), default=_iso))
         return 0
     console = Console()
     active = Table(title="Running and pending jobs")
@@ -245,6 +245,11 @@ def _monitor_json(monitor: Any, job_progress: Any) -> dict[str, Any]:
         ],
         "history": [job_row(job) for job in monitor.history],
     }
+
+
+def _iso(value: Any) -> str:
+    """Times as ISO 8601, as the API writes them."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _job(job_id: str) -> Any:
