@@ -638,7 +638,7 @@ class JobRunner:
             except PatronsyncError as exc:
                 message = (
                     f"{remote.name}: loaded by {taken_by}, still not renamed "
-                    f"{remote.name}.handled on the server: {exc}. It is not loaded again; each "
+                    f"{remote.name}.handled on the server: {str(exc).rstrip('.')}. It is not loaded again; each "
                     "run tries the rename first"
                 )
                 self.logger.warning("%s", message)
@@ -680,7 +680,7 @@ class JobRunner:
         except PatronsyncError as exc:
             message = (
                 f"{remote.name}: its users are in, but it could not be renamed "
-                f"{remote.name}.handled on the server: {exc}. It is not loaded again; each run "
+                f"{remote.name}.handled on the server: {str(exc).rstrip('.')}. It is not loaded again; each run "
                 "tries the rename first"
             )
             self.logger.warning("%s", message)
@@ -720,7 +720,6 @@ class JobRunner:
             return True
         self._hold()  # at each file boundary: a fetch may take a while
         path = transport.fetch(folder, remote.name, workdir)
-        self._hold(users_expected=F("total_records_processed") + (users_count(path) or 0))
         sha256 = _sha256(path)
         entry["sha256"] = sha256
         with transaction.atomic():
@@ -742,6 +741,8 @@ class JobRunner:
                 process_id or "-",
             )
         self.taking_id = taking.pk if taking is not None else None
+        # The progress total: users done (of a resumed file, the `skip` first) + this file's.
+        self._hold(users_expected=F("total_records_processed") - skip + (users_count(path) or 0))
         if skip:
             self.logger.info("%s: resuming after user %s", remote.name, skip)
         else:

@@ -69,6 +69,37 @@ def test_the_total_adds_up_the_users_of_every_file(profile, drop):
     assert progress["eta_seconds"] is None  # it has ended
 
 
+class Killed(BaseException):
+    """Stands for the job's process being killed: not an Exception, so nothing catches it."""
+
+
+def test_a_resumed_job_keeps_its_total_exact(profile, drop, monkeypatch):
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 3)
+    sync_feed(drop, 7, name="a.zip")
+    sync_feed(drop, 4, name="b.zip", start=7)
+    real_write = pipeline.write_batch
+    calls = {"n": 0}
+
+    def write_then_die_after_the_second(ctx, processor, checkpoint):
+        real_write(ctx, processor, checkpoint)
+        calls["n"] += 1
+        if calls["n"] == 2:  # 6 of a.zip's 7 users committed
+            raise Killed
+
+    monkeypatch.setattr(pipeline, "write_batch", write_then_die_after_the_second)
+    job = job_create(profile=profile, kind="synchronize")
+    with pytest.raises(Killed):
+        job_run(job=job)
+    monkeypatch.setattr(pipeline, "write_batch", real_write)
+    job.refresh_from_db()
+    assert (job.total_records_processed, job.users_expected) == (6, 7)
+
+    resumed = job_run(job=job_create(profile=profile, kind="synchronize"))
+
+    assert resumed.pk == job.pk
+    assert (resumed.total_records_processed, resumed.users_expected) == (11, 11)
+
+
 def test_a_pending_job_has_no_total_nor_rate_yet(profile, api):
     job = job_start(profile=profile, kind="synchronize")
 
