@@ -12,6 +12,7 @@ limits as the load (`sources.iter_parts`), so a zip the load refuses is not expa
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 import zlib
 
@@ -19,9 +20,9 @@ from patronsync.almaxml.errors import FeedError, Problem
 from patronsync.almaxml.sources import DEFAULT_LIMITS, Limits, iter_parts
 
 CHUNK_BYTES = 1024 * 1024
-# Every way a <user> start tag may go on after its name.
-_STARTS = tuple(b"<user" + after for after in (b">", b" ", b"\n", b"\t", b"\r", b"/"))
-_OVERLAP = len(_STARTS[0]) - 1  # a tag cut by a chunk's end is found in the next chunk
+# A <user> start tag: its name, then `>`, `/` or white space (so not <users>, <user_group>).
+_START = re.compile(rb"<user[ \t\r\n>/]")
+_OVERLAP = 5  # one byte short of a match: a tag cut by a chunk's end is found in the next
 
 
 def users_count(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> int | None:
@@ -35,7 +36,7 @@ def users_count(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS
                 tail = b""
                 while chunk := stream.read(CHUNK_BYTES):
                     window = tail + chunk
-                    total += sum(window.count(start) for start in _STARTS)
+                    total += len(_START.findall(window))
                     # Kept for the next chunk: too short to hold a whole tag, so never counted
                     # twice, long enough to complete one cut at the boundary.
                     tail = window[-_OVERLAP:]
