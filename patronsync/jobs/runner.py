@@ -636,9 +636,10 @@ class JobRunner:
             try:
                 transport.mark_handled(folder, remote.name)
             except PatronsyncError as exc:
+                said = str(exc).rstrip(".")
                 message = (
                     f"{remote.name}: loaded by {taken_by}, still not renamed "
-                    f"{remote.name}.handled on the server: {str(exc).rstrip('.')}. It is not loaded again; each "
+                    f"{remote.name}.handled on the server: {said}. It is not loaded again; each "
                     "run tries the rename first"
                 )
                 self.logger.warning("%s", message)
@@ -678,9 +679,10 @@ class JobRunner:
         try:
             transport.mark_handled(folder, remote.name)
         except PatronsyncError as exc:
+            said = str(exc).rstrip(".")
             message = (
                 f"{remote.name}: its users are in, but it could not be renamed "
-                f"{remote.name}.handled on the server: {str(exc).rstrip('.')}. It is not loaded again; each run "
+                f"{remote.name}.handled on the server: {said}. It is not loaded again; each run "
                 "tries the rename first"
             )
             self.logger.warning("%s", message)

@@ -237,10 +237,21 @@ class SftpTransport(RemoteTransport):
             target = source + HANDLED_SUFFIX
             try:
                 self.sftp.rename(source, target)
-            except OSError:
+            except OSError as exc:
                 if self._renamed_already(source, target):  # an attempt whose answer was lost
                     return
-                raise
+                if exc.errno is not None:  # no such file, permission denied: said as such
+                    raise
+                # OpenSSH answers only "Failure": say what it usually means.
+                raise TransportError.of(
+                    self.connection,
+                    kind=ErrorKind.PERMISSION,
+                    plain=(
+                        f"the server refused to rename {name} to {name}{HANDLED_SUFFIX} (is "
+                        f"there a {name}{HANDLED_SUFFIX} already?)"
+                    ),
+                    server_says=str(exc),
+                ) from exc
 
         self._attempt(f"renaming {name} to {name}{HANDLED_SUFFIX}", rename)
 
