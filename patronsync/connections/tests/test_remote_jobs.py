@@ -293,3 +293,24 @@ def test_an_input_path_that_climbs_out_of_the_sub_directory_fails_the_job(
     assert "'../../etc' leaves the sub-directory" in job.log
     assert "does not allow navigation" in job.log
     assert not ReceivedFile.objects.exists()
+
+
+def test_a_local_input_folder_that_is_a_link_out_of_the_connections_folder_is_refused(
+    institution, tmp_path
+):
+    """Navigation off confines the local folder transport too, links included."""
+    drop, elsewhere = tmp_path / "drop", tmp_path / "elsewhere"
+    for folder in (drop / "import", drop / "synchronize", elsewhere):
+        folder.mkdir(parents=True)
+    write_zip(elsewhere / "other.zip", {"u.xml": users_doc(user_xml("x1"))})
+    (drop / "synchronize").rmdir()
+    (drop / "synchronize").symlink_to(elsewhere)
+    profile = make_profile(institution, drop)
+    Connection.objects.filter(pk=profile.connection_id).update(allow_navigation=False)
+
+    job = profile_run(profile=profile, kind="synchronize")
+
+    assert job.status == "failed"
+    assert f"'synchronize' leads to {elsewhere}, outside {drop} (a symbolic link)" in job.log
+    assert not Patron.objects.exists()
+    assert (elsewhere / "other.zip").exists()

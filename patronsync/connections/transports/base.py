@@ -340,6 +340,11 @@ class Transport:
         )
 
 
+# What an attempt of a remote operation may end with: the errors above, and patronsync's own
+# (a download short of its listing is transient too).
+ATTEMPT_EXCEPTIONS: tuple[type[BaseException], ...] = (TransportError, *TRANSPORT_EXCEPTIONS)
+
+
 class RemoteTransport(Transport):
     """A transport that logs in to a server and keeps the session between operations.
 
@@ -379,7 +384,7 @@ class RemoteTransport(Transport):
                 if login and not self._is_open():
                     self._open()
                 return operation()
-            except (TransportError, *TRANSPORT_EXCEPTIONS) as exc:
+            except ATTEMPT_EXCEPTIONS as exc:
                 error = error_translated(exc, connection=self.connection, doing=doing)
             self._drop()
             if not error.transient or attempt == attempts:

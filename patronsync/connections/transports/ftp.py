@@ -94,7 +94,8 @@ class FtpTransport(RemoteTransport):
             ftp.connect(connection.server, connection.port or 21, timeout=timeout)
             if isinstance(ftp, ftplib.FTP_TLS):
                 ftp.auth()
-                der = ftp.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+                assert isinstance(ftp.sock, ssl.SSLSocket), "AUTH TLS wrapped it"
+                der = ftp.sock.getpeercert(binary_form=True)
                 self.fingerprint = hostkeys.certificate_fingerprint(der or b"")
         except BaseException:
             ftp.close()
@@ -168,23 +169,6 @@ class FtpTransport(RemoteTransport):
 
     # The operations.
 
-    def list(self, folder: str) -> list[RemoteFile]:
-        def listing() -> list[RemoteFile]:
-            self._folder(folder)
-            if self._mlsd:
-                files = [
-                    RemoteFile(name=name, size=int(facts.get("size") or 0))
-                    for name, facts in self.ftp.mlsd(facts=["type", "size"])
-                    if facts.get("type", "").lower() == "file" and name.lower().endswith(".zip")
-                ]
-            else:
-                files = self._listed_by_nlst()
-            return sorted(files, key=lambda f: f.name)
-
-        files = self._attempt(f"listing folder {folder or '(sub-directory)'}", listing)
-        self.listed.update({(folder, f.name): f.size for f in files})
-        return files
-
     def _listed_by_nlst(self) -> list[RemoteFile]:
         """The zips of the current folder by NLST, each with its SIZE (a folder has none)."""
         try:
@@ -205,6 +189,23 @@ class FtpTransport(RemoteTransport):
                 continue  # a folder named *.zip
             if size is not None:
                 files.append(RemoteFile(name=name, size=size))
+        return files
+
+    def list(self, folder: str) -> list[RemoteFile]:
+        def listing() -> list[RemoteFile]:
+            self._folder(folder)
+            if self._mlsd:
+                files = [
+                    RemoteFile(name=name, size=int(facts.get("size") or 0))
+                    for name, facts in self.ftp.mlsd(facts=["type", "size"])
+                    if facts.get("type", "").lower() == "file" and name.lower().endswith(".zip")
+                ]
+            else:
+                files = self._listed_by_nlst()
+            return sorted(files, key=lambda f: f.name)
+
+        files = self._attempt(f"listing folder {folder or '(sub-directory)'}", listing)
+        self.listed.update({(folder, f.name): f.size for f in files})
         return files
 
     def fetch(self, folder: str, name: str, workdir: Path) -> Path:
