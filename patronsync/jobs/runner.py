@@ -45,9 +45,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from patronsync.almaxml.count import users_count
 from patronsync.connections.models import Connection
 from patronsync.connections.transports import RemoteFile, Transport, TransportError, transport_for
-from patronsync.almaxml.count import users_count
 from patronsync.core.bulk import insert_rows
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
@@ -300,6 +300,8 @@ class JobRunner:
                 self.gave_up = self._give_up(now)
         if taken or self.gave_up:
             job.refresh_from_db()
+        if self.gave_up:
+            job_end_hooks_run(job=job)  # errored without a run: told as any job's end is
         return bool(taken)
 
     def _give_up(self, now: Any) -> bool:

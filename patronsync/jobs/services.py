@@ -25,6 +25,7 @@ from patronsync.profiles.models import IntegrationProfile
 
 from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger
 from .exceptions import JobAlreadyRunning, JobNotCancellable, JobNotHeld, SectionNotActive
+from .hooks import job_end_hooks_run
 from .models import Job
 from .modes import mode_of
 from .runner import job_cancel_abandoned, job_run, log_appended, log_line
@@ -180,6 +181,7 @@ def job_cancel(*, job: Job, actor: str) -> Job:
     )
     if not cancelled:
         cancelled = job_cancel_abandoned(job=job, actor=actor)
+    ended = bool(cancelled)  # by this call: no runner is there to tell who listens
     if not cancelled:
         cancelled = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             cancel_requested_by=actor,
@@ -191,6 +193,8 @@ def job_cancel(*, job: Job, actor: str) -> Job:
             f"job is {job.status}; only a pending or running job can be cancelled"
         )
     logger.info("job %s: cancel by %s", job.id, actor)
+    if ended:
+        job_end_hooks_run(job=job)
     return job
 
 

@@ -138,3 +138,24 @@ def test_config_apply_refuses_a_bad_subscriber_naming_the_profile_and_key(instit
         config_apply(institution=institution, document=document)
 
     assert "'registrar at uni'" in str(refused.value)
+
+
+def test_a_job_errored_after_its_workers_died_too_often_is_told(subscribed, settings):
+    from django.utils import timezone
+
+    from patronsync.jobs.models import Job
+    from patronsync.jobs.runner import job_run
+    from patronsync.jobs.services import job_create
+
+    job = job_create(profile=subscribed, kind="synchronize")
+    # As three workers that died mid-job leave it: running, tried 3 times, its lease run out.
+    Job.objects.filter(pk=job.pk).update(
+        status="running", attempts=3, worker="dead:1#x", lease_until=timezone.now()
+    )
+
+    ended = job_run(job=job)
+
+    assert ended.status == "errored"
+    [message] = mail.outbox
+    assert message.subject.endswith(": Errored")
+    assert "not tried again" in message.body

@@ -312,3 +312,35 @@ def test_the_admin_never_shows_the_secret_and_keeps_it_when_left_empty(
     webhook.refresh_from_db()
     assert webhook.url == receiver.url + "/v2"
     assert webhook.secret == SECRET
+
+
+def test_a_pending_job_cancelled_before_any_worker_ran_it_is_posted(institution, profile, receiver):
+    from patronsync.jobs.services import job_cancel, job_start
+
+    webhook_create(institution=institution, url=receiver.url, secret=SECRET, events=["cancelled"])
+    job = job_start(profile=profile, kind="synchronize")
+
+    job_cancel(job=job, actor="operator")
+
+    [request] = receiver.received
+    assert json.loads(request.body)["job"]["status"] == "cancelled"
+    assert json.loads(request.body)["job"]["job_id"] == job.pk
+
+
+def test_a_running_job_cancelled_is_posted_once(institution, profile, drop, receiver, monkeypatch):
+    from patronsync.jobs.models import Job
+    from patronsync.jobs.runner import job_run
+    from patronsync.jobs.services import job_cancel, job_create
+    from patronsync.loader import pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 2)
+    webhook_create(institution=institution, url=receiver.url, secret=SECRET)
+    sync_feed(drop, *(user_xml(f"u{n}") for n in range(6)))
+    job = job_create(profile=profile, kind="synchronize")
+
+    ended = job_run(
+        job=job, progress=lambda n: job_cancel(job=Job.objects.get(pk=job.pk), actor="operator")
+    )
+
+    assert ended.status == "cancelled"
+    assert [json.loads(r.body)["job"]["status"] for r in receiver.received] == ["cancelled"]
