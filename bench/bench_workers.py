@@ -410,9 +410,10 @@ def run_jobs(s: Setup, kind: str, count: int, broker: str, logs: Path) -> dict[s
             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert starter.stdout is not None
+        assert starter.stderr is not None
         first = starter.stdout.readline()
         if not first:
-            raise RuntimeError(f"job_start failed:\n{starter.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+            raise RuntimeError(f"job_start failed:\n{starter.stderr.read()[-3000:]}")
         started = json.loads(first)
         if kind == "embedded":
             for _ in range(count):
@@ -529,7 +530,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="h6bench-workers-"))
     logs = root / "logs"
     logs.mkdir()
-    rows = []
+    rows: list[list[Any]] = []
     try:
         for database in databases:
             celery = [("celery", 1)] if database == "postgresql" else []
@@ -548,7 +549,7 @@ def main() -> None:
                     except RuntimeError as exc:
                         print(f"\n{database} · {title} · {kind} x{count}: FAILED: {exc}")
                         nan = float("nan")
-                        rows.append([database, title, f"{kind} x{count}", nan, nan, nan, nan, False])
+                        rows.append([database, title, f"{kind} x{count}", *[nan] * 4, False])
                         continue
                     rows.append(report(s, title, kind, count, result))
     finally:
