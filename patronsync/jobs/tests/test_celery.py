@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from .crashlab import ROOT, WAIT_SECONDS, LabDatabase, wait_for
-from .test_worker import drop_users, ended, job_start_in
+from .test_worker import JobStarter, drop_users, ended, job_start_in
 from .test_worker_race import RACE_TRIES, ran_once
 
 RUN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -31,7 +31,6 @@ BROKERS = {
     "redis": f"redis://127.0.0.1:6379/{REDIS_DB}",
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
-SEND_AGAIN = "from patronsync.jobs.tasks import run_job_task\nrun_job_task.delay(job.id)\n"
 
 
 class Workers:
@@ -147,11 +146,13 @@ def test_two_celery_workers_sent_the_same_job_twice_run_it_once(lab, broker, tmp
     with workers(lab, broker, tmp_path, PATRONSYNC_JOB_LEASE_SECONDS="3") as running:
         running.celery("one")
         running.celery("two")
+        starter = JobStarter(lab, **running.env)
         for attempt in range(RACE_TRIES):
             drop_users(lab, f"try{attempt}.zip", 5)
-            job_id = job_start_in(lab, then=SEND_AGAIN, **running.env)
+            job_id = starter.start(twice=True)
             wait_ended(lab, job_id, running)
             ran_once(lab, job_id, 5, f"{broker}, try {attempt}")
+        starter.close()
         logs = running.logs()
     # Both workers had their share of the messages.
     assert logs.count("patronsync.jobs.run_job") >= 2 * RACE_TRIES
@@ -160,15 +161,20 @@ def test_two_celery_workers_sent_the_same_job_twice_run_it_once(lab, broker, tmp
 
 def test_beat_fires_a_due_schedule_and_a_worker_runs_its_job(lab, tmp_path):
     """`celery -A config beat -S django` makes its periodic task ("patronsync: fire due
-    schedules"), which fires the profile's every-minute cron; a worker runs the job."""
+    schedules"), which fires the profile's cron (its slot of the last five minutes); a worker
+    runs the job."""
     lab.reset()
     drop_users(lab, "seven.zip", 7)
     lab.patronsync(
         "shell",
         "-c",
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
         "from patronsync.profiles.models import IntegrationProfile\n"
-        "IntegrationProfile.objects.filter(code='SIS').update("
-        "sync_schedule='CRON', sync_cron='* * * * *')\n",
+        "IntegrationProfile.objects.filter(code='SIS').update(\n"
+        "    sync_schedule='CRON', sync_cron='*/5 * * * *',\n"
+        "    status_date=timezone.now() - timedelta(minutes=30),\n"  # scheduled before its slot
+        ")\n",
     )
     with workers(lab, "redis", tmp_path) as running:
         running.celery("one")

@@ -89,6 +89,50 @@ def cli(lab: LabDatabase, *args: str, **env: str) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+STARTER = """
+import sys
+import django
+django.setup()
+from patronsync.jobs.services import job_start
+from patronsync.profiles.models import IntegrationProfile
+for line in sys.stdin:
+    job = job_start(profile=IntegrationProfile.objects.get(code="SIS"), kind="synchronize")
+    if line.strip() == "twice":
+        from patronsync.jobs.tasks import run_job_task
+        run_job_task.delay(job.id)
+    print(f"JOB={job.id}", flush=True)
+"""
+
+
+class JobStarter:
+    """One process that starts a job through `job_start` each time it is asked (as the web
+    server does, one request after another), sending it a second time with `twice`."""
+
+    def __init__(self, lab: LabDatabase, **env: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", STARTER],
+            cwd=ROOT,
+            env=lab.env(**env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def start(self, *, twice: bool = False) -> int:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("twice\n" if twice else "once\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line.startswith("JOB="), f"no job started: {line!r}"
+        return int(line[4:])
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=WAIT_SECONDS)
+
+
 def job_row(lab: LabDatabase, job_id: int) -> dict[str, Any]:
     return lab.rows("SELECT * FROM jobs_job WHERE id = %s", [job_id])[0]
 
@@ -230,9 +274,7 @@ def test_the_heartbeat_keeps_the_lease_of_a_worker_that_works_slowly(lab):
 
 
 @pytest.mark.django_db
-def test_a_stale_job_tried_max_attempts_times_is_errored_by_the_next_worker(
-    profile, drop, capsys
-):
+def test_a_stale_job_tried_max_attempts_times_is_errored_by_the_next_worker(profile, drop, capsys):
     seven_users(drop)
     job = job_create(profile=profile, kind="synchronize")
     held_by(job, "host-x:41#abcd", lease_until=timezone.now())

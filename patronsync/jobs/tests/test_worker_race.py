@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from .crashlab import WAIT_SECONDS, LabDatabase
-from .test_worker import drop_users, job_row, job_start_in
+from .test_worker import JobStarter, drop_users, job_row
 
 RACE_TRIES = 20
 
@@ -36,10 +36,11 @@ def ran_once(lab: LabDatabase, job_id: int, users: int, where: str) -> None:
 
 def test_two_workers_started_together_run_a_pending_job_once(lab):
     lab.reset()
+    starter = JobStarter(lab)
     for attempt in range(RACE_TRIES):
         where = f"try {attempt}"
         drop_users(lab, f"try{attempt}.zip", 5)  # batches of 2: the job takes three commits
-        job_id = job_start_in(lab)
+        job_id = starter.start()
         racers = [lab.start("worker", "--once") for _ in range(2)]
         outputs = [racer.communicate(timeout=WAIT_SECONDS) for racer in racers]
         assert [racer.returncode for racer in racers] == [0, 0], f"{where}: {outputs}"
@@ -47,3 +48,4 @@ def test_two_workers_started_together_run_a_pending_job_once(lab):
         # One worker printed the job's two lines; the other claimed nothing and said nothing.
         printed = sorted(out.count(f"Job {job_id} ") for out, _ in outputs)
         assert printed == [0, 2], f"{where}: {outputs}"
+    starter.close()
