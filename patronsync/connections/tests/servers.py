@@ -98,6 +98,8 @@ class SshServer:
     """
 
     def __init__(self) -> None:
+        if not SSHD.exists():
+            raise RuntimeError(f"{SSHD} is missing: run .ci/test-servers (as root) first")
         SERVERS_ROOT.mkdir(mode=0o755, exist_ok=True)
         SERVERS_ROOT.chmod(0o755)
         self.root = Path(os.path.realpath(tempfile.mkdtemp(dir=SERVERS_ROOT)))

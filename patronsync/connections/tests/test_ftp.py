@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 
 import pytest
 from cryptography import x509
@@ -195,3 +196,16 @@ def test_the_server_dying_mid_download_leaves_no_file(
     assert raised.value.kind == "refused"  # the retry found the server gone
     assert list(tmp_path.iterdir()) == []
     assert (server.home / "synchronize" / "students.zip").exists()
+
+
+def test_a_server_that_never_answers_times_out_after_its_retries(ftp_connection, settings):
+    settings.PATRONSYNC_TRANSPORT_TIMEOUT = 1
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel does), never speaks
+    connection = changed(ftp_connection, port=silent.getsockname()[1])
+    try:
+        with pytest.raises(TransportError) as raised:
+            transport_for(connection).list("synchronize")
+    finally:
+        silent.close()
+    assert raised.value.kind == "timeout"
+    assert "(after 3 attempts)" in str(raised.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 
 import pytest
 
@@ -238,3 +239,27 @@ def test_the_server_stopping_mid_download_leaves_no_file(sftp_connection, sshd, 
     assert raised.value.kind == "refused"  # the retry found the server gone
     assert list(tmp_path.iterdir()) == []
     assert (sshd.upload / "synchronize" / "students.zip").exists()
+
+
+def test_an_unknown_server_name_is_a_dns_error(sftp_connection):
+    Connection.objects.filter(pk=sftp_connection.pk).update(server="patronsync-test.invalid")
+    connection = Connection.objects.get(pk=sftp_connection.pk)
+    with pytest.raises(TransportError) as raised:
+        transport_for(connection).list("synchronize")
+    assert raised.value.kind == "dns"
+    assert "the name patronsync-test.invalid is unknown (DNS)" in str(raised.value)
+
+
+def test_a_server_that_never_answers_times_out_after_its_retries(sftp_connection, settings):
+    settings.PATRONSYNC_TRANSPORT_TIMEOUT = 1
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel does), never speaks
+    Connection.objects.filter(pk=sftp_connection.pk).update(port=silent.getsockname()[1])
+    connection = Connection.objects.get(pk=sftp_connection.pk)
+    try:
+        with pytest.raises(TransportError) as raised:
+            transport_for(connection).list("synchronize")
+    finally:
+        silent.close()
+    assert raised.value.kind == "timeout"
+    assert "the server did not answer in time" in str(raised.value)
+    assert "(after 3 attempts)" in str(raised.value)

@@ -93,13 +93,14 @@ def server_label(connection: Connection) -> str:
     """`SFTP server sftp.example.edu:22`, or the folder of a local connection."""
     if connection.transport == "local":
         return f"local folder {connection.sub_directory}"
-    return f"{connection.get_transport_display()} server {connection.server}:{connection.port}"
+    port = connection.port or (22 if connection.transport == "sftp" else 21)
+    return f"{connection.get_transport_display()} server {connection.server}:{port}"
 
 
 def secrets_scrubbed(connection: Connection, *texts: str) -> tuple[str, ...]:
     """`texts` with the connection's password and private key cut out, should a server or a
     library ever repeat them."""
-    hidden = [s for s in (connection.password, connection.private_key) if s and len(s) >= 3]
+    hidden = [s for s in (connection.password, connection.private_key) if s and len(s) >= 4]
     out = []
     for text in texts:
         for secret in hidden:
@@ -173,6 +174,8 @@ def error_translated(exc: BaseException, *, connection: Connection, doing: str) 
     if isinstance(exc, paramiko.SSHException):
         text = str(exc)
         lowered = text.lower()
+        if "banner" in lowered and isinstance(exc.__context__, TimeoutError | socket.timeout):
+            return error(ErrorKind.TIMEOUT, "the server did not answer in time", transient=True)
         if "banner" in lowered:
             return error(
                 ErrorKind.OTHER,

@@ -72,7 +72,10 @@ class SftpTransport(RemoteTransport):
         ssh = paramiko.Transport(sock)
         ssh.banner_timeout = ssh.handshake_timeout = ssh.auth_timeout = timeout
         try:
-            ssh.start_client(timeout=timeout)
+            # A little longer than the banner's timeout, so that a silent server ends as that.
+            ssh.start_client(timeout=timeout + 1)
+            if not (ssh.is_active() and ssh.initial_kex_done):  # paramiko gave up waiting
+                raise TimeoutError("the SSH handshake did not finish in time")
             self.fingerprint = hostkeys.ssh_key_fingerprint(ssh.get_remote_server_key().asbytes())
         except BaseException:
             ssh.close()
