@@ -176,11 +176,13 @@ def test_serve_answers_a_3_mb_login_post_413_without_the_environment(server):
     assert b"SECRET" not in body
 
 
-def test_serve_serves_the_admins_css_with_debug_off(server):
+def test_serve_serves_the_admins_css_with_debug_off(server, data_dir):
     status, body = server.call("/static/admin/css/base.css")
 
     assert status == 200
     assert b"body" in body
+    # Collected by serve into STATIC_ROOT, where whitenoise serves it from.
+    assert (data_dir / "static" / "admin" / "css" / "base.css").read_bytes() == body
 
 
 def test_access_log_redacts_the_key_however_it_is_spelled(server):
