@@ -58,6 +58,7 @@ CHANGED, ADDED = 0.01, 0.001
 # The per-profile feeds: one population, each profile its own range of user numbers; the added
 # users of every profile come from a range far above all of them.
 MANY_SEED, MANY_CHANGE_SEED, ADDED_START = 3, 4, 50_000_000
+QUEUE = f"h6bench-{os.getpid()}"  # the bench's own Celery queue on the broker
 ENDED = ("completed", "completed_with_errors", "failed", "errored", "cancelled")
 
 
@@ -388,13 +389,29 @@ class Workers:
         return [line for line in ps.splitlines() if int(line.split()[1]) in self.groups]
 
 
+def broker_clean(broker: str, queue: str) -> None:
+    """Remove the bench's own queue from the broker (shared with others: nothing else)."""
+    if broker.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(broker)
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        client.close()
+    else:
+        from kombu import Connection
+
+        with Connection(broker) as conn:
+            conn.default_channel.queue_delete(queue)
+            conn.default_channel.exchange_delete(queue)
+
+
 def run_jobs(s: Setup, kind: str, count: int, broker: str, logs: Path) -> dict[str, Any]:
     """Start every profile's Synchronize at once, have `count` workers of `kind` run them."""
     restore(s)
     env = dict(s.env)
     if kind == "celery":
         env["PATRONSYNC_BROKER_URL"] = broker
-        env["PATRONSYNC_CELERY_QUEUE"] = f"h6bench-{os.getpid()}"
+        env["PATRONSYNC_CELERY_QUEUE"] = QUEUE
     workers = Workers(logs)
     try:
         if kind == "celery":
@@ -557,6 +574,8 @@ def main() -> None:
             if "postgresql" in databases:
                 _pg(f"DROP DATABASE IF EXISTS {RUN_DB}{'_' if name else ''}{name}")
         shutil.rmtree(root, ignore_errors=True)
+        if "postgresql" in databases:
+            broker_clean(args.broker, QUEUE)
     print("\nwall: from the first job_start to the last job seen ended; busy: from the first job"
           " started to the last ended; job run: a job's own time, on average")  # fmt: skip
     print(f"{'database':<10} {'jobs':<22} {'workers':<11} {'wall':>7} {'busy':>7} {'users/s':>9} "
