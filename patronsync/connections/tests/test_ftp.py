@@ -209,3 +209,12 @@ def test_a_server_that_never_answers_times_out_after_its_retries(ftp_connection,
         silent.close()
     assert raised.value.kind == "timeout"
     assert "(after 3 attempts)" in str(raised.value)
+
+
+def test_an_ftps_definition_of_a_server_without_tls_is_a_tls_error(ftps_connection, ftp_server):
+    connection = changed(ftps_connection, port=ftp_server.port, password=ftp_server.password)
+    with pytest.raises(TransportError) as raised:
+        transport_for(connection).list("synchronize")
+    assert raised.value.kind == "tls"
+    assert "the server does not offer explicit TLS (it refused AUTH TLS)" in str(raised.value)
+    assert ftp_server.password not in str(raised.value)

@@ -192,7 +192,8 @@ def error_translated(exc: BaseException, *, connection: Connection, doing: str) 
             return error(
                 ErrorKind.AUTH, f"the server refused the login of {connection.username}", says=text
             )
-        if code == 550 and ("no such" in lowered or "not found" in lowered or "exist" in lowered):
+        missing_words = ("no such", "not found", "exist", "cannot find")  # IIS: "cannot find"
+        if code == 550 and any(words in lowered for words in missing_words):
             return error(ErrorKind.MISSING, "no such folder or file", says=text)
         if code in (550, 553) or "permi" in lowered or "denied" in lowered:
             return error(ErrorKind.PERMISSION, "the server did not allow it", says=text)

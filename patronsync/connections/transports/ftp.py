@@ -93,7 +93,17 @@ class FtpTransport(RemoteTransport):
         try:
             ftp.connect(connection.server, connection.port or 21, timeout=timeout)
             if isinstance(ftp, ftplib.FTP_TLS):
-                ftp.auth()
+                try:
+                    ftp.auth()
+                except ftplib.error_perm as exc:
+                    raise TransportError.of(
+                        connection,
+                        kind=ErrorKind.TLS,
+                        plain="the server does not offer explicit TLS (it refused AUTH TLS): "
+                        "a plain FTP server, or one with implicit TLS, which patronsync does not "
+                        "speak",
+                        server_says=str(exc),
+                    ) from exc
                 assert isinstance(ftp.sock, ssl.SSLSocket), "AUTH TLS wrapped it"
                 der = ftp.sock.getpeercert(binary_form=True)
                 self.fingerprint = hostkeys.certificate_fingerprint(der or b"")
@@ -173,9 +183,9 @@ class FtpTransport(RemoteTransport):
         """The zips of the current folder by NLST, each with its SIZE (a folder has none)."""
         try:
             names = self.ftp.nlst()
-        except ftplib.error_perm as exc:
+        except (ftplib.error_perm, ftplib.error_temp) as exc:
             if "no files" in str(exc).lower() or "not found" in str(exc).lower():
-                return []  # how some servers say that a folder is empty
+                return []  # how some servers (ProFTPD: "450 No files found") say it is empty
             raise
         self.ftp.voidcmd("TYPE I")  # SIZE counts the bytes of a binary download; NLST left ASCII
         files = []
