@@ -45,6 +45,23 @@ def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def env_seconds(name: str, default: float) -> float:
+    """PATRONSYNC_<name> as a number of seconds, 0 or more (e.g. 2 or 0.5); a clear error
+    otherwise."""
+    value = (env(name) or "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ImproperlyConfigured(
+            f"PATRONSYNC_{name}: expected a number of seconds, 0 or more, got {value!r}"
+        )
+    return seconds
+
+
 def private_dir_make(path: Path) -> Path:
     """Create `path` with mode 0700 (only its owner may enter it) if it does not exist.
 
@@ -308,6 +325,13 @@ PATRONSYNC_SCHEDULE_GRACE_MINUTES = env_int("SCHEDULE_GRACE_MINUTES", 60)
 # their S/FTP definitions reach only the servers of their Allowed S/FTP Connections. Unset:
 # `*`, a new installation is in implementation, as Alma before Go Live.
 PATRONSYNC_IN_IMPLEMENTATION = env("IN_IMPLEMENTATION", "*") or ""
+
+# S/FTP transports (docs/transports.md): attempts of each operation on a transient fault (the
+# first included), the first wait between attempts (doubled each time), and the timeout to
+# connect and of each read or write.
+PATRONSYNC_TRANSPORT_RETRIES = env_int("TRANSPORT_RETRIES", 3)
+PATRONSYNC_TRANSPORT_BACKOFF_SECONDS = env_seconds("TRANSPORT_BACKOFF_SECONDS", 2.0)
+PATRONSYNC_TRANSPORT_TIMEOUT = env_int("TRANSPORT_TIMEOUT", 30)
 
 # Every handler redacts secret query parameters (`?apikey=...`, however spelled) from messages.
 # Django's own loggers are set here too, so that none keeps a handler without the filter:
