@@ -331,3 +331,54 @@ def test_production_settings_without_a_key_stop_in_one_line(tmp_path, missing, p
     assert lines[0].startswith(f"patronsync: {missing} must be set in production")
     assert "make one with: python3 -c" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_production_serve_behind_a_tls_proxy(tmp_path):
+    from cryptography.fernet import Fernet
+
+    running = start(
+        tmp_path / "data",
+        tmp_path / "serve.log",
+        "--no-worker",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        PATRONSYNC_SECRET_KEY="a-production-secret-key-for-this-test-only",
+        PATRONSYNC_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        PATRONSYNC_BEHIND_TLS_PROXY="true",
+    )
+    proxied = {"X-Forwarded-Proto": "https"}  # as nginx sets it (docs/deployment.md)
+    try:
+        css_status, css = running.call("/static/admin/css/base.css")
+        request = urllib.request.Request(running.url + "/admin/login/", headers=proxied)
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            cookie = next(
+                c for c in answer.headers.get_all("Set-Cookie") if c.startswith("csrftoken=")
+            )
+            page = answer.read().decode()
+        token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+        form = f"csrfmiddlewaretoken={token}&username=nobody&password=wrong".encode()
+        host = running.url.removeprefix("http://")
+
+        def login(origin: str) -> int:
+            headers = {
+                **proxied,
+                "Cookie": cookie.split(";")[0],
+                "Origin": origin,
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            return running.call("/admin/login/", data=form, headers=headers)[0]
+
+        over_https = login(f"https://{host}")
+        from_plain_http = login(f"http://{host}")
+        log = running.log_text(containing="--no-worker")
+    finally:
+        stop(running)
+
+    assert css_status == 200
+    assert b"body" in css
+    assert "Secure" in cookie  # sent over HTTPS only
+    # The proxy's header is trusted: the request counts as HTTPS, so an https:// origin passes
+    # the CSRF check (the login form comes back with its error) and a plain http:// one is
+    # refused.
+    assert over_https == 200
+    assert from_plain_http == 403
+    assert "no worker here (--no-worker)" in log
