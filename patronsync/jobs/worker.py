@@ -36,6 +36,7 @@ from .scheduler import schedules_fire
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+ALARM_SECONDS = 0.2  # how often a stop asked during a transaction looks whether it has ended
 PERIODIC_TASK_NAME = "patronsync: fire due schedules"
 FIRE_TASK = "patronsync.jobs.fire_schedules"
 
@@ -43,16 +44,18 @@ FIRE_TASK = "patronsync.jobs.fire_schedules"
 class StopSignals:
     """SIGTERM and SIGINT, turned into a stop at the next safe point of this process.
 
-    The first signal asks; it raises WorkerStopping at once only when no batch is being
-    committed (a batch then rolls back whole, as it would after a kill, which is safe but
-    wasteful). Within a batch, `check` raises it right after the batch commits. A second
-    signal raises it at once. A process forked from this one (the file's reading process)
+    The first signal asks; it raises WorkerStopping at once when no transaction is open (a
+    batch would roll back whole, as after a kill: safe, but wasteful). Within one, it is raised
+    as soon as the transaction has ended: right after the batch commits (`check`, which the
+    runner calls after each batch) or at the next look (SIGALRM, every ALARM_SECONDS). A
+    second signal raises it at once. A process forked from this one (the file's reading process)
     ignores them: its parent decides when it stops.
     """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.count = 0
+        self.reason = ""
         self.busy = False  # a job is running
         self.current: Job | None = None  # the job claimed last, while it runs
         self.previous: dict[int, Any] = {}
@@ -60,8 +63,10 @@ class StopSignals:
     def install(self) -> None:
         for signum in STOP_SIGNALS:
             self.previous[signum] = signal.signal(signum, self._on_signal)
+        self.previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
 
     def restore(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
 
@@ -71,15 +76,27 @@ class StopSignals:
     def check(self, done: int = 0) -> None:
         """Called after each committed batch: stop here if a stop was asked."""
         if self.count:
-            raise WorkerStopping("asked to stop")
+            raise WorkerStopping(self.reason)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if os.getpid() != self.pid:
             return
         self.count += 1
-        logger.info("worker %s: %s received", worker_name(), signal.Signals(signum).name)
+        self.reason = signal.Signals(signum).name
+        logger.info("worker %s: %s received", worker_name(), self.reason)
         if self.count > 1 or not (self.busy and connection.in_atomic_block):
-            raise WorkerStopping(signal.Signals(signum).name)
+            raise WorkerStopping(self.reason)
+        # Within a transaction: look again shortly (the batch commits, then perhaps a long
+        # download follows, with no batch to stop after).
+        signal.setitimer(signal.ITIMER_REAL, ALARM_SECONDS)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self.pid or not self.count:
+            return
+        if self.busy and connection.in_atomic_block:
+            signal.setitimer(signal.ITIMER_REAL, ALARM_SECONDS)
+            return
+        raise WorkerStopping(self.reason)
 
     def sleep(self, seconds: float) -> None:
         """Wait between two passes; a signal cuts the wait short (it raises)."""
@@ -151,8 +168,12 @@ def worker_run(
     if not once:
         say(f"Worker {worker} started, every {interval:g} s")
     try:
+        first = True
         while not stops.requested():
-            close_old_connections()
+            if not first and not connection.in_atomic_block:
+                # As after a web request: a connection the database dropped is opened again.
+                close_old_connections()
+            first = False
             try:
                 worker_pass(worker=worker, say=say, stops=stops)
             except WorkerStopping:
