@@ -306,6 +306,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "patronsync API",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Both sections of a profile take the same schedule menu: one enum in the schema.
+    "ENUM_NAME_OVERRIDES": {"ScheduleEnum": "patronsync.profiles.choices.Schedule"},
 }
 
 # Secrets at rest (S/FTP passwords, keys) are encrypted with this Fernet key.
