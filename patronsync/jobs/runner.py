@@ -226,7 +226,8 @@ class Heartbeat(threading.Thread):
 
     def stop(self) -> None:
         self.stopped.set()
-        self.join()
+        if self.ident is not None:  # started
+            self.join()
 
 
 def _sha256(path: Path) -> str:
@@ -248,9 +249,17 @@ class JobRunner:
     """
 
     def __init__(
-        self, job: Job, *, worker: str | None = None, progress: Progress | None = None
+        self,
+        job: Job,
+        *,
+        worker: str | None = None,
+        progress: Progress | None = None,
+        stopping: Callable[[], bool] | None = None,
     ) -> None:
         self.job = job
+        # Asked at each write outside a transaction (a file boundary): True when the worker was
+        # asked to stop (SIGTERM); the job then stops there, its lease given back.
+        self.stopping = stopping
         self.mode = mode_of(job.kind)
         # Named per claim, so that a write is the claim's own even when one process claims the
         # same job twice (a resume in the process whose first run was interrupted).
@@ -352,6 +361,8 @@ class JobRunner:
         Every write of the runner goes through here: it is what keeps a worker whose lease ran
         out from writing over the worker that took its job over.
         """
+        if self.stopping is not None and not connection.in_atomic_block and self.stopping():
+            raise WorkerStopping("asked to stop")
         now = timezone.now()
         held = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker=self.worker)
         if not held.update(**{"heartbeat_at": now, "lease_until": lease_from(now), **fields}):
@@ -367,13 +378,20 @@ class JobRunner:
         A worker that was `stopped` (SIGTERM, SIGINT) gives its try back too: a restart of the
         service is not one of the deaths PATRONSYNC_JOB_MAX_ATTEMPTS counts.
         """
-        try:
-            held = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker=self.worker)
-            back = {"attempts": F("attempts") - 1} if stopped else {}
-            if held.update(lease_until=timezone.now(), **back) and stopped:
-                self.logger.info("Worker stopped; the job waits for the next worker")
-        except Exception:  # the database may be what failed: the lease then runs out by itself
-            logging.getLogger(__name__).warning("job %s: lease not given back", self.job.id)
+        held = Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING, worker=self.worker)
+        back = {"attempts": F("attempts") - 1} if stopped else {}
+        for last_try in (False, True):
+            try:
+                if held.update(lease_until=timezone.now(), **back) and stopped:
+                    self.logger.info("Worker stopped; the job waits for the next worker")
+                return
+            except Exception:
+                if last_try:  # the database may be what failed: the lease runs out by itself
+                    logging.getLogger(__name__).warning("job %s: lease not given back", self.job.id)
+                    return
+                # The interruption may have come in the middle of a query, leaving the
+                # connection unusable: once more on a new one.
+                connection.close()
 
     def _end(self, status: str) -> bool:
         """Give the job its final status, and its files left half-done theirs; False (and
@@ -440,9 +458,9 @@ class JobRunner:
         # A claim made inside a caller's transaction is not seen by another connection: there
         # is nothing a heartbeat could renew.
         heartbeat = None if connection.in_atomic_block else Heartbeat(self.job.id, self.worker)
-        if heartbeat is not None:
-            heartbeat.start()
         try:
+            if heartbeat is not None:
+                heartbeat.start()
             self._run()
         except BaseException as exc:
             if heartbeat is not None:
@@ -853,7 +871,7 @@ def jobs_run_pending(
     for job in jobs_waiting():
         if stopping is not None and stopping():
             break
-        runner = JobRunner(job, worker=worker, progress=progress)
+        runner = JobRunner(job, worker=worker, progress=progress, stopping=stopping)
         if runner.claim():
             if started is not None:
                 started(runner.job)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 
 from .choices import ACTIVE_STATUSES, JobStatus
@@ -36,7 +37,6 @@ from .scheduler import schedules_fire
 logger = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-ALARM_SECONDS = 0.2  # how often a stop asked during a transaction looks whether it has ended
 PERIODIC_TASK_NAME = "patronsync: fire due schedules"
 FIRE_TASK = "patronsync.jobs.fire_schedules"
 
@@ -44,29 +44,30 @@ FIRE_TASK = "patronsync.jobs.fire_schedules"
 class StopSignals:
     """SIGTERM and SIGINT, turned into a stop at the next safe point of this process.
 
-    The first signal asks; it raises WorkerStopping at once when no transaction is open (a
-    batch would roll back whole, as after a kill: safe, but wasteful). Within one, it is raised
-    as soon as the transaction has ended: right after the batch commits (`check`, which the
-    runner calls after each batch) or at the next look (SIGALRM, every ALARM_SECONDS). A
-    second signal raises it at once. A process forked from this one (the file's reading process)
-    ignores them: its parent decides when it stops.
+    The first signal only asks: the handler raises nothing, since an exception raised from a
+    signal handler may land anywhere, in the middle of a COMMIT too. The worker takes no more
+    jobs, and the job it runs stops at its next safe point: right after the batch it commits
+    (`check`, which the runner calls after each batch), or at the next file boundary (the
+    runner asks `requested` there). Its lease and its try are then given back.
+
+    A second signal stops the process at once: the lease is given back from a connection of
+    its own (the process's may be in the middle of a query), and the process exits with code
+    1; the batch in progress rolls back, as after a kill. A process forked from this one (the
+    file's reading process) ignores the signals: its parent decides when it stops.
     """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.count = 0
         self.reason = ""
-        self.busy = False  # a job is running
         self.current: Job | None = None  # the job claimed last, while it runs
         self.previous: dict[int, Any] = {}
 
     def install(self) -> None:
         for signum in STOP_SIGNALS:
             self.previous[signum] = signal.signal(signum, self._on_signal)
-        self.previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
 
     def restore(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
 
@@ -83,26 +84,21 @@ class StopSignals:
             return
         self.count += 1
         self.reason = signal.Signals(signum).name
-        logger.info("worker %s: %s received", worker_name(), self.reason)
-        if self.count > 1 or not (self.busy and connection.in_atomic_block):
-            raise WorkerStopping(self.reason)
-        # Within a transaction: look again shortly (the batch commits, then perhaps a long
-        # download follows, with no batch to stop after).
-        signal.setitimer(signal.ITIMER_REAL, ALARM_SECONDS)
-
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != self.pid or not self.count:
+        if self.count == 1:
             return
-        if self.busy and connection.in_atomic_block:
-            signal.setitimer(signal.ITIMER_REAL, ALARM_SECONDS)
-            return
-        raise WorkerStopping(self.reason)
+        job = self.current
+        if job is not None:
+            giving = threading.Thread(target=_lease_give_back, args=(job,), kwargs={"own": True})
+            giving.start()
+            giving.join(timeout=10)
+        print(f"Worker {worker_name()} stopped at once ({self.reason} twice)", flush=True)
+        os._exit(1)
 
     def sleep(self, seconds: float) -> None:
-        """Wait between two passes; a signal cuts the wait short (it raises)."""
+        """Wait between two passes; a signal cuts the wait short."""
         deadline = time.monotonic() + seconds
         while not self.count and (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(left, 0.5))
+            time.sleep(min(left, 0.2))
 
 
 def job_line(job: Job, what: str) -> str:
@@ -133,13 +129,13 @@ def worker_pass(
 
     def started(job: Job) -> None:
         if stops is not None:
-            stops.busy, stops.current = True, job
+            stops.current = job
         try_no = f" (try {job.attempts})" if job.attempts > 1 else ""
         say(job_line(job, f"started on {worker}{try_no}"))
 
     def ended(job: Job) -> None:
         if stops is not None:
-            stops.busy, stops.current = False, None
+            stops.current = None
         say(job_line(job, _ended(job)))
 
     return jobs_run_pending(
@@ -189,24 +185,27 @@ def worker_run(
         if (job := stops.current) is not None:
             _lease_give_back(job)
             say(job_line(job, "stopped; the next worker resumes it"))
-        say(f"Worker {worker} stopped ({exc})")
+        say(f"Worker {worker} stopped ({stops.reason or exc})")
         return 0
     finally:
         stops.restore()
     if not once:
-        say(f"Worker {worker} stopped")
+        say(f"Worker {worker} stopped" + (f" ({stops.reason})" if stops.reason else ""))
     return 0
 
 
-def _lease_give_back(job: Job) -> None:
-    """Give the lease of a job this worker claimed back, if the runner could not (a signal
-    came between the claim and the run); the runner's own release has made it otherwise."""
+def _lease_give_back(job: Job, *, own: bool = False) -> None:
+    """Give the lease of a job this worker claimed back, if the runner could not; with `own`,
+    from a thread and its own connection, closed after."""
     try:
         Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, worker=job.worker).update(
             lease_until=timezone.now()
         )
     except Exception:
         logger.warning("job %s: lease not given back; it runs out by itself", job.pk)
+    finally:
+        if own:
+            connections.close_all()
 
 
 # With a broker: sending jobs to Celery workers.

@@ -193,16 +193,21 @@ def test_worker_once_runs_a_pending_job_and_prints_a_line_as_it_starts_and_ends(
     assert (again.returncode, again.stdout) == (0, "")
 
 
-def test_the_worker_takes_a_job_started_after_it_and_gives_its_lease_back_on_sigterm(lab):
-    """The loop runs a job the API starts while it waits; SIGTERM stops it after the batch it
-    commits, the lease and the try given back; the next worker resumes at once, and the end
-    is that of a run never stopped, row by row."""
+@pytest.fixture(scope="module")
+def want(lab) -> dict:
+    """The end state of the lab's feed run once, from start to end."""
     drop_feed(lab)
     uninterrupted = cli(lab, "run", "SIS", "--synchronize")
     assert uninterrupted.stdout, uninterrupted.stderr  # its report
-    want = lab.state()
-    assert want["jobs"][0][0] == "completed_with_errors"  # the duplicate is rejected
+    state = lab.state()
+    assert state["jobs"][0][0] == "completed_with_errors"  # the duplicate is rejected
+    return state
 
+
+def test_the_worker_takes_a_job_started_after_it_and_gives_its_lease_back_on_sigterm(lab, want):
+    """The loop runs a job the API starts while it waits; SIGTERM stops it after the batch it
+    commits, the lease and the try given back; the next worker resumes at once, and the end
+    is that of a run never stopped, row by row."""
     drop_feed(lab)
     worker = lab.start("worker", "--interval", "0.2")
     assert worker.stdout is not None
@@ -214,7 +219,7 @@ def test_the_worker_takes_a_job_started_after_it_and_gives_its_lease_back_on_sig
     assert worker.returncode == 0, err
     row = job_row(lab, job_id)
     assert row["status"] == "running"
-    assert as_utc(row["lease_until"]) <= timezone.now()
+    assert as_utc(row["lease_until"]) <= timezone.now(), f"{out}\n{err}\n{row['log']}"
     assert row["attempts"] == 0  # a stop is not one of the deaths max attempts counts
     assert "Worker stopped; the job waits for the next worker" in row["log"]
     assert f"Job {job_id} " in out
