@@ -15,10 +15,28 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from patronsync.core.models import Institution
 
 # Read by config/settings/dev.py: "1" turns DEBUG on; only `serve --dev` sets it.
 SERVE_DEV_VARIABLE = "PATRONSYNC_SERVE_DEV"
+
+
+# Off a terminal (cron, a pipe, a log file) rich would lay reports out 80 columns wide and wrap
+# their lines; reports printed there get this width instead.
+REPORT_WIDTH_OFF_TERMINAL = 160
+
+
+def report_console(*, stderr: bool = False) -> Console:
+    """A console for reports and tables: the terminal's width on a terminal, and
+    REPORT_WIDTH_OFF_TERMINAL columns elsewhere, so that a log file keeps each line whole."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=REPORT_WIDTH_OFF_TERMINAL)
+    return console
 
 
 def institution_option(code: str | None) -> Institution:

@@ -9,15 +9,15 @@ from typing import Any
 def quickstart(args: argparse.Namespace) -> int:
     """Migrate, set up the demo, run a Synchronize job on a sample feed and print its report."""
     from django.core.management import call_command
-    from rich.console import Console
 
+    from patronsync.commands import report_console
     from patronsync.demo.services import demo_load
     from patronsync.jobs.commands import print_report
     from patronsync.jobs.selectors import job_report
 
     call_command("migrate", interactive=False, verbosity=0)
     lines, job = demo_load(admin_username=args.admin, users=args.users)
-    console = Console()
+    console = report_console()
     for line in lines:
         console.print(line)
     print_report(job_report(job=job), console)

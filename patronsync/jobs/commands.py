@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from patronsync.commands import report_console
+
 
 def print_report(report: dict[str, Any], console: Console) -> None:
     """Render a job report the way Alma's "Patron Import Results" page lays it out.
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     kind = JobKind.IMPORT if args.import_ else JobKind.SYNCHRONIZE
     # With --json the report alone goes to stdout; the progress, to stderr.
-    console = Console(stderr=args.json)
+    console = report_console(stderr=args.json)
     try:
         job = job_create(profile=profile, kind=kind, dry_run=args.dry_run)
         with RunProgress(job=job, console=console) as progress:
@@ -177,7 +179,7 @@ def job_monitor_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_monitor_json(monitor, job_progress), default=_iso))
         return 0
-    console = Console()
+    console = report_console()
     active = Table(title="Running and pending jobs")
     for column in ("Job", "Process ID", "Profile", "Kind", "Status", "Users", "Rate", "Left"):
         active.add_column(column)
@@ -319,7 +321,7 @@ def report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(job_report(job=job), default=str))
     else:
-        print_report(job_report(job=job), Console())
+        print_report(job_report(job=job), report_console())
     return 0
 
 
