@@ -56,7 +56,7 @@ def test_a_900_kb_attribute_value_is_cut_in_the_rejection_reason(profile, drop):
 
 def test_a_primary_id_that_looks_like_markup_is_printed_by_run_and_report(profile, drop, capsys):
     drop_feed(drop, "day1.zip", users_doc(user_xml("[/]"), user_xml("[/]")))  # one is rejected
-    assert main(["run", "SIS", "--synchronize"]) == 0
+    assert main(["run", "SIS", "--synchronize"]) == 4  # completed with errors: one rejected
     out = capsys.readouterr().out
     assert "Rejected users" in out
     job = Job.objects.get()

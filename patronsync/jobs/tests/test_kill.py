@@ -124,7 +124,7 @@ def test_a_killed_job_is_resumed_by_one_of_two_runs_started_together(race_lab):
         racers = [race_lab.start("run", "SIS", "--synchronize"), race_lab.start(*second)]
         outputs = [racer.communicate(timeout=120) for racer in racers]
         codes = [racer.returncode for racer in racers]
-        assert set(codes) <= {0, 3}, f"{where}: {outputs}"
+        assert set(codes) <= {0, 3, 4}, f"{where}: {outputs}"  # done, skipped, done with errors
 
         # One run resumed the killed job; the other was skipped, or (on a slow machine) began
         # only once that job had ended, and then found no file left to take.

@@ -227,7 +227,8 @@ def test_worker_once_runs_the_pending_jobs_oldest_first_and_exits_0(
 
     assert main(["worker", "--once"]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert [line.split()[1] for line in printed] == [str(older.id), str(newer.id)]
+    # One line as each job starts and one as it ends, in the order the jobs ran.
+    assert [line.split()[1] for line in printed] == [str(older.id)] * 2 + [str(newer.id)] * 2
     older.refresh_from_db()
     newer.refresh_from_db()
     assert (older.status, older.created) == ("completed", 1)
