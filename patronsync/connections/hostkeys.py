@@ -33,7 +33,8 @@ def certificate_fingerprint(der: bytes) -> str:
     return "SHA256:" + ":".join(f"{byte:02X}" for byte in hashlib.sha256(der).digest())
 
 
-def _same(one: str, other: str) -> bool:
+def same_fingerprint(one: str, other: str) -> bool:
+    """Whether two fingerprints are of the same key."""
     # Certificate fingerprints are hex: case does not matter. SSH's are base64: it does.
     if one.count(":") > 1 and other.count(":") > 1:
         return one.upper() == other.upper()
@@ -60,7 +61,7 @@ def host_key_verify(*, connection: Connection, fingerprint: str) -> None:
     """Raise the host-key error when `connection` has a pinned key and `fingerprint` is not it;
     called before logging in."""
     pinned = connection.host_key_fingerprint
-    if pinned and not _same(pinned, fingerprint):
+    if pinned and not same_fingerprint(pinned, fingerprint):
         raise host_key_changed(connection=connection, pinned=pinned, found=fingerprint)
 
 

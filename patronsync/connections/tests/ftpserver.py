@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--control", required=True)
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--data-cert")  # another certificate on the data connections
+    parser.add_argument("--data-key")
     parser.add_argument("--no-mlsd", action="store_true")
     args = parser.parse_args()
     password = sys.stdin.readline().strip()
@@ -53,12 +55,26 @@ def main() -> None:
     if args.cert:
         from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
 
+        data_handler = dying(TLS_DTPHandler, Path(args.control))
+        if args.data_cert:  # a server posing as another on its data port
+            from OpenSSL import SSL
+
+            data_context = SSL.Context(SSL.TLS_SERVER_METHOD)
+            data_context.use_certificate_chain_file(args.data_cert)
+            data_context.use_privatekey_file(args.data_key)
+
+            class OtherCertificateDTPHandler(data_handler):  # type: ignore[misc, valid-type]
+                def secure_connection(self, ssl_context):  # type: ignore[no-untyped-def]
+                    super().secure_connection(data_context)
+
+            data_handler = OtherCertificateDTPHandler
+
         class Handler(TLS_FTPHandler):  # type: ignore[misc, valid-type]
             certfile = args.cert
             keyfile = args.key
             tls_control_required = True
             tls_data_required = True
-            dtp_handler = dying(TLS_DTPHandler, Path(args.control))
+            dtp_handler = data_handler
 
         handler = Handler
     else:

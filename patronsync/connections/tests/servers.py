@@ -251,7 +251,8 @@ class FtpServer:
     """
 
     def __init__(self, home: Path, *, tls: tuple[Path, Path] | None = None, mlsd: bool = True,
-                 perm: str = "elradfmw") -> None:  # fmt: skip
+                 perm: str = "elradfmw",
+                 data_tls: tuple[Path, Path] | None = None) -> None:  # fmt: skip
         self.home = home
         self.user = "sis"
         self.password = secrets.token_urlsafe(12)
@@ -259,6 +260,7 @@ class FtpServer:
         self.tls = tls
         self.mlsd = mlsd
         self.perm = perm
+        self.data_tls = data_tls  # another certificate on the data connections
         self.control = home.parent / f".ftp-{self.port}"
         self.control.mkdir(exist_ok=True)
         self.log = self.control / "ftpd.log"
@@ -272,6 +274,8 @@ class FtpServer:
         ]  # fmt: skip
         if self.tls:
             command += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
+        if self.data_tls:
+            command += ["--data-cert", str(self.data_tls[0]), "--data-key", str(self.data_tls[1])]
         if not self.mlsd:
             command.append("--no-mlsd")
         with self.log.open("ab") as log:

@@ -113,6 +113,42 @@ def test_a_changed_certificate_is_refused_until_trusted(
         other.stop()
 
 
+def test_a_data_connection_with_another_certificate_is_refused_and_nothing_is_downloaded(
+    ftps_connection, ftps_server, certificate, tmp_path
+):
+    """A server whose data connections show another certificate than its control connection
+    (as a man in the middle of the passive data port would) serves no file: the control
+    connection's certificate is the pinned one, the data connection's is not."""
+    drop(ftps_server, size=5000)
+    with transport_for(ftps_connection) as transport:  # pins the server's certificate
+        assert [f.name for f in transport.list("synchronize")] == ["students.zip"]
+    ftps_connection.refresh_from_db()
+    pinned = ftps_connection.host_key_fingerprint
+    cert, key, _ = certificate
+    impostor = self_signed_certificate(tmp_path, name="impostor")
+    other = FtpServer(ftps_server.home, tls=(cert, key), data_tls=impostor[:2]).start()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    try:
+        connection = changed(ftps_connection, port=other.port, password=other.password)
+        with transport_for(connection) as transport, pytest.raises(TransportError) as raised:
+            transport.fetch("synchronize", "students.zip", workdir)
+
+        forged = "SHA256:" + ":".join(
+            f"{b:02X}"
+            for b in x509.load_der_x509_certificate(impostor[2]).fingerprint(hashes.SHA256())
+        )
+        assert raised.value.kind == "host_key"
+        assert f"a data connection showed the certificate {forged}, not the server's {pinned}" in (
+            str(raised.value)
+        )
+        assert list(workdir.iterdir()) == []
+        connection.refresh_from_db()
+        assert connection.host_key_fingerprint == pinned
+    finally:
+        other.stop()
+
+
 def test_plain_ftp_has_no_key_to_trust(ftp_connection):
     with pytest.raises(TransportError, match="FTP connections have no server key to pin or trust"):
         host_key_trust(connection=ftp_connection)

@@ -47,16 +47,55 @@ if TYPE_CHECKING:
 BLOCK_SIZE = 64 * 1024
 
 
+def data_certificate_refused(conn: ssl.SSLSocket, *, control: str) -> str:
+    """The fingerprint of the certificate a data connection shows when it is not to be trusted,
+    else "": trusted when it resumed the control connection's TLS session (only the server
+    that holds that session can) or shows the control connection's certificate `control`
+    (pinned, or checked against the pin, before the login)."""
+    if conn.session_reused:
+        return ""
+    found = hostkeys.certificate_fingerprint(conn.getpeercert(binary_form=True) or b"")
+    return "" if control and hostkeys.same_fingerprint(found, control) else found
+
+
 class ReusingFTPTLS(ftplib.FTP_TLS):
     """FTP_TLS whose data connections resume the control connection's TLS session, as many
     servers demand (vsftpd's require_ssl_reuse, FileZilla Server) so that no one else can
-    open a data connection."""
+    open a data connection.
+
+    The context checks no certificate (the pin does), so each data connection is checked
+    here: one that neither resumed the session nor shows the control connection's
+    certificate (`control_fingerprint`) is closed before a byte of it is read, and the
+    transfer fails with a host-key error: a man in the middle of the passive data port, or a
+    server that is not the pinned one, could otherwise serve a forged file."""
+
+    def __init__(self, *args: Any, connection: Connection, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = connection
+        self.control_fingerprint = ""  # set once the control connection's TLS is up
 
     def ntransfercmd(self, cmd: str, rest: Any = None) -> tuple[socket.socket, int | None]:
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)  # noqa: S321 (wrapped below)
         if self._prot_p:  # type: ignore[attr-defined]
             session = getattr(self.sock, "session", None)
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+            try:
+                conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+            except BaseException:
+                conn.close()
+                raise
+            found = data_certificate_refused(conn, control=self.control_fingerprint)
+            if found:
+                conn.close()  # the session is dropped with the error: its replies are moot
+                raise TransportError.of(
+                    self.connection,
+                    kind=ErrorKind.HOST_KEY,
+                    plain=(
+                        f"a data connection showed the certificate {found}, not the server's "
+                        f"{self.control_fingerprint}, and did not resume its TLS session; "
+                        "nothing was read from it. Someone may be posing as the server on its "
+                        "data port: ask the server's administrator"
+                    ),
+                )
         return conn, size
 
 
@@ -87,7 +126,7 @@ class FtpTransport(RemoteTransport):
         connection, timeout = self.connection, transport_timeout()
         ftp: ftplib.FTP
         if self.secure:
-            ftp = ReusingFTPTLS(context=tls_context(), timeout=timeout)
+            ftp = ReusingFTPTLS(context=tls_context(), timeout=timeout, connection=connection)
         else:
             ftp = ftplib.FTP(timeout=timeout)  # noqa: S321 (plain FTP: the definition says so)
         try:
@@ -107,6 +146,8 @@ class FtpTransport(RemoteTransport):
                 assert isinstance(ftp.sock, ssl.SSLSocket), "AUTH TLS wrapped it"
                 der = ftp.sock.getpeercert(binary_form=True)
                 self.fingerprint = hostkeys.certificate_fingerprint(der or b"")
+                if isinstance(ftp, ReusingFTPTLS):
+                    ftp.control_fingerprint = self.fingerprint
         except BaseException:
             ftp.close()
             raise
