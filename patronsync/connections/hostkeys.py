@@ -59,7 +59,14 @@ def host_key_changed(*, connection: Connection, pinned: str, found: str) -> Tran
 
 def host_key_verify(*, connection: Connection, fingerprint: str) -> None:
     """Raise the host-key error when `connection` has a pinned key and `fingerprint` is not it;
-    called before logging in."""
+    called before logging in. The pin is read from the database, not from `connection` (a
+    copy loaded before another process pinned or trusted a key would let the password go to a
+    server that is not the pinned one); `connection` is brought up to date with it."""
+    if connection.pk is not None:
+        for pinned_now, pinned_at in Connection.objects.filter(pk=connection.pk).values_list(
+            "host_key_fingerprint", "host_key_pinned_at"
+        ):
+            connection.host_key_fingerprint, connection.host_key_pinned_at = pinned_now, pinned_at
     pinned = connection.host_key_fingerprint
     if pinned and not same_fingerprint(pinned, fingerprint):
         raise host_key_changed(connection=connection, pinned=pinned, found=fingerprint)

@@ -135,6 +135,22 @@ def test_a_changed_host_key_is_refused_with_both_fingerprints_until_trusted(sftp
         sshd.host_key_new()  # the session's server keeps a key no other test pinned
 
 
+def test_a_stale_definition_checks_the_pin_of_the_database_and_sends_no_password(
+    sftp_connection, sshd
+):
+    stale = Connection.objects.get(pk=sftp_connection.pk)  # loaded before another pinned a key
+    pinned = "SHA256:" + "A" * 43
+    Connection.objects.filter(pk=stale.pk).update(host_key_fingerprint=pinned)
+    logins = log_count(sshd, "Accepted password")
+
+    with pytest.raises(TransportError) as raised:
+        transport_for(stale).list("synchronize")
+
+    assert raised.value.kind == "host_key"
+    assert f"pinned {pinned}, the server now shows {sshd.fingerprint()}" in str(raised.value)
+    assert log_count(sshd, "Accepted password") == logins
+
+
 def test_a_folder_that_is_a_link_out_of_the_sub_directory_is_refused(sftp_connection, sshd):
     (sshd.outside / "secret.zip").write_bytes(b"not for this profile")
     (sshd.upload / "escape").symlink_to("/outside")  # a path inside the chroot
