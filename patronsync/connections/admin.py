@@ -77,6 +77,14 @@ class AllowedConnectionAdmin(RoleAdmin):
         obj.pk = created.pk
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea that never shows its value, like `PasswordInput(render_value=False)`: a form
+    redrawn for another field's error does not send a pasted private key back to the browser."""
+
+    def format_value(self, value: Any) -> str:
+        return ""
+
+
 class ConnectionForm(forms.ModelForm):
     """An S/FTP definition's fields, with the password and a private key as write-only inputs."""
 
@@ -89,7 +97,7 @@ class ConnectionForm(forms.ModelForm):
     private_key = forms.CharField(
         required=False,
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=SecretTextarea(attrs={"rows": 4}),
         help_text="Never shown. An OpenSSH or PEM private key to log in with instead of the "
         "generated one; leave empty to keep the stored key pair.",
     )
