@@ -42,6 +42,11 @@ def host_problem(host: str) -> str | None:
     return None
 
 
+def _integer(value: object) -> int | None:
+    """`value` when it is an integer (a field's own check turned "22" into 22), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 class AllowedConnection(models.Model):
     """A row of Alma's "Allowed S/FTP Connections" table (the Ftp Include List): a server an
     institution in implementation may reach (PATRONSYNC_IN_IMPLEMENTATION)."""
@@ -155,18 +160,22 @@ class Connection(models.Model):
                 errors["sub_directory"] = problem
         if self.is_remote:
             errors.update(self._remote_errors())
-        if self.max_files is not None and self.max_files < 1:
+        # A value its field refused (`port: abc`) is left as it came: that field's own error is
+        # reported, and no rule here compares it.
+        max_files = _integer(self.max_files)
+        if max_files is not None and max_files < 1:
             errors["max_files"] = "The maximum number of files is at least 1."
         elif (
-            self.min_files is not None
-            and self.max_files is not None
-            and self.min_files > self.max_files
+            _integer(self.min_files) is not None
+            and max_files is not None
+            and self.min_files > max_files
         ):
             errors["min_files"] = (
                 f"The minimum number of files ({self.min_files}) is more than the maximum "
                 f"({self.max_files})."
             )
-        if self.max_file_size is not None and self.max_file_size < 1:
+        max_file_size = _integer(self.max_file_size)
+        if max_file_size is not None and max_file_size < 1:
             errors["max_file_size"] = "The maximum file size is more than 0."
         if errors:
             raise ValidationError(errors)
@@ -184,7 +193,8 @@ class Connection(models.Model):
             problem = host_problem(self.server) or server_not_allowed(connection=self)
             if problem:
                 errors["server"] = problem
-        if not 1 <= self.port <= 65535:
+        port = _integer(self.port)
+        if port is not None and not 1 <= port <= 65535:
             errors["port"] = f"Port {self.port} is not a port number; expected 1 to 65535."
         if not self.username:
             errors["username"] = f"An {kind} definition needs the username to log in with."
