@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import models, transaction
+from django.utils import timezone
 
 from patronsync.connections.allowed import host_normalize
 from patronsync.connections.choices import FtpServerType, TransportType
@@ -228,6 +229,30 @@ def _check_profiles_of(connection: Connection) -> None:
 
 # Writes ---------------------------------------------------------------------------------------
 
+# What the scheduler reads of a profile: a change here (and only here) moves
+# `schedule_changed_at`, after which no earlier slot fires.
+SCHEDULE_STATE_FIELDS = (
+    "import_active",
+    "import_schedule",
+    "import_cron",
+    "sync_active",
+    "sync_schedule",
+    "sync_cron",
+)
+
+
+def _schedule_state(profile: IntegrationProfile) -> tuple[Any, ...] | None:
+    """The profile's schedule fields as saved; None for a profile not saved yet."""
+    if profile.pk is None:
+        return None
+    return tuple(getattr(profile, field) for field in SCHEDULE_STATE_FIELDS)
+
+
+def _schedule_stamp(profile: IntegrationProfile, before: tuple[Any, ...] | None) -> None:
+    """Set `schedule_changed_at` (not saved) when the profile is new or its schedule changed."""
+    if before is None or before != _schedule_state(profile):
+        profile.schedule_changed_at = timezone.now()
+
 
 @transaction.atomic
 def profile_create(
@@ -237,6 +262,7 @@ def profile_create(
     profile = IntegrationProfile(institution=institution)
     model_assign(profile, values, actor=actor)
     profile_check(profile)
+    _schedule_stamp(profile, None)
     profile.save()
     return profile
 
@@ -249,8 +275,10 @@ def profile_update(
     external ID of the users the profile loaded."""
     if "code" in values and values["code"] != profile.code:
         raise ValidationError({"code": "A profile's code cannot be changed."})
+    before = _schedule_state(profile)
     if model_assign(profile, values, actor=actor):
         profile_check(profile)
+        _schedule_stamp(profile, before)
         profile.save()
     return profile
 
@@ -272,7 +300,12 @@ def _error(source: str, where: str, message: str) -> ConfigurationError:
 
 
 def _fields(
-    item: dict[str, Any], keys: dict[str, str], *, source: str, where: str
+    item: dict[str, Any],
+    keys: dict[str, str],
+    *,
+    source: str,
+    where: str,
+    model: type[models.Model] = IntegrationProfile,
 ) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise _error(source, where, f"expected a mapping with {', '.join(sorted(keys))}")
@@ -291,7 +324,47 @@ def _fields(
             values[field] = str(values[field])
     if isinstance(values.get("subscribers"), list):  # `subscribers: [a@b.edu]`: one per line
         values["subscribers"] = "\n".join(str(address) for address in values["subscribers"])
+    fields = {key: field for key, field in keys.items() if key in item}
+    for key, field in fields.items():
+        problem = _type_problem(model, field, values[field])
+        if problem:
+            raise _error(source, f"{where}.{key}", problem)
     return values
+
+
+def _type_problem(model: type[models.Model], name: str, value: Any) -> str | None:
+    """Why `value` cannot go in `model`'s field `name`: a whole number for an integer field (not
+    22.5, not true, which the database would store as 22 and 1), text for a text field."""
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if isinstance(field, models.IntegerField):
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return None
+        return f"{value!r}; expected a whole number, such as 22"
+    if isinstance(field, models.CharField | models.TextField) and not isinstance(value, str):
+        if value is None:
+            return 'empty; expected text (write "" for none)'
+        return f'{value!r}; expected text (in quotes, such as "{value}")'
+    return None
+
+
+def _nul_problem(value: Any, *, place: str) -> str | None:
+    """The place of the first text in a configuration document holding a NUL character, which
+    no file name, server or field can hold (PostgreSQL refuses it)."""
+    if isinstance(value, str):
+        return place if "\0" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = ((f"{place}.{key}" if place else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{place}[{index}]", item) for index, item in enumerate(value))
+    for item_place, item in items:
+        found = _nul_problem(item, place=item_place)
+        if found:
+            return found
+    return None
 
 
 def _details(exc: ValidationError, *, where: str, places: dict[str, str]) -> tuple[str, str]:
@@ -457,6 +530,9 @@ def config_apply(
     if unknown:
         raise _error(source, "top level", f"unknown key(s) {', '.join(sorted(unknown))}; "
                      f"expected {', '.join(TOP_LEVEL_KEYS)}")  # fmt: skip
+    nul = _nul_problem(document, place="")
+    if nul:
+        raise _error(source, nul, "holds a NUL character (\\0); remove it")
     lines = []
     if document.get("code_tables") is not None:
         lines += _apply_code_tables(
@@ -476,7 +552,7 @@ def config_apply(
         where = f"connections[{index}]"
         if not isinstance(item, dict) or not item.get("name"):
             raise _error(source, where, "each connection needs a name")
-        values = _fields(item, CONNECTION_KEYS, source=source, where=where)
+        values = _fields(item, CONNECTION_KEYS, source=source, where=where, model=Connection)
         values.setdefault("transport", TransportType.LOCAL)
         try:
             declared_connection, outcome = connection_declare(
@@ -515,6 +591,7 @@ def config_apply(
         profile = profile or IntegrationProfile(institution=institution)
         if connection.pk in changed_connections:
             profile.connection = connection  # so an unchanged profile is checked against it
+        schedule_before = _schedule_state(profile)
         outcome = _save(
             profile,
             values,
@@ -524,6 +601,12 @@ def config_apply(
             places=PROFILE_PLACES,
             check=profile_check,
         )
+        if outcome != "unchanged":
+            _schedule_stamp(profile, schedule_before)
+            if profile.schedule_changed_at is not None:
+                IntegrationProfile.objects.filter(pk=profile.pk).update(
+                    schedule_changed_at=profile.schedule_changed_at
+                )
         if outcome == "unchanged" and connection.pk in changed_connections:
             try:
                 profile_check(profile)
