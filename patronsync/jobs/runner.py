@@ -74,6 +74,10 @@ if TYPE_CHECKING:
     from patronsync.loader.batch import Outcome
 
 MAX_ZIPS_PER_RUN = 20  # Alma's limit
+# A ledger row's `mark_error` from the commit of its file's users until the `.handled` rename
+# succeeds: a process that dies in between leaves it, so the next run renames the file and does
+# not load it again (`JobRunner._files_left_unmarked`).
+RENAME_PENDING = "not yet renamed"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # UTC, as `job_cancel` writes its lines
 
 # Which job counter each outcome adds to; a dry run counts what it would do.
@@ -622,8 +626,9 @@ class JobRunner:
     def _files_left_unmarked(
         self, transport: Transport, folder: str, listed: list[RemoteFile]
     ) -> tuple[list[RemoteFile], bool]:
-        """The listed files less those an earlier job loaded but could not rename `.handled`
-        (their ledger row has a `mark_error`, the same name and size): each of those is renamed
+        """The listed files less those an earlier job loaded but did not rename `.handled`
+        (their ledger row has a `mark_error`, the same name and size: the rename failed, or the
+        process died between the commit of the users and the rename): each of those is renamed
         now instead of being loaded twice. Returns the files to take, and True if a rename
         failed again (it is tried again at the next run, and said in the report).
         """
@@ -675,12 +680,21 @@ class JobRunner:
                 ReceivedFile.objects.filter(
                     profile_id=self.job.profile_id, name=remote.name, size=remote.size
                 ).exclude(mark_error="").update(mark_error="")
-            self.logger.info(
-                "%s: renamed %s.handled (loaded by %s, whose rename failed); not loaded again",
-                remote.name,
-                remote.name,
-                taken_by,
-            )
+            if earlier.mark_error == RENAME_PENDING:
+                self.logger.info(
+                    "%s: renamed %s.handled by this run: its users were committed by %s, which "
+                    "stopped before renaming it; not loaded again",
+                    remote.name,
+                    remote.name,
+                    taken_by,
+                )
+            else:
+                self.logger.info(
+                    "%s: renamed %s.handled (loaded by %s, whose rename failed); not loaded again",
+                    remote.name,
+                    remote.name,
+                    taken_by,
+                )
         return files, had_problems
 
     def _mark_handled(
@@ -694,7 +708,8 @@ class JobRunner:
         """Rename the file `.handled` once its users are committed; True if that failed.
 
         A failed rename is said on the file's entry and kept on its ledger row (`mark_error`):
-        the next runs rename the file rather than load it again (`_files_left_unmarked`).
+        the next runs rename the file rather than load it again (`_files_left_unmarked`), as
+        they do when the process died before the rename (the row's RENAME_PENDING).
         """
         try:
             transport.mark_handled(folder, remote.name)
@@ -714,6 +729,7 @@ class JobRunner:
                 self._add_file(entry)
                 ReceivedFile.objects.filter(pk=taking.pk).update(mark_error=str(exc))
             return True
+        ReceivedFile.objects.filter(pk=taking.pk).update(mark_error="")
         return False
 
     def _take_file(
@@ -783,6 +799,7 @@ class JobRunner:
                     status=FileStatus.FAILED if problems and not users else FileStatus.HANDLED,
                     users=users,
                     handled_at=timezone.now(),
+                    mark_error=RENAME_PENDING,  # cleared once the file is renamed `.handled`
                 )
         if taking is not None and self._mark_handled(transport, folder, remote, taking, entry):
             return True

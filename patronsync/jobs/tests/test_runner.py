@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from patronsync.cli import main
+from patronsync.connections.transports import LocalTransport
 from patronsync.core.models import CodeTableEntry
 from patronsync.demo.services import demo_config
 from patronsync.jobs import runner
@@ -258,3 +259,73 @@ def test_a_job_cancelled_while_pending_is_not_run_by_a_worker(profile, drop):
     job_cancel(job=job, actor="desk")
     assert jobs_run_pending() == []
     assert not Patron.objects.exists()
+
+
+def die_at_the_next_rename(monkeypatch):
+    """Make the job's process die when it renames a file `.handled`, its users committed."""
+    real_mark = LocalTransport.mark_handled
+
+    def die(self, folder, name):
+        monkeypatch.setattr(LocalTransport, "mark_handled", real_mark)  # once
+        raise Killed
+
+    monkeypatch.setattr(LocalTransport, "mark_handled", die)
+
+
+@pytest.mark.parametrize("kind", ["synchronize", "import"])
+def test_a_process_killed_between_the_commit_and_the_rename_never_loads_the_file_twice(
+    profile, drop, monkeypatch, kind
+):
+    drop_feed(
+        drop, "feed.zip", *(user_xml(f"u{n}", barcode=f"B{n}") for n in range(7)), folder=kind
+    )
+    die_at_the_next_rename(monkeypatch)
+    with pytest.raises(Killed):
+        profile_run(profile=profile, kind=kind)
+    [taking] = ReceivedFile.objects.all()
+    assert (taking.status, taking.users) == ("handled", 7)
+    assert (drop / kind / "feed.zip").exists()  # its users are in, the file not renamed
+
+    resumed = profile_run(profile=profile, kind=kind)
+
+    assert "resumed after interruption" in resumed.log
+    assert (resumed.status, resumed.created, resumed.rejected, resumed.unchanged) == (
+        "completed",
+        7,
+        0,
+        0,
+    ), resumed.log
+    assert resumed.total_records_processed == 7  # not loaded a second time
+    assert (
+        f"feed.zip: renamed feed.zip.handled by this run: its users were committed by job "
+        f"{resumed.id}, Process ID {resumed.process_id}, which stopped before renaming it"
+    ) in resumed.log
+    assert sorted(p.name for p in (drop / kind).iterdir()) == ["feed.zip.handled"]
+    taking.refresh_from_db()
+    assert (taking.status, taking.mark_error) == ("handled", "")
+    assert ReceivedFile.objects.count() == 1
+    assert Patron.objects.count() == 7
+
+    again = profile_run(profile=profile, kind=kind)
+    assert f"No new zip files in {kind}" in again.log
+
+
+def test_a_job_left_with_its_rename_pending_is_renamed_by_the_next_job(profile, drop, monkeypatch):
+    """The killed job is cancelled, not resumed: the next job renames the file, loads none."""
+    seven_users(drop)
+    die_at_the_next_rename(monkeypatch)
+    with pytest.raises(Killed):
+        profile_run(profile=profile, kind="synchronize")
+    killed = Job.objects.get()
+    job_cancel(job=killed, actor="desk")
+
+    later = profile_run(profile=profile, kind="synchronize")
+
+    assert later.pk != killed.pk
+    assert (later.status, later.total_records_processed) == ("completed", 0), later.log
+    assert (
+        f"feed.zip: renamed feed.zip.handled by this run: its users were committed by job "
+        f"{killed.id}, Process ID {killed.process_id}, which stopped before renaming it"
+    ) in later.log
+    assert (drop / "synchronize" / "feed.zip.handled").exists()
+    assert ReceivedFile.objects.get().mark_error == ""
