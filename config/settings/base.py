@@ -147,6 +147,9 @@ MIDDLEWARE = [
     # Last, as django-axes requires: turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
+# Messages live in the server-side session, not in a cookie: the admin shows a new webhook's
+# secret once in a message, and a cookie is signed but readable by anyone holding it.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Request bodies: at most this many bytes (answered 413 past it; 2.5 MiB by default).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY", 2_621_440)
