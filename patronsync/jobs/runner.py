@@ -875,19 +875,31 @@ def jobs_run_pending(
     stopping: Callable[[], bool] | None = None,
     started: Callable[[Job], None] | None = None,
     ended: Callable[[Job], None] | None = None,
+    before_each: Callable[[], None] | None = None,
 ) -> list[Job]:
-    """Run the jobs waiting for a worker, one at a time, oldest first; returns them as they
-    ended (a stale job tried too often among them, errored without running).
+    """Run the jobs waiting for a worker, one at a time, oldest first, until none waits that
+    this call has not tried; returns them as they ended (a stale job tried too often among
+    them, errored without running).
 
     Each is claimed with one conditional update, so two workers started at once never run the
     same job: the one that loses the claim goes on to the next. `stopping` is asked before each
     job (a worker asked to stop takes no more); `started` and `ended` hear of each job it runs.
+    `before_each` is called before each job is chosen (the embedded worker fires the due
+    schedules there, so that a slot that came while a long job ran is not missed); the jobs
+    it creates run in this call too.
     """
     worker = worker or worker_name()
     done = []
-    for job in jobs_waiting():
+    tried: set[int] = set()
+    while True:
         if stopping is not None and stopping():
             break
+        if before_each is not None:
+            before_each()
+        job = next((job for job in jobs_waiting() if job.pk not in tried), None)
+        if job is None:
+            break
+        tried.add(job.pk)
         runner = JobRunner(job, worker=worker, progress=progress, stopping=stopping)
         if runner.claim():
             if started is not None:

@@ -10,8 +10,12 @@ time zone, stored on the job in UTC (`Job.scheduled_for`).
 - A slot has fired when a job of the profile and kind has that `scheduled_for` or a later one.
   The database's unique constraint (`one_job_per_scheduled_slot`) makes two schedulers firing
   the same slot give one job.
-- A slot from before the profile was last saved (`status_date`) never fires: a schedule set
-  or changed at 03:10 does not run the 03:00 slot it did not have.
+- A slot from before the section's schedule was last changed (`schedule_changed_at`: its
+  schedule, cron or active flag; other edits of the profile do not count) never fires: a
+  schedule set or changed at 03:10 does not run the 03:00 slot it did not have. A profile
+  with no such time (saved around the profile services) has no such limit.
+- A slot that did not fire within the grace period is logged (a WARNING naming the profile,
+  the section and the slot), once per process.
 - A slot that comes while a job of the profile is pending or running is skipped, not queued:
   a line in that job's log says so (the administrator reads it where the delay comes from),
   once, and a later call does not fire the slot when that job ends.
@@ -54,8 +58,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_GRACE_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,11 @@ def scheduled_sections(
 
 
 def _grace() -> timedelta:
-    return timedelta(
-        minutes=getattr(settings, "PATRONSYNC_SCHEDULE_GRACE_MINUTES", DEFAULT_GRACE_MINUTES)
-    )
+    return timedelta(minutes=settings.PATRONSYNC_SCHEDULE_GRACE_MINUTES)
+
+
+# The slots this process said it dropped, by (profile, kind): each is said once per process.
+_dropped_said: dict[tuple[int, str], datetime] = {}
 
 
 def schedules_fire(*, now: datetime | None = None) -> list[Job]:
@@ -195,7 +199,10 @@ def _section_fire(
             exc.message,
         )
         return None
-    if slot is None or slot < now - grace or slot < profile.status_date:
+    if slot is None:
+        return None
+    changed = profile.schedule_changed_at
+    if changed is not None and slot < changed:
         return None
     slot = slot.astimezone(UTC)
     fired = (
@@ -207,6 +214,9 @@ def _section_fire(
     if fired is not None and fired >= slot:
         return None
     if _skip_recorded(profile=profile, kind=section.kind, slot=slot):
+        return None
+    if slot < now - grace:
+        _drop_say(profile=profile, kind=section.kind, slot=slot, grace=grace)
         return None
     try:
         job = job_create(
@@ -228,6 +238,24 @@ def _section_fire(
         extra={"job_id": job.id},
     )
     return job
+
+
+def _drop_say(*, profile: IntegrationProfile, kind: str, slot: datetime, grace: timedelta) -> None:
+    """Log, once per process, a slot that did not fire and now never will: no scheduler
+    called within the grace period after it (the worker was stopped, or busy with one job
+    for longer than the grace period)."""
+    key = (profile.pk, kind)
+    if _dropped_said.get(key) == slot:
+        return
+    _dropped_said[key] = slot
+    logger.warning(
+        "profile %s: its scheduled %s of %s did not run: no scheduler fired it within the "
+        "grace period (%d minutes, PATRONSYNC_SCHEDULE_GRACE_MINUTES); the next slot runs",
+        profile.code,
+        mode_of(kind).label,
+        _local(slot, profile),
+        int(grace.total_seconds() // 60),
+    )
 
 
 def _local(slot: datetime, profile: IntegrationProfile) -> str:

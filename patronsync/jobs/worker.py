@@ -1,10 +1,11 @@
 """`patronsync worker`: the embedded worker, with no broker, on SQLite or PostgreSQL.
 
-The `Job` table is the queue. Every `--interval` seconds the worker fires the schedules that
-are due (`scheduler.schedules_fire`), then runs the jobs waiting (pending, and running jobs
-whose lease ran out), oldest first, one at a time; each is claimed with one conditional update,
-so any number of workers, on any number of hosts, never run the same job. With a broker the
-same claim is made by the Celery task (`jobs.tasks`), and this module also sends the jobs.
+The `Job` table is the queue. Every `--interval` seconds the worker runs the jobs waiting
+(pending, and running jobs whose lease ran out), oldest first, one at a time, and fires the
+schedules that are due (`scheduler.schedules_fire`) before each of them; each job is claimed
+with one conditional update, so any number of workers, on any number of hosts, never run
+the same job. With a broker the same claim is made by the Celery task (`jobs.tasks`), and
+this module also sends the jobs.
 
 A worker asked to stop (SIGTERM, SIGINT) takes no more jobs. The job it runs stops after the
 batch it is committing (at once when it is not committing one: a download, a wait), gives its
@@ -20,7 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -121,11 +122,16 @@ def worker_pass(
     worker: str,
     say: Callable[[str], None],
     stops: StopSignals | None = None,
-    now: Any = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> list[Job]:
-    """One pass of the embedded worker: fire the due schedules, then run what waits."""
-    for job in schedules_fire(now=now):
-        say(job_line(job, f"scheduled for {job.scheduled_for:%Y-%m-%d %H:%M} UTC"))
+    """One pass of the embedded worker: run what waits, firing the due schedules before each
+    job (and once when none waits), so that a slot that comes while a long job runs fires
+    when that job ends, not at the next pass, which may be past its grace period. `clock`
+    gives the scheduler's time (injected by the tests; the current time by default)."""
+
+    def fire() -> None:
+        for job in schedules_fire(now=clock() if clock is not None else None):
+            say(job_line(job, f"scheduled for {job.scheduled_for:%Y-%m-%d %H:%M} UTC"))
 
     def started(job: Job) -> None:
         if stops is not None:
@@ -144,6 +150,7 @@ def worker_pass(
         stopping=stops.requested if stops is not None else None,
         started=started,
         ended=ended,
+        before_each=fire,
     )
 
 
@@ -209,11 +216,6 @@ def _lease_give_back(job: Job, *, own: bool = False) -> None:
 
 
 # With a broker: sending jobs to Celery workers.
-
-
-def broker_configured() -> bool:
-    """Whether jobs go to Celery workers (PATRONSYNC_BROKER_URL is set)."""
-    return bool(settings.PATRONSYNC_BROKER_URL)
 
 
 def job_send(*, job_id: int) -> None:

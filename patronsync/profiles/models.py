@@ -80,6 +80,13 @@ class IntegrationProfile(models.Model):
 
     updated_by = models.CharField(max_length=255, blank=True)
     status_date = models.DateTimeField(auto_now=True)
+    schedule_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a section's schedule, cron or active flag last changed: the scheduler "
+        "fires no slot from before it. Other edits of the profile leave it.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -173,7 +173,7 @@ def test_beat_fires_a_due_schedule_and_a_worker_runs_its_job(lab, tmp_path):
         "from patronsync.profiles.models import IntegrationProfile\n"
         "IntegrationProfile.objects.filter(code='SIS').update(\n"
         "    sync_schedule='CRON', sync_cron='*/5 * * * *',\n"
-        "    status_date=timezone.now() - timedelta(minutes=30),\n"  # scheduled before its slot
+        "    schedule_changed_at=timezone.now() - timedelta(minutes=30),\n"  # before its slot
         ")\n",
     )
     with workers(lab, "redis", tmp_path) as running:

@@ -6,19 +6,25 @@ No test sleeps: each calls `schedules_fire(now=...)` with the moments it wants.
 
 from __future__ import annotations
 
+import copy
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from patronsync.cli import main
+from patronsync.demo.services import demo_config
+from patronsync.jobs import scheduler
 from patronsync.jobs.choices import JobKind, JobStatus, JobTrigger
 from patronsync.jobs.models import Job
 from patronsync.jobs.scheduler import scheduled_sections, schedules_fire, section_next_runs
 from patronsync.jobs.services import job_create
+from patronsync.jobs.worker import worker_pass
 from patronsync.profiles.models import IntegrationProfile
-from patronsync.profiles.services import profile_update
+from patronsync.profiles.services import config_apply, profile_update
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +38,7 @@ def scheduled(profile, *, zone="Europe/Berlin", saved=LONG_AGO, **values):
     institution.time_zone = zone
     institution.save(update_fields=["time_zone"])
     profile = profile_update(profile=profile, values=values, actor="tests")
-    IntegrationProfile.objects.filter(pk=profile.pk).update(status_date=saved)
+    IntegrationProfile.objects.filter(pk=profile.pk).update(schedule_changed_at=saved)
     return IntegrationProfile.objects.select_related("institution").get(pk=profile.pk)
 
 
@@ -236,7 +242,9 @@ def test_inactive_or_unscheduled_sections_never_fire(profile):
 
 def test_a_schedule_set_after_its_slot_does_not_fire_that_slot(profile):
     profile = scheduled(profile, sync_schedule="DAILY_0300", zone="UTC")
-    IntegrationProfile.objects.filter(pk=profile.pk).update(status_date=utc("2026-12-01T03:10"))
+    IntegrationProfile.objects.filter(pk=profile.pk).update(
+        schedule_changed_at=utc("2026-12-01T03:10")
+    )
     assert schedules_fire(now=utc("2026-12-01T03:11")) == []
     jobs = schedules_fire(now=utc("2026-12-02T03:00"))
     assert [job.scheduled_for for job in jobs] == [utc("2026-12-02T03:00")]
@@ -286,3 +294,131 @@ def test_a_schedule_saved_around_its_check_is_logged_and_the_others_still_fire(p
     assert section_next_runs(profile=profile, kind=JobKind.SYNCHRONIZE) == []
     [sync] = [s for s in scheduled_sections() if s.kind == JobKind.SYNCHRONIZE]
     assert sync.description.startswith("Cannot run: '0 25 * * *' is not a valid cron expression")
+
+
+@pytest.fixture(autouse=True)
+def _drops_forgotten():
+    """Each test starts with a scheduler that has said no dropped slot yet."""
+    scheduler._dropped_said.clear()
+
+
+def second_profile(profile, drop, code="SIS2"):
+    """Another profile of the same institution, reading the same folders."""
+    [item] = demo_config(drop)["profiles"]
+    item = copy.deepcopy(item) | {"code": code, "name": f"Second {code}"}
+    config_apply(institution=profile.institution, document={"profiles": [item]})
+    return IntegrationProfile.objects.get(code=code)
+
+
+def clock_of(*moments: datetime):
+    """A clock that gives `moments` one call after the other, then the last one again."""
+    left = list(moments)
+
+    def clock() -> datetime:
+        return left.pop(0) if len(left) > 1 else left[0]
+
+    return clock
+
+
+def test_a_slot_due_while_a_job_runs_fires_before_the_next_job(profile, drop):
+    """The worker fires the schedules before each job: the 04:00 slot of SIS2, which came
+    while SIS's 03:00 job ran (the clock says 04:30 when it ends), runs in the same pass."""
+    scheduled(profile, import_active=True, import_schedule="DAILY_0300", sync_active=False,
+              zone="UTC")  # fmt: skip
+    other = second_profile(profile, drop)
+    scheduled(other, sync_schedule="HOURLY", zone="UTC")
+    IntegrationProfile.objects.filter(pk=other.pk).update(
+        schedule_changed_at=utc("2026-12-01T03:30")
+    )
+    said: list[str] = []
+    clock = clock_of(utc("2026-12-01T03:00:30"), utc("2026-12-01T04:30"), utc("2026-12-01T04:31"))
+    ran = worker_pass(worker="test-worker", say=said.append, clock=clock)
+    assert [(job.profile.code, job.scheduled_for) for job in ran] == [
+        ("SIS", utc("2026-12-01T03:00")),
+        ("SIS2", utc("2026-12-01T04:00")),
+    ]
+    assert all(job.status not in ("pending", "running") for job in ran)
+    assert sum("scheduled for" in line for line in said) == 2
+
+
+def test_a_slot_dropped_after_the_grace_period_is_logged_once(profile, drop, caplog, settings):
+    """SIS's job ran for two and a half hours: SIS2's 04:00 slot is past the grace period
+    when it ends. It does not fire, and a WARNING says so, once."""
+    settings.PATRONSYNC_SCHEDULE_GRACE_MINUTES = 60
+    scheduled(profile, import_active=True, import_schedule="DAILY_0300", sync_active=False,
+              zone="UTC")  # fmt: skip
+    other = second_profile(profile, drop)
+    scheduled(other, sync_schedule="CRON", sync_cron="0 4 * * *", zone="UTC")
+    IntegrationProfile.objects.filter(pk=other.pk).update(
+        schedule_changed_at=utc("2026-12-01T03:30")
+    )
+    clock = clock_of(utc("2026-12-01T03:00:30"), utc("2026-12-01T05:30"))
+    with caplog.at_level(logging.WARNING, logger="patronsync.jobs.scheduler"):
+        ran = worker_pass(worker="test-worker", say=lambda line: None, clock=clock)
+        assert schedules_fire(now=utc("2026-12-01T05:31")) == []
+    assert [job.profile.code for job in ran] == ["SIS"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "profile SIS2: its scheduled Synchronize of 2026-12-01 04:00 (UTC) did not run: no "
+        "scheduler fired it within the grace period (60 minutes, "
+        "PATRONSYNC_SCHEDULE_GRACE_MINUTES); the next slot runs"
+    ]
+    assert not Job.objects.filter(profile=other).exists()
+
+
+def test_a_fired_or_skipped_slot_is_not_said_dropped(profile, caplog):
+    scheduled(profile, sync_schedule="DAILY_0300", zone="UTC")
+    with caplog.at_level(logging.WARNING, logger="patronsync.jobs.scheduler"):
+        assert len(schedules_fire(now=utc("2026-12-01T03:00:10"))) == 1
+        finish_all()
+        assert schedules_fire(now=utc("2026-12-01T05:00")) == []
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_editing_the_description_after_a_slot_does_not_cancel_it(profile):
+    """The worker was down from 02:55 to 03:10; someone edited the profile at 03:05: the
+    03:00 slot still runs when the worker is back."""
+    profile = scheduled(profile, sync_schedule="DAILY_0300", zone="UTC")
+    profile_update(profile=profile, values={"description": "Edited at 03:05"}, actor="tests")
+    profile_update(profile=profile, values={"subscribers": "ops@example.edu"}, actor="tests")
+    assert IntegrationProfile.objects.get().schedule_changed_at == LONG_AGO
+    jobs = schedules_fire(now=utc("2026-12-01T03:10"))
+    assert [job.scheduled_for for job in jobs] == [utc("2026-12-01T03:00")]
+
+
+def a_minute_ago_cron() -> tuple[str, datetime]:
+    """A daily cron (UTC) whose latest slot is two minutes ago, and that slot."""
+    slot = timezone.now().astimezone(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    return f"{slot.minute} {slot.hour} * * *", slot
+
+
+def test_editing_the_profile_on_the_real_clock_keeps_the_due_slot(profile):
+    cron, slot = a_minute_ago_cron()
+    profile = scheduled(profile, sync_schedule="CRON", sync_cron=cron, zone="UTC")
+    profile_update(profile=profile, values={"description": "Edited now"}, actor="tests")
+    assert [job.scheduled_for for job in schedules_fire()] == [slot]
+
+
+def test_changing_the_schedule_after_a_slot_cancels_it(profile):
+    """The schedule set now does not run its slot of two minutes ago, which it did not have."""
+    cron, slot = a_minute_ago_cron()
+    profile = scheduled(profile, sync_schedule="HOURLY", zone="UTC")
+    profile_update(profile=profile, values={"sync_schedule": "CRON", "sync_cron": cron},
+                   actor="tests")  # fmt: skip
+    changed = IntegrationProfile.objects.get().schedule_changed_at
+    assert changed is not None
+    assert changed > slot
+    assert schedules_fire() == []
+    assert not Job.objects.exists()
+
+
+def test_config_apply_moves_the_schedule_time_only_when_the_schedule_changes(profile, drop):
+    profile = scheduled(profile, sync_schedule="HOURLY", zone="UTC")
+    document = demo_config(drop)
+    document["profiles"][0]["synchronize"]["schedule"] = "HOURLY"
+    document["profiles"][0]["description"] = "Changed by config apply"
+    config_apply(institution=profile.institution, document=document)
+    assert IntegrationProfile.objects.get().schedule_changed_at == LONG_AGO
+    document["profiles"][0]["synchronize"]["active"] = False
+    config_apply(institution=profile.institution, document=document)
+    assert IntegrationProfile.objects.get().schedule_changed_at > LONG_AGO
