@@ -121,10 +121,31 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def trust(args: argparse.Namespace) -> int:
-    from patronsync.connections.services import connection_trust
+    """Pin the server's current key: only the `--fingerprint` given, else the one it shows
+    once the administrator said yes on a terminal (or `--yes` off one)."""
+    from patronsync.connections.hostkeys import host_key_probe, host_key_trust
 
     connection = _connection(args)
-    fingerprint = connection_trust(connection=connection)
+    wanted = (args.fingerprint or "").strip()
+    if not wanted:
+        seen = host_key_probe(connection=connection)
+        if sys.stdin.isatty():
+            answer = input(f"Trust {seen} ? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print(f"Connection {connection.name}: nothing was trusted.", file=sys.stderr)
+                return 1
+        elif not args.yes:
+            print(
+                f"error: connection {connection.name}: the server shows {seen}; not on a "
+                "terminal, so nothing was trusted: compare it with the fingerprint the "
+                f"server's administrator gives, then run `patronsync connection trust "
+                f"{connection.name} --fingerprint {seen}` (or add --yes to trust what the "
+                "server shows, unchecked)",
+                file=sys.stderr,
+            )
+            return 2
+        wanted = seen  # and the server must still show it when it is pinned
+    fingerprint = host_key_trust(connection=connection, fingerprint=wanted)
     print(f"Connection {connection.name}: the server's key {fingerprint} is trusted (pinned).")
     return 0
 
@@ -160,7 +181,7 @@ def register(subparsers: Any) -> None:
         ("show", show, "a connection's fields, as Alma's S/FTP definition shows them"),
         ("pubkey", pubkey, "print the public key to install on the server (OpenSSH format)"),
         ("keygen", keygen, "make a new key pair for an sftp definition; print its public key"),
-        ("trust", trust, "accept the server's current key (after a planned change of it)"),
+        ("trust", trust, "accept the server's new key (after a planned change of it)"),
         ("test", test, "connect, log in, count the zip files in each profile's input folder"),
     ]
     for name, action, help_text in commands:
@@ -169,5 +190,17 @@ def register(subparsers: Any) -> None:
             command.add_argument("name", metavar="NAME", help="the connection's name")
         if name == "test":
             command.add_argument("--json", action="store_true", help="print the result as JSON")
+        if name == "trust":
+            command.add_argument(
+                "--fingerprint",
+                metavar="SHA256:...",
+                help="pin only this key (as the server's administrator gave it); a server "
+                "showing another is refused and nothing is pinned",
+            )
+            command.add_argument(
+                "--yes",
+                action="store_true",
+                help="without --fingerprint and off a terminal: trust the key the server shows",
+            )
         command.add_argument("--institution", help="institution code (default: the default one)")
         command.set_defaults(func=_run, action=action)

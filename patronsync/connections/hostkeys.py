@@ -8,7 +8,8 @@ this pin, not by a certificate authority.
 
 A definition with no fingerprint pins the key of its first successful connection (a login that
 worked). A key that changes afterwards is refused before anything is sent to the server, and
-`patronsync connection trust NAME` (`host_key_trust`) accepts the key the server shows now.
+`patronsync connection trust NAME --fingerprint SHA256:...` (`host_key_trust`) accepts the
+server's new key only if it is the one given (the one the server's administrator confirmed).
 """
 
 from __future__ import annotations
@@ -97,17 +98,49 @@ def host_key_pin(*, connection: Connection, fingerprint: str, replace: bool = Fa
     return False
 
 
-def host_key_trust(*, connection: Connection) -> str:
-    """Connect to the server of `connection`, read the key (or certificate) it shows now
-    without checking it, pin it in place of the old one, and return its fingerprint.
-
-    For `patronsync connection trust NAME`, after a key change the server's administrator
-    confirmed. Nothing is sent to the server but the SSH or TLS handshake: no login.
-    """
+def host_key_probe(*, connection: Connection) -> str:
+    """The fingerprint of the key (or certificate) the server of `connection` shows now,
+    unchecked: for the administrator to compare with the one the server's administrator gives.
+    Nothing is sent to the server but the SSH or TLS handshake: no login."""
     # Here, not at the top: the transports import this module for the checks above.
     from .transports import transport_for
 
     with transport_for(connection) as transport:
-        fingerprint = transport.probe_fingerprint()
-    host_key_pin(connection=connection, fingerprint=fingerprint, replace=True)
-    return fingerprint
+        return transport.probe_fingerprint()
+
+
+def host_key_trust(*, connection: Connection, fingerprint: str = "") -> str:
+    """Pin `fingerprint` as the server's key of `connection` in place of the old one, if the
+    server shows exactly that key now; return it.
+
+    For `patronsync connection trust NAME`, after a key change the server's administrator
+    confirmed: `fingerprint` is the one they gave (or the one the CLI showed and the
+    administrator accepted). A server showing another key is refused with both fingerprints
+    and nothing is pinned, and so is a trust without a fingerprint. Nothing is sent to the
+    server but the SSH or TLS handshake: no login.
+    """
+    wanted = fingerprint.strip()
+    if not wanted:
+        raise TransportError.of(
+            connection,
+            kind=ErrorKind.HOST_KEY,
+            plain=(
+                "the fingerprint to trust is missing: give the one the server's administrator "
+                "confirmed (`patronsync connection trust "
+                f"{connection.name} --fingerprint SHA256:...`); nothing was pinned"
+            ),
+        )
+    found = host_key_probe(connection=connection)
+    if not same_fingerprint(found, wanted):
+        what = "certificate" if connection.transport == "ftps" else "key"
+        raise TransportError.of(
+            connection,
+            kind=ErrorKind.HOST_KEY,
+            plain=(
+                f"the server shows the {what} {found}, not {wanted}; nothing was pinned. Check "
+                "the fingerprint with the server's administrator: someone may be posing as "
+                "the server"
+            ),
+        )
+    host_key_pin(connection=connection, fingerprint=found, replace=True)
+    return found

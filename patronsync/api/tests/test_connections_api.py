@@ -7,12 +7,16 @@ import pytest
 
 from patronsync.accounts.choices import ApiScope
 from patronsync.accounts.services import api_key_create
+from patronsync.connections.hostkeys import host_key_pin
 from patronsync.connections.models import AllowedConnection, Connection
+from patronsync.connections.tests.conftest import allowed, sftp_connection, sshd, sshd_server
 from patronsync.loader.tests.conftest import write_zip
 
 from .conftest import body_of, key_client
 
 pytestmark = pytest.mark.django_db
+
+__all__ = ["allowed", "sftp_connection", "sshd", "sshd_server"]  # a real sshd's fixtures
 
 SECRET = "api-Pa55word-never-shown"
 HOW = (
@@ -197,6 +201,38 @@ def test_trusting_a_local_folder_is_a_conflict(admin_api, profile):
     response = admin_api.post(f"/api/v1/connections/{profile.connection_id}/trust")
     assert response.status_code == 409
     assert "local folder" in response.json()["detail"]
+
+
+def test_trust_pins_only_the_fingerprint_given_and_without_one_answers_the_servers(
+    admin_api, sftp_connection, sshd
+):
+    url = f"/api/v1/connections/{sftp_connection.pk}/trust"
+    old = sshd.fingerprint()
+    host_key_pin(connection=sftp_connection, fingerprint=old)
+    new = sshd.host_key_new()  # a planned change of the server's key
+    try:
+        missing = admin_api.post(url, {}, format="json")
+        assert missing.status_code == 400
+        (message,) = missing.json()["fingerprint"]
+        assert message.startswith("This field is required")
+        assert f"shows {new} now" in message
+        assert Connection.objects.get().host_key_fingerprint == old
+
+        given = "SHA256:" + "B" * 43
+        other = admin_api.post(url, {"fingerprint": given}, format="json")
+        assert other.status_code == 409
+        assert (
+            f"the server shows the key {new}, not {given}; nothing was pinned"
+            in (other.json()["detail"])
+        )
+        assert Connection.objects.get().host_key_fingerprint == old
+
+        trusted = admin_api.post(url, {"fingerprint": new}, format="json")
+        assert trusted.status_code == 200
+        assert trusted.json() == {"fingerprint": new}
+        assert Connection.objects.get().host_key_fingerprint == new
+    finally:
+        sshd.host_key_new()  # the session's server keeps a key no other test pinned
 
 
 @pytest.mark.parametrize("action", ["test", "trust"])

@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
@@ -20,6 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from patronsync.connections.hostkeys import host_key_probe, host_key_trust
 from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.connections.services import (
     ConnectionInUse,
@@ -29,7 +31,6 @@ from patronsync.connections.services import (
     connection_create,
     connection_delete,
     connection_test,
-    connection_trust,
 )
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.jobs.services import JobAlreadyRunning, SectionNotActive, job_start
@@ -260,17 +261,45 @@ class ConnectionViewSet(ApiViewSet):
         return Response(ConnectionTestSerializer(result.as_dict()).data)
 
     @extend_schema(
-        summary="Trust the server's current key (after a planned change of it)",
-        request=None,
-        responses={200: ConnectionTrustSerializer, 409: ErrorSerializer},
+        summary="Trust the server's new key (after a planned change of it)",
+        description="Pins `fingerprint` in place of the old key only if the server shows "
+        "exactly that key now; otherwise answers 409 naming both, and nothing is pinned. "
+        "Without `fingerprint` it answers 400 with the fingerprint the server shows now, to "
+        "compare with the one the server's administrator gives. Nothing but the SSH or TLS "
+        "handshake is sent to the server.",
+        request=inline_serializer(
+            name="ConnectionTrustInput",
+            fields={
+                "fingerprint": serializers.CharField(
+                    help_text="The server's new key as its administrator gave it: "
+                    "`SHA256:...` (SFTP, as `ssh-keygen -lf` prints it; FTPS, the "
+                    "certificate's as `openssl x509 -fingerprint -sha256` prints it)."
+                )
+            },
+        ),
+        responses={200: ConnectionTrustSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
     )
     @action(detail=True, methods=["post"])
     def trust(self, request: Request, pk: str) -> Response:
         connection = self.get_object()
         if not connection.is_remote:
             raise Conflict(f"Connection {connection.name} is a local folder: it has no server key.")
+        given = request.data.get("fingerprint", "") if hasattr(request.data, "get") else ""
+        if not isinstance(given, str):
+            raise exceptions.ValidationError({"fingerprint": ["Not a fingerprint (a string)."]})
         try:
-            fingerprint = connection_trust(connection=connection)
+            if not given.strip():
+                seen = host_key_probe(connection=connection)
+                raise exceptions.ValidationError(
+                    {
+                        "fingerprint": [
+                            f"This field is required: the server of connection {connection.name} "
+                            f"shows {seen} now; compare it with the fingerprint the server's "
+                            "administrator gives and send that one. Nothing was pinned."
+                        ]
+                    }
+                )
+            fingerprint = host_key_trust(connection=connection, fingerprint=given)
         except PatronsyncError as exc:
             raise Conflict(str(exc)) from None
         return Response({"fingerprint": fingerprint})

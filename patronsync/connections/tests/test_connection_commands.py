@@ -3,6 +3,7 @@ administrator types them."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -151,13 +152,80 @@ def test_test_pins_the_server_key_a_changed_key_is_refused_and_trust_accepts_it(
     assert first in out
     assert second in out
 
-    code, out, _ = run(capsys, "connection", "trust", name)
+    code, out, _ = run(capsys, "connection", "trust", name, "--fingerprint", second)
     assert code == 0
     assert out == f"Connection {name}: the server's key {second} is trusted (pinned).\n"
     assert Connection.objects.get().host_key_fingerprint == second
     code, out, _ = run(capsys, "connection", "test", name)
     assert code == 0, out
     assert f"Server key: {second}" in out
+
+
+@pytest.fixture
+def changed_key(sftp_connection, sshd, capsys):
+    """The server's key pinned, then changed: (old, new)."""
+    assert run(capsys, "connection", "test", sftp_connection.name)[0] == 0
+    old = sshd.fingerprint()
+    try:
+        yield old, sshd.host_key_new()
+    finally:
+        sshd.host_key_new()  # the session's server keeps a key no other test pinned
+
+
+def pinned_now() -> str:
+    return Connection.objects.get().host_key_fingerprint
+
+
+def test_trust_with_another_fingerprint_than_the_servers_pins_nothing(
+    sftp_connection, changed_key, capsys
+):
+    old, new = changed_key
+    given = "SHA256:" + "B" * 43
+    name = sftp_connection.name
+    code, out, err = run(capsys, "connection", "trust", name, "--fingerprint", given)
+    assert (code, out) == (2, "")
+    assert f"the server shows the key {new}, not {given}; nothing was pinned" in err
+    assert pinned_now() == old
+
+
+def test_trust_off_a_terminal_without_fingerprint_refuses_and_shows_the_servers(
+    sftp_connection, changed_key, capsys
+):
+    old, new = changed_key
+    code, out, err = run(capsys, "connection", "trust", sftp_connection.name)
+    assert (code, out) == (2, "")
+    assert f"the server shows {new}; not on a terminal, so nothing was trusted" in err
+    assert f"--fingerprint {new}` (or add --yes" in err
+    assert pinned_now() == old
+
+    code, out, _ = run(capsys, "connection", "trust", sftp_connection.name, "--yes")
+    assert code == 0
+    assert f"the server's key {new} is trusted (pinned)" in out
+    assert pinned_now() == new
+
+
+class Terminal(io.StringIO):
+    """Standard input as an administrator's terminal: what they type."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("typed", "trusted"), [("y\n", True), ("\n", False), ("no\n", False)])
+def test_trust_on_a_terminal_asks_with_the_servers_fingerprint(
+    sftp_connection, changed_key, capsys, monkeypatch, typed, trusted
+):
+    old, new = changed_key
+    monkeypatch.setattr("sys.stdin", Terminal(typed))
+    code, out, err = run(capsys, "connection", "trust", sftp_connection.name)
+    assert out.startswith(f"Trust {new} ? [y/N] ")
+    if trusted:
+        assert code == 0
+        assert pinned_now() == new
+    else:
+        assert code == 1
+        assert err == f"Connection {sftp_connection.name}: nothing was trusted.\n"
+        assert pinned_now() == old
 
 
 def test_the_generated_key_pair_logs_in_once_its_public_key_is_installed(

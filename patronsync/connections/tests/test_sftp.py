@@ -125,7 +125,7 @@ def test_a_changed_host_key_is_refused_with_both_fingerprints_until_trusted(sftp
         sftp_connection.refresh_from_db()
         assert sftp_connection.host_key_fingerprint == old
 
-        assert host_key_trust(connection=sftp_connection) == new
+        assert host_key_trust(connection=sftp_connection, fingerprint=new) == new
 
         sftp_connection.refresh_from_db()
         assert sftp_connection.host_key_fingerprint == new
