@@ -21,6 +21,7 @@ from patronsync.jobs.selectors import job_progress
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import schedule_description
+from patronsync.profiles.services import subscriber_addresses
 
 INSTITUTION_HELP = (
     "Institution code; needed only when the caller may configure several institutions."
@@ -204,6 +205,7 @@ PROFILE_FIELDS = [
     "integration_type",
     "system",
     "connection",
+    "subscribers",
     "import_active",
     "import_record_type",
     "import_input_path",
@@ -239,6 +241,25 @@ CRON_HELP = (
 )
 
 
+class SubscribersField(serializers.ListField):
+    """A profile's subscribers: a list of email addresses, stored one per line. The addresses are
+    checked by the profiles service (`profile_check`), as for the admin and configuration files."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "Email addresses told when a job of the profile ends with errors, fails or errors "
+            "(see docs/notifications.md); [] for none.",
+        )
+        super().__init__(child=serializers.CharField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return "\n".join(super().to_internal_value(data))
+
+    def to_representation(self, data: Any) -> list[str]:
+        return subscriber_addresses(data or "")
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     """An integration profile with its Import and Synchronize settings, and when each
     section runs next."""
@@ -249,6 +270,7 @@ class ProfileSerializer(serializers.ModelSerializer):
     import_next_runs = serializers.SerializerMethodField()
     sync_schedule_description = serializers.SerializerMethodField()
     sync_next_runs = serializers.SerializerMethodField()
+    subscribers = SubscribersField(read_only=True)
 
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
     connection_name = serializers.CharField(source="connection.name", read_only=True)
@@ -293,6 +315,7 @@ class ProfileInputSerializer(serializers.ModelSerializer):
     institution = serializers.CharField(required=False, help_text=INSTITUTION_HELP)
     import_record_type = RecordTypeField(required=False)
     sync_record_type = RecordTypeField(required=False)
+    subscribers = SubscribersField(required=False)
 
     class Meta:
         model = IntegrationProfile

@@ -122,3 +122,59 @@ def test_input_path_leaving_a_connection_without_navigation_is_refused(admin_api
     assert IntegrationProfile.objects.get(code="SIS").sync_input_path == "synchronize"
     inside = admin_api.patch("/api/v1/profiles/SIS", {"sync_input_path": "a/b"}, format="json")
     assert inside.status_code == 200
+
+
+def test_subscribers_are_a_list_of_addresses_in_and_out(admin_api, profile):
+    assert admin_api.get("/api/v1/profiles/SIS").json()["subscribers"] == []
+
+    changed = admin_api.patch(
+        "/api/v1/profiles/SIS",
+        {"subscribers": ["registrar@example.edu", " it-desk@example.edu "]},
+        format="json",
+    )
+
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["subscribers"] == ["registrar@example.edu", "it-desk@example.edu"]
+    profile.refresh_from_db()
+    assert profile.subscribers == "registrar@example.edu\nit-desk@example.edu"
+    assert admin_api.get("/api/v1/profiles/SIS").json()["subscribers"] == [
+        "registrar@example.edu",
+        "it-desk@example.edu",
+    ]
+    emptied = admin_api.patch("/api/v1/profiles/SIS", {"subscribers": []}, format="json")
+    assert emptied.json()["subscribers"] == []
+    profile.refresh_from_db()
+    assert profile.subscribers == ""
+
+
+def test_a_new_profile_takes_its_subscribers(admin_api, profile):
+    created = admin_api.post(
+        "/api/v1/profiles",
+        new_profile(profile.connection_id, subscribers=["hr-office@example.edu"]),
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["subscribers"] == ["hr-office@example.edu"]
+    assert IntegrationProfile.objects.get(code="HR").subscribers == "hr-office@example.edu"
+
+
+@pytest.mark.parametrize(
+    ("subscribers", "named"),
+    [(["registrar@example.edu", "not-an-address"], "'not-an-address'"), (["a@b"], "'a@b'")],
+)
+def test_a_bad_subscriber_address_is_a_400_naming_it(admin_api, profile, subscribers, named):
+    response = admin_api.patch("/api/v1/profiles/SIS", {"subscribers": subscribers}, format="json")
+
+    assert response.status_code == 400, response.content
+    [message] = response.json()["subscribers"]
+    assert message.startswith(f"Not an email address: {named}; expected one address per line")
+    profile.refresh_from_db()
+    assert profile.subscribers == ""
+
+
+def test_subscribers_are_a_list_not_a_text(admin_api, profile):
+    response = admin_api.patch(
+        "/api/v1/profiles/SIS", {"subscribers": "registrar@example.edu"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "subscribers" in response.json()
