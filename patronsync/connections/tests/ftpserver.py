@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--data-cert")  # another certificate on the data connections
     parser.add_argument("--data-key")
     parser.add_argument("--no-mlsd", action="store_true")
+    parser.add_argument("--no-size-fact", action="store_true")  # MLSD without sizes
     args = parser.parse_args()
     password = sys.stdin.readline().strip()
     authorizer = DummyAuthorizer()
@@ -88,6 +89,15 @@ def main() -> None:
         handler.proto_cmds = {
             k: v for k, v in handler.proto_cmds.items() if k not in ("MLSD", "MLST")
         }
+    if args.no_size_fact:
+
+        class SizelessHandler(handler):  # type: ignore[misc, valid-type]
+            def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+                super().__init__(*args, **kwargs)
+                self._available_facts = [f for f in self._available_facts if f != "size"]
+                self._current_facts = [f for f in self._current_facts if f != "size"]
+
+        handler = SizelessHandler
     handler.authorizer = authorizer
     handler.auth_failed_timeout = 0  # a refused login is answered at once, not after 3 s
     handler.passive_ports = None

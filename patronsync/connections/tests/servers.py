@@ -251,8 +251,8 @@ class FtpServer:
     """
 
     def __init__(self, home: Path, *, tls: tuple[Path, Path] | None = None, mlsd: bool = True,
-                 perm: str = "elradfmw",
-                 data_tls: tuple[Path, Path] | None = None) -> None:  # fmt: skip
+                 perm: str = "elradfmw", data_tls: tuple[Path, Path] | None = None,
+                 size_fact: bool = True) -> None:  # fmt: skip
         self.home = home
         self.user = "sis"
         self.password = secrets.token_urlsafe(12)
@@ -261,6 +261,7 @@ class FtpServer:
         self.mlsd = mlsd
         self.perm = perm
         self.data_tls = data_tls  # another certificate on the data connections
+        self.size_fact = size_fact  # False: MLSD lists no sizes, as some servers do
         self.control = home.parent / f".ftp-{self.port}"
         self.control.mkdir(exist_ok=True)
         self.log = self.control / "ftpd.log"
@@ -278,6 +279,8 @@ class FtpServer:
             command += ["--data-cert", str(self.data_tls[0]), "--data-key", str(self.data_tls[1])]
         if not self.mlsd:
             command.append("--no-mlsd")
+        if not self.size_fact:
+            command.append("--no-size-fact")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

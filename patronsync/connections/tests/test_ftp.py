@@ -150,6 +150,23 @@ def test_a_data_connection_with_another_certificate_is_refused_and_nothing_is_do
         other.stop()
 
 
+def test_an_mlsd_listing_without_sizes_is_sized_by_size(ftp_connection, ftp_server, tmp_path):
+    """A server whose MLSD leaves out the size fact: each zip's size comes from SIZE, so the
+    size limit sees it and the download's check holds."""
+    drop(ftp_server, size=4321)
+    sizeless = FtpServer(ftp_server.home, size_fact=False).start()
+    try:
+        connection = changed(ftp_connection, port=sizeless.port, password=sizeless.password)
+        with transport_for(connection) as transport:
+            files = transport.list("synchronize")
+            assert [(f.name, f.size) for f in files] == [("students.zip", 4321)]
+            assert "listed with MLSD" in transport.test("synchronize")
+            path = transport.fetch("synchronize", "students.zip", tmp_path)
+        assert path.stat().st_size == 4321
+    finally:
+        sizeless.stop()
+
+
 def test_plain_ftp_has_no_key_to_trust(ftp_connection):
     with pytest.raises(TransportError, match="FTP connections have no server key to pin or trust"):
         host_key_trust(connection=ftp_connection, fingerprint="SHA256:" + "A" * 43)

@@ -242,17 +242,34 @@ class FtpTransport(RemoteTransport):
                 files.append(RemoteFile(name=name, size=size))
         return files
 
+    def _listed_by_mlsd(self) -> list[RemoteFile]:
+        """The zips of the current folder by MLSD; one listed without its `size` fact (some
+        servers leave it out) is sized by SIZE, so that the size limit and the download's
+        check hold for it too."""
+        entries = [
+            (name, facts.get("size"))
+            for name, facts in self.ftp.mlsd(facts=["type", "size"])
+            if facts.get("type", "").lower() == "file" and name.lower().endswith(".zip")
+        ]
+        files = []
+        for name, size in entries:
+            if size is None or not size.isdigit():
+                self.ftp.voidcmd("TYPE I")  # SIZE counts the bytes of a binary download
+                try:
+                    counted = self.ftp.size(name)
+                except ftplib.error_perm:
+                    continue  # gone since the listing
+                if counted is None:
+                    continue
+                files.append(RemoteFile(name=name, size=counted))
+            else:
+                files.append(RemoteFile(name=name, size=int(size)))
+        return files
+
     def list(self, folder: str) -> list[RemoteFile]:
         def listing() -> list[RemoteFile]:
             self._folder(folder)
-            if self._mlsd:
-                files = [
-                    RemoteFile(name=name, size=int(facts.get("size") or 0))
-                    for name, facts in self.ftp.mlsd(facts=["type", "size"])
-                    if facts.get("type", "").lower() == "file" and name.lower().endswith(".zip")
-                ]
-            else:
-                files = self._listed_by_nlst()
+            files = self._listed_by_mlsd() if self._mlsd else self._listed_by_nlst()
             return sorted(files, key=lambda f: f.name)
 
         files = self._attempt(f"listing folder {folder or '(sub-directory)'}", listing)
