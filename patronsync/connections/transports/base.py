@@ -6,15 +6,17 @@ from __future__ import annotations
 import errno
 import ftplib
 import logging
+import os
 import posixpath
 import socket
 import ssl
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import paramiko
 from django.conf import settings
@@ -410,6 +412,32 @@ class RemoteTransport(Transport):
     def expected_size(self, folder: str, name: str) -> int | None:
         """The size `name` had in the last listing of `folder`, if it was listed."""
         return self.listed.get((folder, name))
+
+    def _download(
+        self,
+        folder: str,
+        name: str,
+        workdir: Path,
+        *,
+        copy: Callable[[BinaryIO], object],
+        size_now: Callable[[], int | None],
+    ) -> Path:
+        """`workdir / name`, written by `copy(out)` into a temporary file of `workdir` that is
+        renamed into place only once its size is the listing's (or, for a file not listed,
+        `size_now()`'s, asked before the download); a download that fails or falls short
+        leaves no file."""
+        expected = self.expected_size(folder, name)
+        if expected is None:
+            expected = size_now()
+        handle, part = tempfile.mkstemp(dir=workdir, prefix=".download-", suffix=".zip")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                copy(out)
+            self.size_checked(folder, name, Path(part), expected)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+        return Path(part).rename(workdir / name)
 
     def size_checked(self, folder: str, name: str, path: Path, expected: int | None) -> Path:
         """`path` when its size is the listing's; otherwise it is deleted and a transient

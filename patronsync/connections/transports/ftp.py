@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import ftplib
-import os
 import socket
 import ssl
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,21 +277,19 @@ class FtpTransport(RemoteTransport):
     def fetch(self, folder: str, name: str, workdir: Path) -> Path:
         file_name_checked(self.connection, name)
 
+        def size_now() -> int | None:
+            self.ftp.voidcmd("TYPE I")
+            return self.ftp.size(name)
+
         def download() -> Path:
             self._folder(folder)
-            expected = self.expected_size(folder, name)
-            if expected is None:
-                self.ftp.voidcmd("TYPE I")
-                expected = self.ftp.size(name)
-            handle, part = tempfile.mkstemp(dir=workdir, prefix=".download-", suffix=".zip")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    self._retrieve(name, out.write)
-                self.size_checked(folder, name, Path(part), expected)
-            except BaseException:
-                Path(part).unlink(missing_ok=True)
-                raise
-            return Path(part).rename(workdir / name)
+            return self._download(
+                folder,
+                name,
+                workdir,
+                copy=lambda out: self._retrieve(name, out.write),
+                size_now=size_now,
+            )
 
         return self._attempt(f"downloading {name}", download)
 

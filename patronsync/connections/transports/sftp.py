@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import posixpath
 import socket
 import stat
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -215,20 +213,14 @@ class SftpTransport(RemoteTransport):
         file_name_checked(self.connection, name)
 
         def download() -> Path:
-            real = self._folder(folder)
-            source = self._entry(real, name)
-            expected = self.expected_size(folder, name)
-            if expected is None:
-                expected = self.sftp.stat(source).st_size
-            handle, part = tempfile.mkstemp(dir=workdir, prefix=".download-", suffix=".zip")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    self.sftp.getfo(source, out)
-                self.size_checked(folder, name, Path(part), expected)
-            except BaseException:
-                Path(part).unlink(missing_ok=True)
-                raise
-            return Path(part).rename(workdir / name)
+            source = self._entry(self._folder(folder), name)
+            return self._download(
+                folder,
+                name,
+                workdir,
+                copy=lambda out: self.sftp.getfo(source, out),
+                size_now=lambda: self.sftp.stat(source).st_size,
+            )
 
         return self._attempt(f"downloading {name}", download)
 
