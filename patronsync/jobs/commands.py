@@ -325,6 +325,31 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def schedule_list(args: argparse.Namespace) -> int:
+    from patronsync.commands import institution_option
+    from patronsync.jobs.scheduler import scheduled_sections
+
+    institution = institution_option(args.institution) if args.institution else None
+    sections = scheduled_sections(institution=institution)
+    if not sections:
+        print("No profile section is scheduled: jobs run only when run by hand.")
+        return 0
+    for section in sections:
+        profile = section.profile
+        zone = profile.institution.time_zone
+        if not section.active:
+            when = "not active: does not run"
+        elif section.next_runs:
+            when = f"next {section.next_runs[0]:%Y-%m-%d %H:%M %Z} ({zone})"
+        else:
+            when = "no next run"
+        print(
+            f"{profile.institution.code}  {profile.code}  {section.label}: "
+            f"{section.description}; {when}"
+        )
+    return 0
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
@@ -390,3 +415,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=report)
+
+    schedule = subparsers.add_parser("schedule", help="show when profiles run by themselves")
+    schedule_actions = schedule.add_subparsers(
+        dest="schedule_command", metavar="ACTION", required=True
+    )
+    list_parser = schedule_actions.add_parser(
+        "list", help="each scheduled section in plain words, with its next run"
+    )
+    list_parser.add_argument("--institution", help="institution code (default: all)")
+    list_parser.set_defaults(func=schedule_list)

@@ -64,3 +64,8 @@ def test_the_engine_knows_no_job_and_writes_through_the_user_store():
 
 def test_the_user_store_imports_neither_the_engine_nor_the_jobs():
     assert not upward_imports("patrons", ("loader", "jobs", "profiles", "almaws", "api", "demo"))
+
+
+def test_the_profiles_know_no_job_nor_the_engine():
+    # The scheduler (jobs) reads the profiles' schedules; `schedule list` is a jobs command.
+    assert not upward_imports("profiles", ("jobs", "loader", "almaws", "api", "demo"))
