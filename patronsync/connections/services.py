@@ -25,7 +25,6 @@ from patronsync.core.services import model_assign
 
 from .allowed import host_normalize, server_not_allowed
 from .choices import TransportType
-from .hostkeys import host_key_trust
 from .keys import ssh_keypair_new
 from .models import AllowedConnection, Connection
 from .transports import TransportError, transport_for
@@ -211,12 +210,6 @@ def connection_keygen(*, connection: Connection, actor: str) -> Connection:
     connection.save(update_fields=["private_key", "public_key", "updated_by", "updated_at"])
     logger.info("connection %s: new key pair by %s", connection.pk, actor)
     return connection
-
-
-def connection_trust(*, connection: Connection) -> str:
-    """Accept the server's current key (after a planned change of it): connect, pin its
-    fingerprint, and return it."""
-    return host_key_trust(connection=connection)
 
 
 @dataclass
