@@ -627,75 +627,158 @@ class JobRunner:
         self, transport: Transport, folder: str, listed: list[RemoteFile]
     ) -> tuple[list[RemoteFile], bool]:
         """The listed files less those an earlier job loaded but did not rename `.handled`
-        (their ledger row has a `mark_error`, the same name and size: the rename failed, or the
-        process died between the commit of the users and the rename): each of those is renamed
-        now instead of being loaded twice. Returns the files to take, and True if a rename
-        failed again (it is tried again at the next run, and said in the report).
+        (their ledger row has a `mark_error`: the rename failed, or the process died between
+        the commit of the users and the rename): each of those is renamed now instead of being
+        loaded twice. Returns the files to take, and True if a rename failed again (it is tried
+        again at the next run, and said in the report).
+
+        A listed file of the same name and size is downloaded and its sha256 compared with the
+        row's: a new export that happens to have the name and size is loaded as any other file.
+        A row whose file is no longer listed, or was replaced, waits for no rename any more.
         """
-        unmarked = {
-            (row.name, row.size): row
+        rows = self._rows_left_unmarked(folder)
+        if not rows:
+            return listed, False
+        listed_names = {remote.name for remote in listed}
+        self._forget_unmarked(
+            [row for row in rows if row.job_id is not None and row.name not in listed_names],
+            f"is no longer in {folder or '(home folder)'} (renamed or removed on the server)",
+        )
+        files, had_problems = [], False
+        with tempfile.TemporaryDirectory(prefix="patronsync-") as workdir:
+            for remote in listed:
+                earlier = self._same_file_left_unmarked(
+                    transport, folder, remote, [row for row in rows if row.name == remote.name],
+                    Path(workdir),
+                )  # fmt: skip
+                if earlier is None:
+                    files.append(remote)
+                    continue
+                had_problems = self._rename_left_unmarked(transport, folder, remote, earlier) or (
+                    had_problems
+                )
+        return files, had_problems
+
+    def _rows_left_unmarked(self, folder: str) -> list[ReceivedFile]:
+        """The profile's ledger rows waiting for a `.handled` rename in this job's folder (of
+        its connection), oldest first; a row whose job was deleted may be of any folder."""
+        connection_name = self.job.parameters["connection"]
+        return [
+            row
             for row in ReceivedFile.objects.filter(
                 profile_id=self.job.profile_id, status__in=(FileStatus.HANDLED, FileStatus.FAILED)
             )
             .exclude(mark_error="")
             .select_related("job")
-            .order_by("received_at", "id")  # the last row of a name and size wins
-        }
-        files, had_problems = [], False
-        for remote in listed:
-            earlier = unmarked.get((remote.name, remote.size))
-            if earlier is None:
-                files.append(remote)
-                continue
-            taken_by = f"job {earlier.job_id}" + (
-                f", Process ID {earlier.job.process_id}" if earlier.job is not None else ""
+            .order_by("received_at", "id")
+            if row.job is None
+            or (
+                row.job.parameters.get("connection") == connection_name
+                and str(row.job.parameters.get("input_path", "")) == folder
             )
-            if self.job.dry_run:
-                self.logger.info(
-                    "%s: loaded by %s, not yet renamed .handled; not loaded again (a dry run "
-                    "renames nothing)",
-                    remote.name,
-                    taken_by,
-                )
-                continue
+        ]
+
+    def _forget_unmarked(self, rows: list[ReceivedFile], why: str) -> None:
+        """Clear the `mark_error` of rows whose file is gone from the folder, with a log line
+        each: no later run renames (and so skips) a file of that name for them."""
+        if not rows or self.job.dry_run:
+            return
+        for row in rows:
+            self.logger.info(
+                "%s (loaded by job %s, not yet renamed .handled) %s; no rename of it is waited for",
+                row.name,
+                row.job_id,
+                why,
+            )
+        with transaction.atomic():
+            self._hold()
+            ReceivedFile.objects.filter(pk__in=[row.pk for row in rows]).update(mark_error="")
+
+    def _same_file_left_unmarked(
+        self,
+        transport: Transport,
+        folder: str,
+        remote: RemoteFile,
+        rows: list[ReceivedFile],
+        workdir: Path,
+    ) -> ReceivedFile | None:
+        """The last of `rows` (those of the file's name) whose file this is, by size and
+        sha256 (the file is downloaded to compare); the others are forgotten."""
+        if not rows:
+            return None
+        sha256 = None
+        if any(row.size == remote.size for row in rows):
             try:
-                transport.mark_handled(folder, remote.name)
-            except PatronsyncError as exc:
-                said = str(exc).rstrip(".")
-                message = (
-                    f"{remote.name}: loaded by {taken_by}, still not renamed "
-                    f"{remote.name}.handled on the server: {said}. It is not loaded again; each "
-                    "run tries the rename first"
-                )
-                self.logger.warning("%s", message)
-                with transaction.atomic():
-                    self._add_file({"name": remote.name, "size": remote.size,
-                                    "problems": [{"code": "NOT_MARKED_HANDLED",
-                                                  "message": message}]})  # fmt: skip
-                    ReceivedFile.objects.filter(pk=earlier.pk).update(mark_error=str(exc))
-                had_problems = True
-                continue
+                path = transport.fetch(folder, remote.name, workdir)
+            except TransportError as exc:  # the download failed, after its retries
+                problem = {"code": "NOT_DOWNLOADED", "message": f"{remote.name}: {exc}"}
+                self._add_file({"name": remote.name, "size": remote.size, "problems": [problem]})
+                raise
+            sha256 = _sha256(path)
+            if path.is_relative_to(workdir):  # a download (a local file is read in place)
+                path.unlink(missing_ok=True)
+        same = [row for row in rows if (row.size, row.sha256) == (remote.size, sha256)]
+        self._forget_unmarked(
+            [row for row in rows if row not in same and row.job_id is not None],
+            "was replaced on the server by a file of other content, loaded as a new file",
+        )
+        return same[-1] if same else None
+
+    def _rename_left_unmarked(
+        self, transport: Transport, folder: str, remote: RemoteFile, earlier: ReceivedFile
+    ) -> bool:
+        """Rename `.handled` a file an earlier taking loaded; True if the rename failed again."""
+        taken_by = f"job {earlier.job_id}" + (
+            f", Process ID {earlier.job.process_id}" if earlier.job is not None else ""
+        )
+        if self.job.dry_run:
+            self.logger.info(
+                "%s: loaded by %s, not yet renamed .handled; not loaded again (a dry run "
+                "renames nothing)",
+                remote.name,
+                taken_by,
+            )
+            return False
+        try:
+            transport.mark_handled(folder, remote.name)
+        except PatronsyncError as exc:
+            said = str(exc).rstrip(".")
+            message = (
+                f"{remote.name}: loaded by {taken_by}, still not renamed "
+                f"{remote.name}.handled on the server: {said}. It is not loaded again; each "
+                "run tries the rename first"
+            )
+            self.logger.warning("%s", message)
             with transaction.atomic():
-                self._hold()
-                ReceivedFile.objects.filter(
-                    profile_id=self.job.profile_id, name=remote.name, size=remote.size
-                ).exclude(mark_error="").update(mark_error="")
-            if earlier.mark_error == RENAME_PENDING:
-                self.logger.info(
-                    "%s: renamed %s.handled by this run: its users were committed by %s, which "
-                    "stopped before renaming it; not loaded again",
-                    remote.name,
-                    remote.name,
-                    taken_by,
-                )
-            else:
-                self.logger.info(
-                    "%s: renamed %s.handled (loaded by %s, whose rename failed); not loaded again",
-                    remote.name,
-                    remote.name,
-                    taken_by,
-                )
-        return files, had_problems
+                self._add_file({"name": remote.name, "size": remote.size,
+                                "problems": [{"code": "NOT_MARKED_HANDLED",
+                                              "message": message}]})  # fmt: skip
+                ReceivedFile.objects.filter(pk=earlier.pk).update(mark_error=str(exc))
+            return True
+        with transaction.atomic():
+            self._hold()
+            ReceivedFile.objects.filter(
+                profile_id=self.job.profile_id,
+                name=remote.name,
+                size=remote.size,
+                sha256=earlier.sha256,
+            ).exclude(mark_error="").update(mark_error="")
+        if earlier.mark_error == RENAME_PENDING:
+            self.logger.info(
+                "%s: renamed %s.handled by this run: its users were committed by %s, which "
+                "stopped before renaming it; not loaded again",
+                remote.name,
+                remote.name,
+                taken_by,
+            )
+        else:
+            self.logger.info(
+                "%s: renamed %s.handled (loaded by %s, whose rename failed); not loaded again",
+                remote.name,
+                remote.name,
+                taken_by,
+            )
+        return False
 
     def _mark_handled(
         self,

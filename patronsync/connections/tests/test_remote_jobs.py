@@ -252,6 +252,27 @@ def test_a_failed_rename_is_reported_and_the_next_runs_rename_the_file_without_l
     assert Patron.objects.count() == 2
 
 
+def test_a_new_export_with_the_name_and_size_of_a_file_waiting_for_its_rename_is_loaded(
+    remote, profile
+):
+    first_zip = remote.upload("students.zip", "s1", "s2")
+    (remote.root / "synchronize" / "students.zip.handled").mkdir()  # in the way of the rename
+    first = profile_run(profile=profile, kind="synchronize")
+    assert (first.status, first.created) == ("completed_with_errors", 2)
+    shutil.rmtree(remote.root / "synchronize" / "students.zip.handled")
+    size = first_zip.stat().st_size
+    remote.upload("students.zip", "t1", "t2")  # the next export: other users, the same size
+    assert first_zip.stat().st_size == size
+
+    later = profile_run(profile=profile, kind="synchronize")
+
+    assert (later.status, later.created) == ("completed", 2), later.log
+    assert "was replaced on the server by a file of other content" in later.log
+    assert remote.waiting() == ["students.zip.handled"]
+    assert set(Patron.objects.values_list("primary_id", flat=True)) == {"s1", "s2", "t1", "t2"}
+    assert not ReceivedFile.objects.exclude(mark_error="").exists()
+
+
 def test_a_read_only_folder_on_the_sftp_server_keeps_the_file_from_being_loaded_twice(
     institution, sftp_connection, sshd
 ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 
 import pytest
 from rich.console import Console
@@ -329,3 +330,60 @@ def test_a_job_left_with_its_rename_pending_is_renamed_by_the_next_job(profile, 
     ) in later.log
     assert (drop / "synchronize" / "feed.zip.handled").exists()
     assert ReceivedFile.objects.get().mark_error == ""
+
+
+def test_a_new_export_with_the_name_and_size_of_a_file_waiting_for_its_rename_is_loaded(
+    profile, drop
+):
+    folder = drop / "synchronize"
+    first_zip = seven_users(drop)
+    (folder / "feed.zip.handled").mkdir()  # in the way of the rename
+    first = profile_run(profile=profile, kind="synchronize")
+    assert (first.status, first.created) == ("completed_with_errors", 7)
+    shutil.rmtree(folder / "feed.zip.handled")
+    size = first_zip.stat().st_size
+    drop_feed(drop, "feed.zip", *(user_xml(f"u{n}", barcode=f"C{n}") for n in range(7)))
+    assert (folder / "feed.zip").stat().st_size == size  # the name and size of the first one
+
+    later = profile_run(profile=profile, kind="synchronize")
+
+    assert (later.status, later.updated, later.total_records_processed) == ("completed", 7, 7)
+    assert (
+        f"feed.zip (loaded by job {first.id}, not yet renamed .handled) was replaced on the "
+        "server by a file of other content, loaded as a new file"
+    ) in later.log
+    assert "not loaded again" not in later.log
+    assert sorted(p.name for p in folder.iterdir()) == ["feed.zip.handled"]
+    takings = ReceivedFile.objects.order_by("id")
+    assert [(t.job_id, t.status, t.mark_error) for t in takings] == [
+        (first.id, "handled", ""),
+        (later.id, "handled", ""),
+    ]
+    assert takings[0].sha256 != takings[1].sha256
+
+
+def test_a_file_waiting_for_its_rename_that_is_gone_from_its_folder_is_forgotten(profile, drop):
+    """Only the rows of the job's own folder: the import folder's file still waits."""
+    for kind in ("synchronize", "import"):
+        drop_feed(drop, "feed.zip", user_xml("u1"), folder=kind)
+        (drop / kind / "feed.zip.handled").mkdir()  # in the way of the rename
+        profile_run(profile=profile, kind=kind)
+    first_sync, first_import = Job.objects.order_by("id")
+    assert ReceivedFile.objects.exclude(mark_error="").count() == 2
+    (drop / "synchronize" / "feed.zip").unlink()  # someone took it away
+
+    later = profile_run(profile=profile, kind="synchronize")
+
+    assert later.status == "completed"
+    assert (
+        f"feed.zip (loaded by job {first_sync.id}, not yet renamed .handled) is no longer in "
+        "synchronize (renamed or removed on the server)"
+    ) in later.log
+    assert ReceivedFile.objects.get(job=first_sync).mark_error == ""
+    assert ReceivedFile.objects.get(job=first_import).mark_error  # not this job's folder
+
+    shutil.rmtree(drop / "import" / "feed.zip.handled")
+    imported = profile_run(profile=profile, kind="import")
+    assert (imported.status, imported.total_records_processed) == ("completed", 0)
+    assert f"feed.zip: renamed feed.zip.handled (loaded by job {first_import.id}" in imported.log
+    assert ReceivedFile.objects.exclude(mark_error="").count() == 0
