@@ -23,15 +23,20 @@ from .worker import FIRE_TASK, job_take, jobs_send_waiting
     ignore_result=True,
 )
 def run_job_task(self: Any, job_id: int) -> str:
-    """Claim the job and run it to its end; a job another worker holds is asked about again
-    once that worker's lease would run out (it resumes there if that worker died).
+    """Claim the job and run it to its end.
 
     acks_late and reject_on_worker_lost: the message of a worker killed mid-job goes back to
-    the broker, and the next worker resumes the job from its checkpoint.
+    the broker (redelivered), and the next worker resumes the job from its checkpoint. A
+    redelivered message that finds the job's lease still running (its dead worker's) asks
+    again once that lease runs out. Any other message that finds a live worker holding the
+    job (a duplicate: the job was sent twice) does nothing: if that worker dies, the sweep of
+    the schedule task sends the job again once its lease has run out.
     """
     job, again_in = job_take(job_id=job_id)
     if again_in is not None:
-        raise self.retry(countdown=again_in)
+        if (self.request.delivery_info or {}).get("redelivered"):
+            raise self.retry(countdown=again_in)
+        return "held by another worker"
     return job.status if job is not None else "not claimed"
 
 

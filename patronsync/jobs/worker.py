@@ -30,7 +30,7 @@ from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 
 from .choices import ACTIVE_STATUSES, JobStatus
-from .leases import WorkerStopping, lease_length
+from .leases import WorkerStopping
 from .models import Job
 from .runner import JobRunner, jobs_run_pending, jobs_waiting, worker_name
 from .scheduler import schedules_fire
@@ -218,11 +218,21 @@ def _lease_give_back(job: Job, *, own: bool = False) -> None:
 # With a broker: sending jobs to Celery workers.
 
 
-def job_send(*, job_id: int) -> None:
-    """Send the job's id to the Celery workers (the only thing a message carries).
+# A pending job's checkpoint holds when its message was last sent (the runner's checkpoint
+# replaces it once a worker claims the job): the sweep sends a job again only when no send was
+# recorded (it failed: the broker was down), or long after the last one (a broker that lost
+# its messages), never because its message waits behind busy workers.
+SENT_KEY = "sent_at"
+UNSENT_AFTER = timedelta(minutes=1)  # a job just created may be about to be sent
+RESEND_AFTER = timedelta(hours=1)
 
-    A broker that cannot be reached leaves the job pending: the sweep of the schedule task
-    sends it again (`jobs_send_waiting`), and it is logged here.
+
+def job_send(*, job_id: int) -> None:
+    """Send the job's id to the Celery workers (the only thing a message carries), and record
+    the time on the job while it is pending.
+
+    A broker that cannot be reached leaves the job pending with no send recorded: the sweep of
+    the schedule task sends it again (`jobs_send_waiting`), and it is logged here.
     """
     from .tasks import run_job_task  # imports Celery's app: only with a broker
 
@@ -230,19 +240,50 @@ def job_send(*, job_id: int) -> None:
         run_job_task.delay(job_id)
     except Exception as exc:
         logger.error("job %s: not sent to the broker (%s); the next sweep sends it", job_id, exc)
+        return
+    job_sent_record(job_id=job_id)
+
+
+def job_sent_record(*, job_id: int) -> None:
+    """Record that the pending job's message was sent now; a job claimed meanwhile is left as
+    it is (the conditional update writes nothing)."""
+    pending = Job.objects.filter(pk=job_id, status=JobStatus.PENDING)
+    checkpoint = pending.values_list("checkpoint", flat=True).first()
+    if checkpoint is None:
+        return
+    sent = {**(checkpoint or {}), SENT_KEY: timezone.now().isoformat()}
+    pending.update(checkpoint=sent)
+
+
+def _send_due(job: Job, now: datetime) -> bool:
+    """Whether the sweep sends a pending job: no send recorded for a minute, or the last one
+    is an hour old."""
+    sent = job.checkpoint.get(SENT_KEY) if isinstance(job.checkpoint, dict) else None
+    if not sent:
+        return job.created_at <= now - UNSENT_AFTER
+    try:
+        return datetime.fromisoformat(str(sent)) <= now - RESEND_AFTER
+    except ValueError:
+        return True
+
+
+def jobs_to_send(*, created: list[Job], now: datetime | None = None) -> list[int]:
+    """The ids the sweep sends: the jobs the schedules created, the pending jobs whose send
+    failed (or is an hour old), and the running jobs whose lease ran out (their worker died
+    without the broker redelivering its message)."""
+    now = now or timezone.now()
+    ids = [job.id for job in created]
+    for job in jobs_waiting():
+        if job.id in ids or (job.status == JobStatus.PENDING and not _send_due(job, now)):
+            continue
+        ids.append(job.id)
+    return ids
 
 
 def jobs_send_waiting(*, created: list[Job]) -> list[int]:
-    """Send the jobs the schedules created, and the jobs no worker holds: pending jobs waiting
-    longer than a lease (their message was lost: the broker was down when they were created)
-    and running jobs whose lease ran out (their worker died without the broker redelivering
-    its message). A job sent twice is claimed once; the other task does nothing."""
-    stale_before = timezone.now() - lease_length()
-    ids = [job.id for job in created]
-    for job in jobs_waiting():
-        if job.id in ids or (job.status == JobStatus.PENDING and job.created_at > stale_before):
-            continue
-        ids.append(job.id)
+    """Send the jobs `jobs_to_send` names. A job sent twice is claimed once; the other task
+    does nothing."""
+    ids = jobs_to_send(created=created)
     for job_id in ids:
         job_send(job_id=job_id)
     return ids
@@ -250,9 +291,9 @@ def jobs_send_waiting(*, created: list[Job]) -> list[int]:
 
 def job_take(*, job_id: int, worker: str | None = None) -> tuple[Job | None, float | None]:
     """Claim and run the job, if it waits: the Celery task's work. Returns the job as it ended
-    (None when it is gone or not claimed) and, when a live worker holds the job, the seconds
-    after which to ask again (that worker may have just died: a redelivered message comes
-    before its lease runs out).
+    (None when it is gone or not claimed) and, when a live lease holds the job, the seconds
+    after which it runs out (the task asks again then only for a redelivered message: its
+    worker may have just died).
 
     Losing the claim is normal: the same job may be sent twice (by `job_start` and a sweep),
     and two tasks race for it like two embedded workers. One conditional update wins.

@@ -16,9 +16,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+
+from patronsync.jobs.models import Job
+from patronsync.jobs.services import job_create
+from patronsync.jobs.tasks import run_job_task
+from patronsync.jobs.worker import job_sent_record, jobs_to_send
 
 from .crashlab import ROOT, WAIT_SECONDS, LabDatabase, wait_for
 from .test_worker import JobStarter, drop_users, ended, job_start_in
@@ -140,8 +147,8 @@ def test_a_job_started_through_job_start_runs_on_a_celery_worker(lab, broker, tm
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_two_celery_workers_sent_the_same_job_twice_run_it_once(lab, broker, tmp_path):
     """RACE_TRIES times: `job_start` sends the job, and it is sent again at once; two workers
-    take a message each, one claim wins, the other task does nothing (it asks again once the
-    winner's lease would run out, and then finds the job ended)."""
+    take a message each, one claim wins, the other task does nothing: it finds the job held
+    by a live worker, or ended, and returns without asking again."""
     lab.reset()
     with workers(lab, broker, tmp_path, PATRONSYNC_JOB_LEASE_SECONDS="3") as running:
         running.celery("one")
@@ -215,3 +222,63 @@ def test_a_periodic_task_made_twice_is_made_once(lab):
     count = lab.rows("SELECT COUNT(*) AS n FROM django_celery_beat_periodictask WHERE task = %s",
                      ["patronsync.jobs.fire_schedules"])  # fmt: skip
     assert count[0]["n"] == 1
+
+
+# The task and the sweep in this process, on the test database (no broker needed).
+
+
+def held(job: Job) -> Job:
+    """`job` as a live worker holds it: running, with a lease that has not run out."""
+    Job.objects.filter(pk=job.pk).update(
+        status="running", worker="other-host:1", lease_until=timezone.now() + timedelta(minutes=5)
+    )
+    return Job.objects.get(pk=job.pk)
+
+
+@pytest.mark.django_db
+def test_a_duplicate_message_for_a_job_a_live_worker_holds_does_nothing(profile):
+    """No retry, no second run: the message is done (before, it came back every lease period
+    until the job ended)."""
+    job = held(job_create(profile=profile, kind="synchronize"))
+    result = run_job_task.apply(args=(job.pk,))
+    assert result.successful()
+    assert result.result == "held by another worker"
+    after = Job.objects.get(pk=job.pk)
+    assert (after.status, after.worker, after.attempts) == ("running", "other-host:1", 0)
+
+
+@pytest.mark.django_db
+def test_a_message_for_an_ended_job_does_nothing(profile):
+    job = job_create(profile=profile, kind="synchronize")
+    Job.objects.filter(pk=job.pk).update(status="completed")
+    result = run_job_task.apply(args=(job.pk,))
+    assert (result.successful(), result.result) == (True, "not claimed")
+
+
+@pytest.mark.django_db
+def test_the_sweep_sends_a_pending_job_again_only_when_its_send_was_not_recorded(profile):
+    """Ten minutes after it was created, a job whose message waits behind busy workers is not
+    sent again; a job whose send failed (none recorded) is, and so is one sent an hour ago."""
+    waiting = job_create(profile=profile, kind="synchronize")
+    job_sent_record(job_id=waiting.pk)
+    later = timezone.now() + timedelta(minutes=10)
+    assert jobs_to_send(created=[], now=later) == []
+    Job.objects.filter(pk=waiting.pk).update(checkpoint={})  # its send failed
+    assert jobs_to_send(created=[], now=later) == [waiting.pk]
+    job_sent_record(job_id=waiting.pk)
+    assert jobs_to_send(created=[], now=timezone.now() + timedelta(minutes=61)) == [waiting.pk]
+    # A running job whose lease ran out is sent, its worker is gone; a held one is not.
+    Job.objects.filter(pk=waiting.pk).update(
+        status="running", lease_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert jobs_to_send(created=[], now=later) == [waiting.pk]
+    held(waiting)
+    assert jobs_to_send(created=[], now=later) == []
+
+
+@pytest.mark.django_db
+def test_a_send_recorded_once_the_job_was_claimed_leaves_its_checkpoint(profile):
+    job = held(job_create(profile=profile, kind="synchronize"))
+    Job.objects.filter(pk=job.pk).update(checkpoint={"file": "abc", "position": 4})
+    job_sent_record(job_id=job.pk)
+    assert Job.objects.get(pk=job.pk).checkpoint == {"file": "abc", "position": 4}
