@@ -581,6 +581,10 @@ def main() -> None:
     print(f"{'database':<10} {'jobs':<22} {'workers':<11} {'wall':>7} {'busy':>7} {'users/s':>9} "
           f"{'job run':>8}  checks")  # fmt: skip
     for database, title, label, wall, busy, rate, run, ok in rows:
+        if wall != wall:  # NaN: the run failed, its error is printed above
+            print(f"{database:<10} {title:<22} {label:<11} {'-':>7} {'-':>7} {'-':>9} {'-':>8}"
+                  "  FAILED")  # fmt: skip
+            continue
         print(f"{database:<10} {title:<22} {label:<11} {wall:>6.1f}s {busy:>6.1f}s {rate:>9,.0f} "
               f"{run:>7.1f}s  {'ok' if ok else 'FAILED'}")  # fmt: skip
 
