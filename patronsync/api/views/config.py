@@ -230,6 +230,8 @@ class ConnectionViewSet(ApiViewSet):
                 OpenApiTypes.STR, description="ssh-ed25519 AAAA... patronsync-CODE-NAME"
             ),
             (404, "application/json"): ErrorSerializer,
+            # With `?format=txt` (or Accept: text/plain) the error comes as text too.
+            (404, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="The error"),
         },
     )
     @action(

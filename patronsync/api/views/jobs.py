@@ -102,7 +102,8 @@ class JobViewSet(ApiViewSet):
         "next run, soonest first. `history`: the latest jobs that ended (`history`, 20 by "
         "default, at most 200).",
         parameters=[JobsMonitorFilterSerializer],
-        responses=JobsMonitorSerializer,
+        # 400: a `history` out of its bounds, naming it.
+        responses={200: JobsMonitorSerializer, 400: OpenApiTypes.OBJECT},
     )
     @action(detail=False, methods=["get"])
     def monitor(self, request: Request) -> Response:
