@@ -87,6 +87,15 @@ class ApiViewSet(viewsets.GenericViewSet):
     def visible_institutions(self) -> QuerySet[Institution]:
         return self.caller.institutions(Action.VIEW)
 
+    def visible_rows(self, model: type[Model]) -> QuerySet[Any]:
+        """The rows of a per-institution `model` the caller may see, narrowed to one
+        institution by `?institution=CODE`."""
+        rows = model._default_manager.filter(
+            institution__in=self.visible_institutions()
+        ).select_related("institution")
+        code = self.request.query_params.get("institution")
+        return rows.filter(institution__code=code) if code else rows
+
     def institution_for_create(self, code: str | None) -> Institution:
         """The institution a new object goes to: the one named, else the caller's only one."""
         allowed = self.caller.institutions(Action.CONFIGURE)

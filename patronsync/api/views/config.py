@@ -110,11 +110,7 @@ class AllowedConnectionViewSet(ApiViewSet):
     queryset = AllowedConnection.objects.none()
 
     def get_queryset(self) -> QuerySet[AllowedConnection]:
-        rows = AllowedConnection.objects.filter(
-            institution__in=self.visible_institutions()
-        ).select_related("institution")
-        code = self.request.query_params.get("institution")
-        return rows.filter(institution__code=code) if code else rows
+        return self.visible_rows(AllowedConnection)
 
     def list(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), AllowedConnectionSerializer)
@@ -178,11 +174,7 @@ class ConnectionViewSet(ApiViewSet):
     queryset = Connection.objects.none()
 
     def get_queryset(self) -> QuerySet[Connection]:
-        connections = Connection.objects.filter(
-            institution__in=self.visible_institutions()
-        ).select_related("institution")
-        code = self.request.query_params.get("institution")
-        return connections.filter(institution__code=code) if code else connections
+        return self.visible_rows(Connection)
 
     def list(self, request: Request) -> Response:
         return self.paginated(self.get_queryset(), ConnectionSerializer)
