@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "patronsync.web",
     "patronsync.core",
     "patronsync.accounts",
     "patronsync.patrons",
@@ -211,7 +212,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
 
 # Staff logins are throttled by django-axes: after LOGIN_FAILURE_LIMIT wrong passwords for one
 # account, or from one address, that account or address is refused (429) until

@@ -10,8 +10,9 @@ from django.http import HttpRequest
 
 from patronsync.core.models import Institution
 
+from .choices import Action, StaffRole
 from .selectors import institutions_for_staff
-from .services import staff_can
+from .services import staff_can, staff_role
 
 
 class InstitutionRoleMixin(LoginRequiredMixin):
@@ -44,4 +45,29 @@ class InstitutionRoleMixin(LoginRequiredMixin):
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         context["institution"] = self.institution
         context["visible_institutions"] = self.visible_institutions
+        user = self.request.user
+        role = staff_role(user=user, institution=self.institution)  # type: ignore[arg-type]
+        context["role_label"] = StaffRole(role).label if role else ""
+        context["can_configure"] = self.may(Action.CONFIGURE)
+        context["can_edit_users"] = self.may(Action.EDIT_USERS)
         return context
+
+    def may(self, action: str) -> bool:
+        """Whether the account's role in the current institution allows `action`."""
+        return staff_can(
+            user=self.request.user,  # type: ignore[arg-type]
+            institution=self.institution,
+            action=action,
+        )
+
+
+class ConfigureRequiredMixin(InstitutionRoleMixin):
+    """Pages and actions that change configuration or run jobs: General System Administrator."""
+
+    required_action = Action.CONFIGURE
+
+
+class EditUsersRequiredMixin(InstitutionRoleMixin):
+    """Pages and actions that change users: User Manager or General System Administrator."""
+
+    required_action = Action.EDIT_USERS

@@ -1,0 +1,1 @@
+"""The pages' shell: login, the menu, error pages, shared page helpers and the vendored assets."""
