@@ -24,3 +24,21 @@ def system_actor():
     from patronsync.patrons.services import Actor
 
     return Actor.system("tests")
+
+
+@pytest.fixture
+def staff(db):
+    """A maker of staff accounts for page tests: `staff(institution, "GSA")` (or a StaffRole),
+    one new account per call; `staff(None)` makes an account with no membership anywhere."""
+    import itertools
+
+    from patronsync.accounts.services import staff_create
+
+    numbers = itertools.count(1)
+
+    def make(institution, role=None, *, username=None):
+        name = username or f"staff{next(numbers)}"
+        memberships = {institution: role} if institution is not None and role else {}
+        return staff_create(username=name, password="a long password 1", memberships=memberships)
+
+    return make
