@@ -116,9 +116,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before rest_framework: its templates override the browsable API's branding.
+    "patronsync.web",
     "rest_framework",
     "drf_spectacular",
-    "patronsync.web",
     "patronsync.core",
     "patronsync.accounts",
     "patronsync.patrons",

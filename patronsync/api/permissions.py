@@ -69,10 +69,14 @@ class HasInstitutionRole(BasePermission):
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         caller = caller_of(request)
-        if caller is None:
+        institution_id = getattr(obj, "institution_id", None)
+        if caller is None or institution_id is None:
+            # Not a stored row: the browsable API asks about a result it rendered (a connection
+            # test's findings) to decide whether to show a form. The row the result came from
+            # was checked when the view fetched it; a result alone grants nothing.
             return False
         return caller.can(
-            institution_id=obj.institution_id,
+            institution_id=institution_id,
             action=required_action(request, view),
             scope=required_scope(request, view),
         )
