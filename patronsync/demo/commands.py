@@ -21,6 +21,10 @@ def quickstart(args: argparse.Namespace) -> int:
     for line in lines:
         console.print(line)
     print_report(job_report(job=job), console)
+    console.print(
+        "Web pages: run `patronsync serve` and log in at http://127.0.0.1:8000/login/ with the "
+        "admin account (Configuration > External Systems has the profile and its connection)."
+    )
     return 0 if job.status in ("completed", "completed_with_errors") else 1
 
 
