@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +31,14 @@ from patronsync.connections.services import (
     connection_update,
 )
 from patronsync.core.choices import CodeTableName
-from patronsync.core.exceptions import ConfigurationError
+from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.models import Institution
 from patronsync.core.selectors import code_table_codes
 from patronsync.core.services import code_table_entry_declare, model_assign
 
 from .choices import PRIMARY_ID_MATCH, XSD_VERSION_2, RecordType, Schedule, UnmatchedAction
 from .models import IntegrationProfile
-from .schedules import ScheduleError, schedule_validate
+from .schedules import ScheduleError, schedule_description, schedule_next_runs, schedule_validate
 
 CONNECTION_KEYS = {
     "name": "name",
@@ -281,6 +283,67 @@ def profile_update(
         _schedule_stamp(profile, before)
         profile.save()
     return profile
+
+
+class ProfileInUse(PatronsyncError):
+    """The profile has a job pending or running: it cannot be deleted now."""
+
+
+# A job's statuses while a worker holds it or is about to (jobs.choices.ACTIVE_STATUSES); the
+# profiles app reads its jobs through the reverse relation only, as it may not import jobs.
+_ACTIVE_JOB_STATUSES = ("pending", "running")
+
+
+@transaction.atomic
+def profile_delete(*, profile: IntegrationProfile) -> None:
+    """Delete a profile with its jobs, their reports and its ledger of received files.
+
+    Refused (ProfileInUse) while one of its jobs is pending or running: the worker would lose
+    its job mid-run. The users it loaded stay; their external ID still names its code, so a new
+    profile with the same code takes them back. The profile row is locked first so that a job
+    created meanwhile waits for the delete (and then finds no profile).
+    """
+    locked = IntegrationProfile.objects.select_for_update().filter(pk=profile.pk).first()
+    if locked is None:
+        return
+    busy = locked.jobs.filter(status__in=_ACTIVE_JOB_STATUSES).first()  # type: ignore[attr-defined]
+    if busy is not None:
+        raise ProfileInUse(
+            f"Profile {locked.code} cannot be deleted while its job {busy.title} (Process ID "
+            f"{busy.process_id}) is {busy.status}; wait for it to end or cancel it first."
+        )
+    locked.delete()
+
+
+@dataclass(frozen=True)
+class SchedulePreview:
+    """A section's schedule as a page shows it: in plain words, its next runs in the
+    institution's time zone, or why it cannot run (`error`, for the schedule or cron field)."""
+
+    description: str
+    next_runs: tuple[datetime, ...] = ()
+    error: str = ""
+    error_field: str = ""
+
+
+def schedule_preview(
+    *, schedule: str, cron: str, time_zone: str, after: datetime | None = None, count: int = 3
+) -> SchedulePreview:
+    """When a schedule (one of Alma's slots, or CRON with `cron`) runs next, for the wizard's
+    live preview and the profile page; `after` defaults to now."""
+    try:
+        schedule_validate(schedule=schedule, cron=cron)
+    except ScheduleError as exc:
+        return SchedulePreview(description="", error=exc.message, error_field=exc.field)
+    runs = schedule_next_runs(
+        schedule=schedule,
+        cron=cron,
+        time_zone=time_zone,
+        after=after or timezone.now(),
+        count=count,
+    )
+    description = schedule_description(schedule=schedule, cron=cron)
+    return SchedulePreview(description=description, next_runs=tuple(runs))
 
 
 @transaction.atomic
