@@ -330,6 +330,11 @@ PATRONSYNC_LOCAL_ROOTS = env("LOCAL_ROOTS") or ""
 # missed slot fires, once, and not when it is older than this. See docs/scheduling.md.
 PATRONSYNC_SCHEDULE_GRACE_MINUTES = env_int("SCHEDULE_GRACE_MINUTES", 60)
 
+# The engine: users per batch (one transaction and one checkpoint each), and whether files are
+# read in a second process. Read here so that a bad value stops every command in one line.
+PATRONSYNC_BATCH_SIZE = env_int("BATCH_SIZE", 2000)
+PATRONSYNC_READ_AHEAD = env_bool("READ_AHEAD", True)
+
 # Institutions still in implementation (comma-separated codes, `*` for all, empty for none):
 # their S/FTP definitions reach only the servers of their Allowed S/FTP Connections. Unset:
 # `*`, a new installation is in implementation, as Alma before Go Live.

@@ -27,6 +27,7 @@ from pathlib import Path
 from queue import Empty, Full
 from typing import Any
 
+from django.conf import settings
 from django.db import reset_queries
 
 from patronsync.almaxml import Limits, Problem, RawUser, iter_raw_users
@@ -52,13 +53,13 @@ class JobCancelled(PatronsyncError):
     """Someone asked for the running job to stop; it stops after the batch it committed."""
 
 
-BATCH_SIZE = int(os.environ.get("PATRONSYNC_BATCH_SIZE", "2000"))
+BATCH_SIZE: int = settings.PATRONSYNC_BATCH_SIZE
 # Users written between two refreshes of the planner's statistics (PostgreSQL).
 ANALYZE_EVERY = 100_000
 WRITTEN_OUTCOMES = (RecordOutcome.CREATED, RecordOutcome.UPDATED)
 ZIP_LIMITS = Limits(max_xml_entries=50, max_total_bytes=4 * 1024**3)  # Alma's limits
 # Whether files are read in a second process (off: read in the job's own process).
-READ_AHEAD = os.environ.get("PATRONSYNC_READ_AHEAD", "true").lower() not in {"0", "false", "no"}
+READ_AHEAD: bool = settings.PATRONSYNC_READ_AHEAD
 
 
 def _plain_decoder(codes: CodeTables, skip: int) -> Callable[[Any], Any]:
@@ -96,11 +97,15 @@ def _read_file(ctx: RunContext, path: Path, name: str, skip: int) -> Iterator[An
                 match_value(raw, ctx.match_type)
             yield ("batch", (batch, None))
             continue
-        # An Import creates users from their checked data: the rest of each user stays here.
+        # An Import creates users from their checked data: the rest of each user stays here,
+        # but for the bytes of a user its rules refuse, which the job keeps for "Run again".
         results = []
         for raw in batch:
-            results.append(raw.decoded or parse_record(raw, ctx.codes, with_hash=False))
-            raw.raw, raw.decoded = b"", None
+            result = raw.decoded or parse_record(raw, ctx.codes, with_hash=False)
+            results.append(result)
+            raw.decoded = None
+            if result.data is not None:
+                raw.raw = b""
         yield ("batch", (batch, results))
     yield ("end", reader.problems)
 
