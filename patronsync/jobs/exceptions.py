@@ -24,3 +24,7 @@ class JobNotHeld(PatronsyncError):
 class JobTakenOver(PatronsyncError):
     """The job is no longer this worker's: its lease ran out and another worker took it over,
     or it was cancelled meanwhile. The worker stops without writing anything more."""
+
+
+class JobNotRerunnable(PatronsyncError):
+    """The job cannot be run again: it has not ended, or no rejected user of it kept its XML."""

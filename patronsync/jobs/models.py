@@ -63,6 +63,11 @@ class Job(models.Model):
     scheduled_for = models.DateTimeField(null=True, blank=True)
     # How many users the job's files hold, once counted: the total of its progress.
     users_expected = models.PositiveIntegerField(null=True, blank=True)
+    # "Run again": this job loads the users that job rejected, from their kept XML, instead of
+    # taking files from the server (`jobs.rerun`).
+    rerun_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -135,6 +140,9 @@ class JobRecord(models.Model):
     reason_code = models.CharField(max_length=40, blank=True)
     reason = models.TextField(blank=True)
     changes = models.JSONField(default=dict, blank=True)
+    # A rejected user's <user> element as the feed gave it (UTF-8 bytes), so that "Run again"
+    # can load it once the cause is fixed, whatever became of the file on the server.
+    raw_xml = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "id"]

@@ -69,6 +69,7 @@ from .leases import (
 )
 from .models import Job, JobRecord, ReceivedFile
 from .modes import mode_of
+from .rerun import job_rejected_count_without_xml, rerun_feed_write
 
 if TYPE_CHECKING:
     from patronsync.loader.batch import Outcome
@@ -91,8 +92,15 @@ COUNTER_OF_OUTCOME: dict[str, str] = {
 }
 RECORD_COLUMNS = (
     "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
-    "outcome", "reason_code", "reason", "changes",
+    "outcome", "reason_code", "reason", "changes", "raw_xml",
 )  # fmt: skip
+
+
+def _kept_xml(outcome: Outcome) -> bytes | None:
+    """A rejected user's element bytes, kept on its record for "Run again" (`jobs.rerun`)."""
+    if outcome.outcome != RecordOutcome.REJECTED or not outcome.raw.raw:
+        return None
+    return outcome.raw.raw
 
 
 def log_appended(line: str) -> Any:
@@ -438,7 +446,7 @@ class JobRunner:
                  o.raw.position.line,
                  o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
                  o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
-                 o.reason, o.changes)
+                 o.reason, o.changes, _kept_xml(o))
                 for o in outcomes
                 if o.outcome != RecordOutcome.UNCHANGED
             ],
@@ -562,6 +570,8 @@ class JobRunner:
         20 zips a run) the first ones by name are taken and the rest wait for the next run.
         The report names the files that wait, and why.
         """
+        if self.job.parameters.get("rerun_of"):
+            return self._take_rejected(ctx)
         connection = self._connection()
         folder = str(self.job.parameters["input_path"])
         where = folder or "(home folder)"
@@ -615,6 +625,53 @@ class JobRunner:
                     waiting, code="LEFT_FOR_NEXT_RUN", message=f"over {why}; left for the next run"
                 )
         return had_problems
+
+    def _take_rejected(self, ctx: RunContext) -> bool:
+        """Run again: load the users the first job rejected, from the XML kept on its records,
+        as this job's one file (`jobs.rerun`); no file is taken from the server. True if the
+        load had problems, or some of those users kept no XML to load."""
+        source = self.job.rerun_of
+        if source is None:
+            raise ConfigurationError(
+                f"Job {self.job.parameters['rerun_of']}, whose rejected users this job loads "
+                "again, no longer exists"
+            )
+        missing = job_rejected_count_without_xml(job=source)
+        if missing:
+            self.logger.warning(
+                "%s of the users job %s rejected kept no XML (an Import keeps it only for the "
+                "users its rules refuse): they are not loaded again",
+                missing,
+                source.process_id,
+            )
+        with tempfile.TemporaryDirectory(prefix="patronsync-") as workdir:
+            feed = rerun_feed_write(source=source, folder=Path(workdir))
+            self.logger.info(
+                "Running again the %s rejected users of job %s (Process ID %s)",
+                feed.users,
+                source.id,
+                source.process_id,
+            )
+            checkpoint = self.job.checkpoint
+            resumed = checkpoint.get("file") == feed.sha256
+            skip = int(checkpoint.get("position", 0)) if resumed else 0
+            self._hold(users_expected=F("total_records_processed") - skip + feed.users)
+            if skip:
+                self.logger.info("%s: resuming after user %s", feed.name, skip)
+            else:
+                ctx.touched = TouchedUsers()
+            users, problems = load_file(ctx, feed.path, feed.name, feed.sha256, skip, self.progress)
+            entry: dict[str, Any] = {
+                "name": feed.name,
+                "size": feed.path.stat().st_size,
+                "sha256": feed.sha256,
+                "users": users,
+                "problems": problems,
+                "rerun_of": {"job_id": source.id, "process_id": source.process_id},
+            }
+        self.logger.info("%s: %s users read, %s file problems", feed.name, users, len(problems))
+        self._add_file(entry)
+        return bool(problems) or bool(missing)
 
     def _add_waiting(self, files: list[RemoteFile], *, code: str, message: str) -> None:
         """Entries in the report for files not taken this run, with one problem each."""

@@ -23,10 +23,16 @@ from django.utils import timezone
 from patronsync.loader.pipeline import Progress
 from patronsync.profiles.models import IntegrationProfile
 
-from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger
-from .exceptions import JobAlreadyRunning, JobNotCancellable, JobNotHeld, SectionNotActive
+from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger, RecordOutcome
+from .exceptions import (
+    JobAlreadyRunning,
+    JobNotCancellable,
+    JobNotHeld,
+    JobNotRerunnable,
+    SectionNotActive,
+)
 from .hooks import job_end_hooks_run
-from .models import Job
+from .models import Job, JobRecord
 from .modes import mode_of
 from .runner import job_cancel_abandoned, job_run, log_appended, log_line
 
@@ -34,10 +40,12 @@ __all__ = [
     "JobAlreadyRunning",
     "JobNotCancellable",
     "JobNotHeld",
+    "JobNotRerunnable",
     "SectionNotActive",
     "job_approve",
     "job_cancel",
     "job_create",
+    "job_rerun",
     "job_start",
     "profile_run",
 ]
@@ -62,6 +70,7 @@ def job_create(
     dry_run: bool = False,
     trigger: str = JobTrigger.MANUAL,
     scheduled_for: datetime | None = None,
+    rerun_of: Job | None = None,
 ) -> Job:
     """Create a pending job, or hand back the profile's running job whose lease ran out (its
     worker died) for the caller's runner to claim and resume.
@@ -69,6 +78,8 @@ def job_create(
     `scheduled_for` is the slot a schedule fires the job for (`jobs.scheduler`): one job per
     profile, kind and slot, so a second scheduler firing the same slot gets JobAlreadyRunning
     too. A scheduled job never takes over another job: the next worker resumes that one.
+    `rerun_of` makes the job a "Run again" of that job (`jobs.rerun`): it loads the users that
+    job rejected instead of taking files from the server.
 
     Raises SectionNotActive when the profile's section for `kind` is not active, as in Alma,
     and JobAlreadyRunning when a job of the profile is pending (it waits for its worker: it is
@@ -84,11 +95,18 @@ def job_create(
         )
     active = Job.objects.filter(profile=profile, status__in=ACTIVE_STATUSES).first()
     if active is not None:
-        resumable = active.kind == kind and active.dry_run == dry_run and scheduled_for is None
+        resumable = (
+            active.kind == kind
+            and active.dry_run == dry_run
+            and scheduled_for is None
+            and active.rerun_of_id == (rerun_of.pk if rerun_of is not None else None)
+        )
         if resumable and active.lease_expired:
             return active  # its runner takes it over and logs the resumption
         raise JobAlreadyRunning(_busy(active))
     parameters = mode.parameters(profile, dry_run=dry_run)
+    if rerun_of is not None:
+        parameters["rerun_of"] = rerun_of.process_id  # the report says which job it runs again
     try:
         with transaction.atomic():
             return Job.objects.create(
@@ -100,6 +118,7 @@ def job_create(
                 process_id=_process_id(),
                 parameters=parameters,
                 scheduled_for=scheduled_for,
+                rerun_of=rerun_of,
             )
     except IntegrityError:
         raise JobAlreadyRunning(f"A job of profile {profile.code} is already running") from None
@@ -142,7 +161,12 @@ JOB_STATUS_HELD = "held"
 
 
 def job_start(
-    *, profile: IntegrationProfile, kind: str, dry_run: bool = False, trigger: str = JobTrigger.API
+    *,
+    profile: IntegrationProfile,
+    kind: str,
+    dry_run: bool = False,
+    trigger: str = JobTrigger.API,
+    rerun_of: Job | None = None,
 ) -> Job:
     """Create a job of `profile` for a worker to run, and return it pending (for the API).
 
@@ -152,7 +176,9 @@ def job_start(
     A job whose worker died is returned as it is (and sent again): the next worker resumes it.
     Raises SectionNotActive and JobAlreadyRunning like `job_create`.
     """
-    job = job_create(profile=profile, kind=kind, dry_run=dry_run, trigger=trigger)
+    job = job_create(
+        profile=profile, kind=kind, dry_run=dry_run, trigger=trigger, rerun_of=rerun_of
+    )
     if settings.PATRONSYNC_BROKER_URL:
         # Here, not at the top: the worker module fires schedules, which create jobs here.
         from .worker import job_send
@@ -211,3 +237,26 @@ def job_approve(*, job: Job, actor: str) -> Job:
         raise JobNotHeld("job is not held")
     logger.info("job %s: approved by %s", job.id, actor)
     return job
+
+
+def job_rerun(*, job: Job, trigger: str = JobTrigger.MANUAL) -> Job:
+    """Run again: start a job of `job`'s profile and kind (and dry run, if it was one) that
+    loads exactly the users `job` rejected, from the XML kept on their records (`jobs.rerun`),
+    with the profile's settings as they are now. It is linked to `job` (`rerun_of`), and is
+    left pending for a worker, as `job_start` leaves any job.
+
+    Raises JobNotRerunnable when `job` has not ended or none of its rejected users kept its
+    XML, and SectionNotActive or JobAlreadyRunning like `job_create`.
+    """
+    if job.status in ACTIVE_STATUSES:
+        raise JobNotRerunnable(f"job {job.process_id} is {job.status}; run it again once it ends")
+    kept = JobRecord.objects.filter(
+        job=job, outcome=RecordOutcome.REJECTED, raw_xml__isnull=False
+    ).exists()
+    if not kept:
+        raise JobNotRerunnable(f"job {job.process_id} has no rejected users to load again")
+    rerun = job_start(
+        profile=job.profile, kind=job.kind, dry_run=job.dry_run, trigger=trigger, rerun_of=job
+    )
+    logger.info("job %s: runs again the rejected users of job %s", rerun.id, job.id)
+    return rerun
