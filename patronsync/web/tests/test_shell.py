@@ -106,7 +106,7 @@ def test_the_menu_shows_the_pages_and_the_configuration_entries(client, admin_ac
     assert ">Users</a>" in page
     assert ">Monitor Jobs</a>" in page
     assert "<summary>Configuration</summary>" in page
-    assert "General › External Systems" in page
+    assert "General \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} External Systems" in page
     assert "User Management" in page
     for entry, url in [
         ("Allowed S/FTP connections", "connections:allowed-list"),
@@ -213,6 +213,6 @@ def test_the_base_page_loads_the_shell_and_sends_the_csrf_token_with_htmx(client
 
     assert '<link rel="stylesheet" href="/static/patronsync/vendor/pico.min.css">' in page
     assert '<script src="/static/patronsync/vendor/htmx.min.js" defer></script>' in page
-    assert "hx-headers='{\"X-CSRFToken\": \"" in page
+    assert 'hx-headers=\'{"X-CSRFToken": "' in page
     assert '<a class="skip-link" href="#main">' in page
     assert '<main id="main"' in page
