@@ -38,3 +38,11 @@ def connection_get(*, institution: Institution, name: str) -> Connection:
             f"its connections: {names or 'none'}"
         )
     return connection
+
+
+def connection_list_on_host(*, institution: Institution, host: str) -> QuerySet[Connection]:
+    """The institution's remote definitions whose server is `host` (compared normalized): those
+    a row of the Allowed S/FTP Connections lets through."""
+    normal = host_normalize(host)
+    rows = connection_list(institution=institution).exclude(transport="local")
+    return rows.filter(server__iexact=normal) | rows.filter(server__iexact=f"{normal}.")

@@ -25,6 +25,7 @@ from patronsync.core.services import model_assign
 
 from .allowed import host_normalize, server_not_allowed
 from .choices import TransportType
+from .hostkeys import host_key_probe, same_fingerprint
 from .keys import ssh_keypair_new
 from .models import AllowedConnection, Connection
 from .transports import TransportError, transport_for
@@ -277,3 +278,24 @@ def connection_test(*, connection: Connection) -> ConnectionTestResult:
     connection.refresh_from_db(fields=["host_key_fingerprint", "host_key_pinned_at"])
     result.fingerprint = connection.host_key_fingerprint
     return result
+
+
+# A test that failed this way reached no server, or one whose key says nothing more.
+_UNREACHED = {"dns", "refused", "timeout", "not_allowed", "configuration"}
+
+
+def connection_host_key_offer(*, connection: Connection, result: ConnectionTestResult) -> str:
+    """The server key the test's page offers to trust, or "": after a failed test of a remote
+    definition that has no pinned key yet, or whose server showed another key than the pinned
+    one, the fingerprint the server shows now, for staff to compare with the one its
+    administrator gives. Only the SSH or TLS handshake is sent (`host_key_probe`)."""
+    if result.ok or not connection.is_remote or result.kind in _UNREACHED:
+        return ""
+    if connection.host_key_fingerprint and result.kind != "host_key":
+        return ""
+    try:
+        found = host_key_probe(connection=connection)
+    except PatronsyncError:
+        return ""
+    pinned = connection.host_key_fingerprint
+    return "" if pinned and same_fingerprint(pinned, found) else found
