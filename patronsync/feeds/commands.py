@@ -31,6 +31,14 @@ def register(subparsers: Any) -> None:
     sample.add_argument("--users-per-file", type=int, default=50_000, metavar="N")
     sample.set_defaults(func=sample_command, needs_django=False)
 
+    from patronsync.feeds.delivery_commands import register_tools
+
+    register_tools(commands)  # pack, diff, deliver
+
+    from patronsync.feeds.convert.commands import convert_register
+
+    convert_register(commands)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``feed ...`` on its own (``python -m patronsync.feeds.commands feed validate X``)."""

@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from patronsync.connections.models import Connection
 
 HANDLED_SUFFIX = ".handled"
+# An upload is written under `.NAME.part` and renamed to NAME once whole: hidden, and not a
+# `*.zip`, so no listing (patronsync's, Alma's) takes a file still arriving.
+UPLOAD_PART_SUFFIX = ".part"
+
+
+def upload_part_name(name: str) -> str:
+    """The name an upload of `name` has until it is whole: `.NAME.part`."""
+    return f".{name}{UPLOAD_PART_SUFFIX}"
+
 
 # Settings, read when used (tests change them); see docs/transports.md.
 RETRIES_SETTING = "PATRONSYNC_TRANSPORT_RETRIES"  # attempts of an operation, the first included
@@ -334,6 +343,17 @@ class Transport:
         """Check the connection and say what was found; raise ConfigurationError if it fails."""
         raise NotImplementedError
 
+    def upload(self, folder: str, name: str, source: Path) -> RemoteFile:
+        """Put the local file `source` into `folder` as `name`, atomically: it is written as
+        `.NAME.part` (`upload_part_name`), its size on the server checked against the local
+        one, then renamed to `name`, replacing a file of that name. A listing never shows a
+        file that is still arriving, and an upload that fails leaves at most the `.part`."""
+        raise NotImplementedError
+
+    def rename(self, folder: str, name: str, new_name: str) -> None:
+        """Rename the file `name` of `folder` to `new_name`, replacing a file of that name."""
+        raise NotImplementedError
+
     def probe_fingerprint(self) -> str:
         """The fingerprint of the key (or certificate) the server shows now, unchecked."""
         raise TransportError.of(
@@ -438,6 +458,20 @@ class RemoteTransport(Transport):
             Path(part).unlink(missing_ok=True)
             raise
         return Path(part).rename(workdir / name)
+
+    def upload_size_refused(self, name: str, *, landed: int | None, size: int) -> TransportError:
+        """The error of an upload whose copy on the server is not the local file's size
+        (transient: the next attempt uploads it again)."""
+        came = f"{landed:,}" if landed is not None else "an unknown number of"
+        return TransportError.of(
+            self.connection,
+            kind=ErrorKind.SIZE,
+            plain=(
+                f"{name} came to {came} bytes on the server where the local file has {size:,}; "
+                "it was not put in place"
+            ),
+            transient=True,
+        )
 
     def size_checked(self, folder: str, name: str, path: Path, expected: int | None) -> Path:
         """`path` when its size is the listing's; otherwise it is deleted and a transient

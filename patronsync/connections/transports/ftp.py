@@ -37,6 +37,7 @@ from .base import (
     path_inside,
     server_label,
     transport_timeout,
+    upload_part_name,
 )
 
 if TYPE_CHECKING:
@@ -321,6 +322,68 @@ class FtpTransport(RemoteTransport):
                 raise
 
         self._attempt(f"renaming {name} to {name}{HANDLED_SUFFIX}", rename)
+
+    def _size(self, name: str) -> int | None:
+        """SIZE of `name` in binary, None when the server has no such file."""
+        self.ftp.voidcmd("TYPE I")
+        try:
+            return self.ftp.size(name)
+        except ftplib.error_perm:
+            return None
+
+    def _replace(self, name: str, new_name: str) -> None:
+        """RNFR/RNTO in the current folder, replacing `new_name`: servers that refuse to
+        rename onto an existing file (IIS) have it deleted first."""
+        try:
+            self.ftp.rename(name, new_name)
+        except ftplib.error_perm:
+            if self._size(name) is None or self._size(new_name) is None:
+                raise
+            self.ftp.delete(new_name)
+            self.ftp.rename(name, new_name)
+
+    def _store(self, name: str, source: Path) -> None:
+        """STOR `name` in binary from `source`. A TLS error during the transfer is a dropped
+        connection, tried again like one (see `_retrieve`)."""
+        try:
+            with source.open("rb") as stream:
+                self.ftp.storbinary(f"STOR {name}", stream, blocksize=BLOCK_SIZE)
+        except ssl.SSLError as exc:
+            raise TransportError.of(
+                self.connection,
+                kind=ErrorKind.OTHER,
+                plain=f"the connection was dropped (uploading {name})",
+                server_says=str(exc.reason or exc),
+                transient=True,
+            ) from exc
+
+    def upload(self, folder: str, name: str, source: Path) -> RemoteFile:
+        file_name_checked(self.connection, name)
+        size = source.stat().st_size
+        part = upload_part_name(name)
+
+        def put() -> None:
+            self._folder(folder)
+            self._store(part, source)
+            landed = self._size(part)
+            if landed != size:
+                with contextlib.suppress(ftplib.Error):
+                    self.ftp.delete(part)
+                raise self.upload_size_refused(name, landed=landed, size=size)
+            self._replace(part, name)
+
+        self._attempt(f"uploading {name}", put)
+        return RemoteFile(name=name, size=size)
+
+    def rename(self, folder: str, name: str, new_name: str) -> None:
+        file_name_checked(self.connection, name)
+        file_name_checked(self.connection, new_name)
+
+        def move() -> None:
+            self._folder(folder)
+            self._replace(name, new_name)
+
+        self._attempt(f"renaming {name} to {new_name}", move)
 
     def _renamed_already(self, name: str) -> bool:
         self.ftp.voidcmd("TYPE I")

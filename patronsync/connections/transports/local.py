@@ -12,6 +12,7 @@ input path, `..` that climbs out, or a link that leads out of it is refused.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from patronsync.connections.roots import local_folder_problem, path_resolved
@@ -25,8 +26,10 @@ from .base import (
     Transport,
     TransportError,
     error_translated,
+    file_name_checked,
     navigation_refused,
     path_climbs_out,
+    upload_part_name,
 )
 
 
@@ -99,6 +102,42 @@ class LocalTransport(Transport):
                 raise error_translated(
                     exc, connection=self.connection, doing=f"renaming {name} to {name}.handled"
                 ) from None
+
+    def upload(self, folder: str, name: str, source: Path) -> RemoteFile:
+        file_name_checked(self.connection, name)
+        target = self._folder(folder)
+        part = target / upload_part_name(name)
+        size = source.stat().st_size
+        try:
+            shutil.copyfile(source, part)
+            landed = part.stat().st_size
+            if landed != size:
+                raise TransportError(
+                    f"Connection {self.connection.name}: {name} came to {landed:,} bytes in "
+                    f"{target} where {source} has {size:,}; it was not put in place",
+                    kind=ErrorKind.SIZE,
+                )
+            os.replace(part, target / name)  # a link of that name is replaced, not followed
+        except TRANSPORT_EXCEPTIONS as exc:
+            part.unlink(missing_ok=True)
+            raise error_translated(
+                exc, connection=self.connection, doing=f"copying {name} into {target}"
+            ) from None
+        except TransportError:
+            part.unlink(missing_ok=True)
+            raise
+        return RemoteFile(name=name, size=size)
+
+    def rename(self, folder: str, name: str, new_name: str) -> None:
+        file_name_checked(self.connection, name)
+        file_name_checked(self.connection, new_name)
+        target = self._folder(folder)
+        try:
+            os.replace(target / name, target / new_name)
+        except TRANSPORT_EXCEPTIONS as exc:
+            raise error_translated(
+                exc, connection=self.connection, doing=f"renaming {name} to {new_name}"
+            ) from None
 
     def test(self, folder: str = "") -> str:
         files = self.list(folder)

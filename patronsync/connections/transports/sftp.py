@@ -38,6 +38,7 @@ from .base import (
     path_inside,
     server_label,
     transport_timeout,
+    upload_part_name,
 )
 
 if TYPE_CHECKING:
@@ -249,6 +250,49 @@ class SftpTransport(RemoteTransport):
                 ) from exc
 
         self._attempt(f"renaming {name} to {name}{HANDLED_SUFFIX}", rename)
+
+    def _replace(self, source: str, target: str) -> None:
+        """Rename `source` to `target`, replacing it: atomically with OpenSSH's posix-rename;
+        on a server without it, the old `target` is removed first (for a moment there is no
+        file of that name, but never a partial one)."""
+        try:
+            self.sftp.posix_rename(source, target)
+            return
+        except OSError as exc:
+            if exc.errno is not None:  # no such file, permission denied: said as such
+                raise
+        with contextlib.suppress(FileNotFoundError):
+            self.sftp.remove(target)
+        self.sftp.rename(source, target)
+
+    def upload(self, folder: str, name: str, source: Path) -> RemoteFile:
+        file_name_checked(self.connection, name)
+        size = source.stat().st_size
+
+        def put() -> None:
+            real = self._folder(folder)
+            part = posixpath.join(real, upload_part_name(name))
+            with source.open("rb") as stream:
+                self.sftp.putfo(stream, part, file_size=size, confirm=False)
+            landed = self.sftp.stat(part).st_size
+            if landed != size:
+                with contextlib.suppress(OSError):
+                    self.sftp.remove(part)
+                raise self.upload_size_refused(name, landed=landed, size=size)
+            self._replace(part, posixpath.join(real, name))  # a link is replaced, not followed
+
+        self._attempt(f"uploading {name}", put)
+        return RemoteFile(name=name, size=size)
+
+    def rename(self, folder: str, name: str, new_name: str) -> None:
+        file_name_checked(self.connection, name)
+        file_name_checked(self.connection, new_name)
+
+        def move() -> None:
+            real = self._folder(folder)
+            self._replace(posixpath.join(real, name), posixpath.join(real, new_name))
+
+        self._attempt(f"renaming {name} to {new_name}", move)
 
     def _renamed_already(self, source: str, target: str) -> bool:
         try:
