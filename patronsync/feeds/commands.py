@@ -35,6 +35,10 @@ def register(subparsers: Any) -> None:
 
     register_tools(commands)  # pack, diff, deliver
 
+    from patronsync.feeds.convert.commands import convert_register
+
+    convert_register(commands)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``feed ...`` on its own (``python -m patronsync.feeds.commands feed validate X``)."""
