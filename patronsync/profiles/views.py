@@ -194,6 +194,9 @@ class ProfileStep2View(ProfileWizardMixin, TemplateView):
 
     def step_1(self) -> dict[str, Any] | None:
         data = self.draft().get("step1")
+        if not data and self.profile is not None:
+            # Editing: step 2 opened directly keeps the profile's own step 1.
+            data = profile_initial(self.profile)
         if not data:
             return None
         return step_1_values(data=data, institution=self.institution)
