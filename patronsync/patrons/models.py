@@ -66,6 +66,11 @@ class Patron(models.Model):
     researcher = models.TextField(blank=True)  # Esploro researcher data, kept as it came (XML)
     segments = models.JSONField(default=dict, blank=True)
     protection = models.JSONField(default=dict, blank=True)
+    # Search keys (`search.search_key` of the names and the preferred email), filled by the
+    # store's writer: staff find users by their prefix, without regard to case or accents.
+    last_name_key = models.CharField(max_length=MAX_LENGTH, blank=True, editable=False)
+    first_name_key = models.CharField(max_length=MAX_LENGTH, blank=True, editable=False)
+    email_key = models.CharField(max_length=MAX_LENGTH, blank=True, editable=False)
     content_hash = models.CharField(max_length=64, blank=True)
     raw_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -76,7 +81,26 @@ class Patron(models.Model):
         # No unique index on the primary ID itself: it is unique through its identifier row
         # (type `primary_id`), whose key is computed in Python (`identifier_key`), so SQLite and
         # PostgreSQL refuse the same values (a `lower()` of the database folds differently).
-        indexes = [models.Index(fields=["institution", "last_name", "first_name"])]
+        # The key indexes compare bytes (PostgreSQL's pattern operators; SQLite's BINARY), so a
+        # prefix search is an index range whatever the database's collation.
+        indexes = [
+            models.Index(fields=["institution", "last_name", "first_name"]),
+            models.Index(
+                fields=["institution", "last_name_key", "first_name_key"],
+                name="patron_last_name_key",
+                opclasses=["int8_ops", "varchar_pattern_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["institution", "first_name_key"],
+                name="patron_first_name_key",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+            models.Index(
+                fields=["institution", "email_key"],
+                name="patron_email_key",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.primary_id} ({self.full_name})"

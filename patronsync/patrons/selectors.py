@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 
 from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables
 
 from .fields import CONTACT_SEGMENTS, CORE_FIELDS, OTHER_SEGMENTS, PRIMARY_ID_TYPE, SEGMENT_CODES
 from .models import Patron, PatronChange, PatronIdentifier, identifier_key
+from .search import SEARCH_KEY_FIELDS, search_key
 
 ALL_UNIQUE = "all_unique"
 
@@ -59,7 +61,70 @@ def patron_raw_hashes(*, institution: Institution) -> Iterator[str]:
 
 
 def patron_history(*, patron: Patron) -> QuerySet[PatronChange]:
+    """The user's changes, newest first, with the staff account that made each."""
     return PatronChange.objects.filter(patron=patron).select_related("actor_user")
+
+
+# Above every character a key can hold: `key >= p AND key < p + TOP` is "starts with p".
+_TOP = "\U0010ffff"
+# The words of a query that are tried as first and last name (each split is two branches).
+MAX_WORDS = 5
+
+
+def _starts(column: str, prefix: str) -> Q:
+    """`column` starts with `prefix`, as a range of the column's byte-ordered index.
+
+    PostgreSQL: LIKE 'prefix%', which its `varchar_pattern_ops` index answers whatever the
+    database's collation. SQLite: a range (its LIKE ignores a BINARY index).
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{column}__startswith": prefix})
+    return Q(**{f"{column}__gte": prefix, f"{column}__lt": prefix + _TOP})
+
+
+def _search_branches(institution: Institution, text: str) -> list[QuerySet[Any]]:
+    """One id query per way `text` can find a user, each answered by one index."""
+    branches: list[QuerySet[Any]] = []
+    if "\x00" not in text:  # no identifier holds a NUL (PostgreSQL cannot even compare one)
+        branches.append(
+            PatronIdentifier.objects.filter(institution=institution, value_key=identifier_key(text))
+            .order_by()
+            .values("patron_id")
+        )
+    key = search_key(text.replace("\x00", ""))
+    if not key:
+        return branches
+    conditions = [_starts(name, key) for name in SEARCH_KEY_FIELDS]
+    words = key.split(" ")[:MAX_WORDS]
+    for cut in range(1, len(words)):
+        head, tail = " ".join(words[:cut]), " ".join(words[cut:])
+        conditions.append(_starts("last_name_key", tail) & _starts("first_name_key", head))
+        conditions.append(_starts("last_name_key", head) & _starts("first_name_key", tail))
+    users = Patron.objects.filter(institution=institution).order_by()
+    branches += [users.filter(condition).values("pk") for condition in conditions]
+    return branches
+
+
+def patron_search(*, institution: Institution, query: str) -> QuerySet[Patron]:
+    """The institution's users that a user manager's `query` finds; all of them when empty.
+
+    A query finds a user whose primary ID or any identifier it is (case-insensitively), or whose
+    last name, first name or preferred email starts with it, without regard to case or accents
+    ("muller" finds Müller); words may be split between first and last name, in either order
+    ("anna mul", "müller anna").
+
+    Each way is its own indexed query (see `Patron.Meta.indexes`) and the users found are their
+    UNION: one query with OR would let SQLite prefer walking the whole institution.
+    """
+    patrons = Patron.objects.filter(institution=institution)
+    text = query.strip()
+    if not text:
+        return patrons
+    branches = _search_branches(institution, text)
+    if not branches:
+        return patrons.none()
+    first, *others = branches
+    return patrons.filter(pk__in=first.union(*others) if others else first)
 
 
 def _with_desc(kind: str, item: dict[str, Any], codes: CodeTables | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from patronsync.core.exceptions import RuleViolation
 from .choices import ChangeAction
 from .models import Patron, PatronChange, PatronIdentifier
 from .planning import Actor, Plan
+from .search import patron_fill_search_keys
 from .state import IDENTIFIER_COLUMNS, identifier_rows
 
 PATRON_FIELDS = tuple(
@@ -87,6 +88,8 @@ def _write(plans: Sequence[Plan], actor: Actor, refreshed: Sequence[Patron]) -> 
         plan.patron.created_at = now
     for plan in plans:
         plan.patron.updated_at = now
+        if plan.fields is None:  # a narrow update (`fields`) leaves names and emails alone
+            patron_fill_search_keys(plan.patron)
     # Updates first: a user renamed in this batch frees its old primary ID for a new user.
     by_fields = sorted(updated, key=lambda plan: plan.fields or PATRON_FIELDS)
     for fields, group in groupby(by_fields, key=lambda plan: plan.fields or PATRON_FIELDS):
