@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q
+
+from .choices import CodeTableName
 from .models import CodeTableEntry, Institution
 
 
@@ -47,3 +50,41 @@ def code_table_codes(*, institution: Institution, table: str) -> list[str]:
         .order_by("position", "code")
         .values_list("code", flat=True)
     )
+
+
+@dataclass(frozen=True)
+class CodeTableSummary:
+    """One code table of an institution, by Alma's name, with its rows counted."""
+
+    table: str
+    label: str
+    rows: int
+    enabled: int
+    default: str | None
+
+
+def code_table_summaries(*, institution: Institution) -> list[CodeTableSummary]:
+    """Every code table patronsync knows, in CodeTableName's order, each with how many rows
+    it has, how many are enabled, and its default code (a table without rows is listed too)."""
+    counts: dict[str, tuple[int, int]] = {
+        table: (rows, enabled)
+        for table, rows, enabled in CodeTableEntry.objects.filter(institution=institution)
+        .values("table")
+        .annotate(rows=Count("id"), enabled=Count("id", filter=Q(enabled=True)))
+        .values_list("table", "rows", "enabled")
+    }
+    defaults = dict(
+        CodeTableEntry.objects.filter(institution=institution, is_default=True).values_list(
+            "table", "code"
+        )
+    )
+    return [
+        CodeTableSummary(
+            table=str(table.value),
+            label=str(table.label),
+            rows=counts.get(table.value, (0, 0))[0],
+            enabled=counts.get(table.value, (0, 0))[1],
+            default=defaults.get(table.value),
+        )
+        for table in CodeTableName
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .models import CodeTableEntry, Institution
@@ -64,6 +65,54 @@ def code_table_entry_save(*, entry: CodeTableEntry) -> CodeTableEntry:
     return entry
 
 
+def _next_position(*, institution: Institution, table: str) -> int:
+    last = (
+        CodeTableEntry.objects.filter(institution=institution, table=table)
+        .order_by("-position")
+        .values_list("position", flat=True)
+        .first()
+    )
+    return 0 if last is None else last + 1
+
+
+@transaction.atomic
+def code_table_entry_add(
+    *,
+    institution: Institution,
+    table: str,
+    code: str,
+    description: str = "",
+    is_default: bool = False,
+    enabled: bool = True,
+    position: int | None = None,
+) -> CodeTableEntry:
+    """Add the row `code` to one of `institution`'s code tables; without a `position` it goes
+    after the table's last. Raises ValidationError naming the field: a code that is empty, too
+    long or already in the table, a description too long, a table patronsync does not know."""
+    code = code.strip()
+    taken = CodeTableEntry.objects.filter(institution=institution, table=table, code=code)
+    if code and taken.exists():
+        raise ValidationError({"code": f"Code {code} is already in the code table {table}"})
+    entry = CodeTableEntry(
+        institution=institution,
+        table=table,
+        code=code,
+        description=description.strip(),
+        is_default=is_default,
+        enabled=enabled,
+        position=_next_position(institution=institution, table=table)
+        if position is None
+        else position,
+    )
+    return code_table_entry_save(entry=entry)
+
+
+def code_table_entry_delete(*, entry: CodeTableEntry) -> None:
+    """Delete a code-table row. Users keep the code they hold; a feed or an API call that gives
+    it again is refused until the code is back in its table."""
+    entry.delete()
+
+
 def code_table_entry_declare(
     *, institution: Institution, table: str, code: str, values: dict[str, Any]
 ) -> str:
@@ -75,17 +124,11 @@ def code_table_entry_declare(
     fields = {CODE_TABLE_ROW_FIELDS[key]: value for key, value in values.items()}
     entry = CodeTableEntry.objects.filter(institution=institution, table=table, code=code).first()
     if entry is None:
-        last = (
-            CodeTableEntry.objects.filter(institution=institution, table=table)
-            .order_by("-position")
-            .values_list("position", flat=True)
-            .first()
-        )
         entry = CodeTableEntry(
             institution=institution,
             table=table,
             code=code,
-            position=0 if last is None else last + 1,
+            position=_next_position(institution=institution, table=table),
             **fields,
         )
         code_table_entry_save(entry=entry)
