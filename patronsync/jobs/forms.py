@@ -1,0 +1,88 @@
+"""Filters of the job pages: Monitor Jobs' history, and a report's records."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+
+from patronsync.core.models import Institution
+from patronsync.profiles.models import IntegrationProfile
+
+from .choices import JobKind, JobStatus, JobTrigger, RecordOutcome
+from .selectors import ENDED_STATUSES, RecordCounts
+
+ANY = [("", "Any")]
+
+
+class FilterForm(forms.Form):
+    """A GET form of filters: each valid field filters, an invalid one (shown with its error)
+    does not."""
+
+    def choice_field(self, name: str) -> forms.ChoiceField:
+        return cast(forms.ChoiceField, self.fields[name])
+
+    def filters(self) -> dict[str, Any]:
+        """The valid, non-empty fields, as keyword arguments of the page's selector."""
+        self.is_valid()
+        for name in self.errors:
+            if name in self.fields:  # the error is shown beside its input, which points to it
+                attrs = self.fields[name].widget.attrs
+                attrs.update({"aria-invalid": "true", "aria-describedby": f"id_{name}-error"})
+        data = getattr(self, "cleaned_data", {})
+        return {name: data[name] for name in self.fields if data.get(name)}
+
+
+class JobHistoryFilterForm(FilterForm):
+    """Monitor Jobs' History tab: which ended jobs to list. A field left empty does not filter;
+    the dates are whole days in the institution's time zone."""
+
+    profile = forms.ChoiceField(required=False)
+    kind = forms.ChoiceField(required=False, label="Job type", choices=ANY + JobKind.choices)
+    status = forms.ChoiceField(
+        required=False,
+        choices=ANY + [(s.value, s.label) for s in JobStatus if s in ENDED_STATUSES],
+    )
+    trigger = forms.ChoiceField(required=False, choices=ANY + JobTrigger.choices)
+    date_from = forms.DateField(
+        required=False, label="Started from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="Started to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, institution: Institution, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        profiles = IntegrationProfile.objects.filter(institution=institution).order_by("code")
+        self.choice_field("profile").choices = ANY + [
+            (p.code, f"{p.name} ({p.code})") for p in profiles
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "Must not be before Started from.")
+        return data
+
+
+class JobRecordFilterForm(FilterForm):
+    """A report's records: by outcome, file, reason code, and a part of the match value,
+    primary ID or reason. The file and reason code choices are those of the job's records."""
+
+    outcome = forms.ChoiceField(required=False, choices=ANY + RecordOutcome.choices)
+    file = forms.ChoiceField(required=False)
+    reason_code = forms.ChoiceField(required=False, label="Reason code")
+    text = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Search",
+        help_text="A part of the match value, primary ID or reason.",
+    )
+
+    def __init__(self, *args: Any, counts: RecordCounts, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.choice_field("file").choices = ANY + [(f.name, f.name) for f in counts.files]
+        self.choice_field("reason_code").choices = ANY + [
+            (code, f"{code} ({n:,})") for code, n in counts.reason_codes.items()
+        ]
