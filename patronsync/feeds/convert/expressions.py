@@ -267,8 +267,8 @@ _TOKEN = re.compile(
       (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<number>-?\d+)
     | (?P<field>@[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<quoted>`[^`]*`(?:\.(?:`[^`]*`|[A-Za-z_][A-Za-z0-9_]*))*)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.(?:`[^`]*`|[A-Za-z_][A-Za-z0-9_]*))*)
+    | (?P<quoted>`[^`]*`(?:\.(?:`[^`]*`|[A-Za-z_][A-Za-z0-9_]*|\d+))*)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.(?:`[^`]*`|[A-Za-z_][A-Za-z0-9_]*|\d+))*)
     | (?P<punct>[(),])
     )""",
     re.VERBOSE,
@@ -308,7 +308,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
 
 
 def _path(token: str) -> tuple[str, ...]:
-    parts = re.findall(r"`([^`]*)`|([A-Za-z_][A-Za-z0-9_]*)", token)
+    parts = re.findall(r"`([^`]*)`|([A-Za-z_][A-Za-z0-9_]*|\d+)", token)
     return tuple(a or b for a, b in parts)
 
 
@@ -329,6 +329,10 @@ def _lookup(path: tuple[str, ...], scope: Scope) -> Value:
         value = scope.row
         rest = path
     for part in rest:
+        if isinstance(value, list) and part.isdigit():
+            # A JSON list by position, from 0: addresses.lines.0
+            value = value[int(part)] if int(part) < len(value) else None
+            continue
         if not isinstance(value, Mapping):
             return None
         value = value.get(part)
