@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .choices import RecordOutcome
+from .choices import ACTIVE_STATUSES, RecordOutcome
 from .models import Job, JobRecord
 
 FEED_HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n<users>\n'
@@ -45,6 +45,16 @@ def job_rejected_xml(*, job: Job) -> Iterator[bytes]:
     for record in _rejected(job):
         if record.raw_xml:
             yield bytes(record.raw_xml)
+
+
+def job_rerunnable(*, job: Job) -> bool:
+    """Whether "Run again" has something to load: `job` ended, and a rejected user of it kept
+    its XML."""
+    if job.status in ACTIVE_STATUSES:
+        return False
+    return JobRecord.objects.filter(
+        job=job, outcome=RecordOutcome.REJECTED, raw_xml__isnull=False
+    ).exists()
 
 
 def job_rejected_count_without_xml(*, job: Job) -> int:

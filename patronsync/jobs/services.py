@@ -23,7 +23,7 @@ from django.utils import timezone
 from patronsync.loader.pipeline import Progress
 from patronsync.profiles.models import IntegrationProfile
 
-from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger, RecordOutcome
+from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger
 from .exceptions import (
     JobAlreadyRunning,
     JobNotCancellable,
@@ -32,8 +32,9 @@ from .exceptions import (
     SectionNotActive,
 )
 from .hooks import job_end_hooks_run
-from .models import Job, JobRecord
+from .models import Job
 from .modes import mode_of
+from .rerun import job_rerunnable
 from .runner import job_cancel_abandoned, job_run, log_appended, log_line
 
 __all__ = [
@@ -250,10 +251,7 @@ def job_rerun(*, job: Job, trigger: str = JobTrigger.MANUAL) -> Job:
     """
     if job.status in ACTIVE_STATUSES:
         raise JobNotRerunnable(f"job {job.process_id} is {job.status}; run it again once it ends")
-    kept = JobRecord.objects.filter(
-        job=job, outcome=RecordOutcome.REJECTED, raw_xml__isnull=False
-    ).exists()
-    if not kept:
+    if not job_rerunnable(job=job):
         raise JobNotRerunnable(f"job {job.process_id} has no rejected users to load again")
     rerun = job_start(
         profile=job.profile, kind=job.kind, dry_run=job.dry_run, trigger=trigger, rerun_of=job

@@ -53,15 +53,16 @@ def test_the_list_shows_every_code_table_with_its_rows_counted(client, staff, in
 
 
 @pytest.mark.parametrize("role", READERS)
-def test_viewers_and_user_managers_read_a_table_without_its_forms(
-    client, staff, institution, role
-):
+def test_viewers_and_user_managers_read_a_table_without_its_forms(client, staff, institution, role):
     page = as_role(client, staff, institution, role).get(GROUPS)
     assert page.status_code == 200
     text = page.content.decode()
-    assert "GRAD" in text and "FACULTY" in text
+    assert "GRAD" in text
+    assert "FACULTY" in text
     assert "Add a row" not in text
-    assert "/toggle/" not in text and "/delete/" not in text and "/edit/" not in text
+    assert "/toggle/" not in text
+    assert "/delete/" not in text
+    assert "/edit/" not in text
 
 
 @pytest.mark.parametrize("role", READERS)
@@ -88,10 +89,12 @@ def test_anonymous_is_sent_to_the_login_page(client, institution):
     grad = row(institution, "GRAD")
     for url in (LIST, GROUPS, f"{GROUPS}{grad.pk}/edit/"):
         response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/login/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
     for url, data in post_urls(institution).items():
         response = client.post(url, data)
-        assert response.status_code == 302 and response["Location"].startswith("/login/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
     assert CodeTableEntry.objects.filter(institution=institution, code="VISITOR").count() == 0
 
 
@@ -106,7 +109,8 @@ def test_staff_of_another_institution_get_404_for_its_rows(
             continue  # adds to the other institution's own table, tested below
         assert client.post(url, data).status_code == 404, url
     grad.refresh_from_db()
-    assert grad.enabled and grad.description != "Changed"
+    assert grad.enabled
+    assert grad.description != "Changed"
     # What they add goes to their own institution's table, never to this one.
     client.post(f"{GROUPS}add/", {"code": "VISITOR", "description": "Visitor"})
     assert not CodeTableEntry.objects.filter(institution=institution, code="VISITOR").exists()
@@ -129,7 +133,8 @@ def test_post_only_actions_refuse_get(client, staff, institution):
 def test_administrator_adds_a_row_which_goes_last(client, staff, institution):
     as_role(client, staff, institution, GSA)
     page = client.get(GROUPS).content.decode()
-    assert "Add a row" in page and '<label for="id_code">Code' in page
+    assert "Add a row" in page
+    assert '<label for="id_code">Code' in page
     last = max(
         CodeTableEntry.objects.filter(institution=institution, table="UserGroups").values_list(
             "position", flat=True
@@ -153,7 +158,8 @@ def test_a_duplicate_code_is_refused_beside_the_code_field(client, staff, instit
     text = response.content.decode()
     assert 'id="id_code-error"' in text
     assert "Code GRAD is already in the code table UserGroups" in text
-    assert 'aria-invalid="true"' in text and 'aria-describedby="id_code-error"' in text
+    assert 'aria-invalid="true"' in text
+    assert 'aria-describedby="id_code-error"' in text
     assert CodeTableEntry.objects.filter(institution=institution, code="GRAD").count() == 1
     assert row(institution, "GRAD").description != "Again"
 
@@ -228,7 +234,8 @@ def test_an_edit_with_a_bad_position_is_refused_beside_it(client, staff, institu
     response = client.post(f"{GROUPS}{grad.pk}/edit/", {"description": "x", "position": ""})
     assert response.status_code == 400
     text = response.content.decode()
-    assert 'id="id_position-error"' in text and "Position: This field is required." in text
+    assert 'id="id_position-error"' in text
+    assert "Position: This field is required." in text
     grad.refresh_from_db()
     assert grad.description != "x"
 
