@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0006_worker_schedule_fields'),
+        ("jobs", "0006_worker_schedule_fields"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='rerun_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reruns', to='jobs.job'),
+            model_name="job",
+            name="rerun_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="reruns",
+                to="jobs.job",
+            ),
         ),
         migrations.AddField(
-            model_name='jobrecord',
-            name='raw_xml',
+            model_name="jobrecord",
+            name="raw_xml",
             field=models.BinaryField(blank=True, null=True),
         ),
     ]
