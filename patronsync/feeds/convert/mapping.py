@@ -244,6 +244,17 @@ SPEC_KEYS = ("expr", "column", "value", "map", "default", "required", "date_form
 # -- reading the file ---------------------------------------------------------------------
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose keys are always text: YAML 1.1 reads ``on:``, ``yes:`` and ``no:`` as
+    booleans, which would turn a join's ``on`` or a value map's ``Y``/``N`` codes into True."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key_node.tag = "tag:yaml.org,2002:str"
+        return super().construct_mapping(node, deep)
+
+
 def _yaml_lines(node: Any, key: KeyPath, lines: dict[KeyPath, int], path: str) -> None:
     """Record the line of every key and item; a key given twice is an error."""
     if isinstance(node, yaml.MappingNode):
@@ -499,7 +510,7 @@ def mapping_load(path: str | Path) -> Mapping:
     else:
         try:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None

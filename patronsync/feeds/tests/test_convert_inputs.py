@@ -1,0 +1,137 @@
+"""Reading SIS exports: delimiters, encodings and BOMs, JSON arrays and JSON Lines, joins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patronsync.feeds.convert import inputs
+from patronsync.feeds.convert.inputs import InputError, JoinIndex, open_input
+from patronsync.feeds.convert.mapping import InputSpec
+
+
+def rows(path: Path, **kwargs) -> list[tuple[int, dict, str | None]]:
+    source = open_input(path, InputSpec(), **kwargs)
+    return [(r.line, r.values, r.problem) for r in source.rows]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_the_delimiter_is_sniffed(tmp_path: Path, delimiter: str) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text(delimiter.join(["id", "name", "city"]) + "\n"
+                    + delimiter.join(["1", "Ada", "Ithaca"]) + "\n")  # fmt: skip
+    source = open_input(path, InputSpec())
+    assert source.delimiter == delimiter
+    assert [r.values for r in source.rows] == [{"id": "1", "name": "Ada", "city": "Ithaca"}]
+
+
+def test_a_given_delimiter_wins_over_the_sniffer(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("id;name,first\n1;Lovelace,Ada\n")
+    assert rows(path, delimiter=";") == [(2, {"id": "1", "name,first": "Lovelace,Ada"}, None)]
+
+
+def test_a_utf8_bom_is_dropped_from_the_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("\ufeffid,name\n1,Chloé\n".encode())
+    source = open_input(path, InputSpec())
+    assert source.columns == ["id", "name"]
+    assert source.warnings == []
+    assert [r.values["name"] for r in source.rows] == ["Chloé"]
+
+
+def test_a_utf16_file_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("id\tname\n1\tMüller\n".encode("utf-16"))
+    assert rows(path) == [(2, {"id": "1", "name": "Müller"}, None)]
+
+
+def test_a_cp1252_file_is_read_with_a_warning_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("id,name\n1,Ada\n2,M\xfcller \x80\n".encode("latin-1"))
+    source = open_input(path, InputSpec())
+    assert source.encoding == "cp1252"
+    [warning] = source.warnings
+    assert warning.startswith(f"{path}:3: not UTF-8 (byte 0xfc at offset 17); read as cp1252")
+    assert [r.values["name"] for r in source.rows] == ["Ada", "Müller €"]
+
+
+def test_a_given_encoding_is_used_without_detection(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes("id,name\n1,M\xfcller\n".encode("latin-1"))
+    source = open_input(path, InputSpec(), encoding="latin-1")
+    assert source.warnings == []
+    assert [r.values["name"] for r in source.rows] == ["Müller"]
+
+
+def test_rows_carry_the_line_they_start_on_even_with_quoted_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text('id,address\n1,"12 Main St\nApt 4"\n\n2,7 Elm St\n3,a,b\n')
+    assert rows(path) == [
+        (2, {"id": "1", "address": "12 Main St\nApt 4"}, None),
+        (5, {"id": "2", "address": "7 Elm St"}, None),
+        (6, {"id": "3", "address": "a"},
+         "row has 3 fields, the header 2 (a delimiter or a quote inside a value?)"),
+    ]  # fmt: skip
+
+
+def test_a_header_with_a_repeated_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("id,name,id\n1,a,2\n")
+    with pytest.raises(InputError, match=r"column 'id' is in the header twice \(columns 1 and 3\)"):
+        open_input(path, InputSpec())
+
+
+def test_json_lines_are_streamed_and_a_bad_line_is_a_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "1"}\n\n{"id": 2, "n": {"a": 1}}\n{oops\n[1]\n')
+    got = rows(path)
+    assert got[0] == (1, {"id": "1"}, None)
+    assert got[1] == (3, {"id": 2, "n": {"a": 1}}, None)
+    assert got[2][0] == 4
+    assert got[2][2].startswith("not valid JSON: ")
+    assert got[3] == (5, {}, "expected a JSON object for a user, got list")
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_a_json_array_is_streamed_in_chunks_with_the_line_of_each_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(inputs, "JSON_CHUNK", chunk)
+    path = tmp_path / "x.json"
+    path.write_text('{"meta": 1,\n "users": [\n  {"id": "1", "n": 12345},\n\n  {"id": "2",\n'
+                    '   "emails": [{"a": "x"}]}\n ]}\n')  # fmt: skip
+    got = rows(path)
+    assert got == [
+        (3, {"id": "1", "n": 12345}, None),
+        (5, {"id": "2", "emails": [{"a": "x"}]}, None),
+    ]
+
+
+def test_a_truncated_json_array_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('[{"id": "1"},\n{"id": ')
+    with pytest.raises(InputError, match="not valid JSON"):
+        rows(path)
+
+
+def test_a_join_index_gives_every_row_of_a_key_in_file_order(tmp_path: Path) -> None:
+    path = tmp_path / "addr.csv"
+    path.write_text("emplid,type\ne1,HOME\ne2,HOME\ne1,WORK\n,LOST\n")
+    index = JoinIndex(open_input(path, InputSpec()), "emplid")
+    try:
+        assert index.lookup("e1") == [(2, {"emplid": "e1", "type": "HOME"}),
+                                      (4, {"emplid": "e1", "type": "WORK"})]  # fmt: skip
+        assert index.lookup("e3") == []
+        assert index.problems == [(5, "the join key 'emplid' is empty")]
+    finally:
+        index.close()
+    assert not Path(index.db_path).exists()
+
+
+def test_a_join_key_missing_from_the_header_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "addr.csv"
+    path.write_text("id,type\n1,HOME\n")
+    with pytest.raises(InputError, match="the join key column 'emplid' is not in the header"):
+        JoinIndex(open_input(path, InputSpec()), "emplid")
