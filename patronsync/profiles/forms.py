@@ -185,9 +185,13 @@ class ProfileStep1Form(WizardForm):
 
 
 def _connection_label(connection: Connection) -> str:
-    where = connection.server or "local folder"
-    folder = f" {connection.sub_directory}" if connection.sub_directory else ""
-    return f"{connection.name} ({connection.get_transport_display()}: {where}{folder})"
+    """ "SIS drop (SFTP sftp.example.edu /upload)", "Local drop (Local folder /srv/sis)"."""
+    where = [connection.get_transport_display()]
+    if connection.server:
+        where.append(connection.server)
+    if connection.sub_directory:
+        where.append(connection.sub_directory)
+    return f"{connection.name} ({' '.join(where)})"
 
 
 def step_1_values(*, data: dict[str, Any], institution: Institution) -> dict[str, Any] | None:
