@@ -36,7 +36,7 @@ from .fields import (
 from .models import Patron, identifier_key
 from .rules import PatronData, check_account, check_identifiers_within_user
 from .state import protected_value, set_core
-from .swap import SIS_MODE, SwapContext, manually_changed, sis_protection, swap_all
+from .swap import SIS_MODE, SwapContext, manually_changed, sis_protection, swap_all, swap_restore
 
 MASK = "********"
 # The change entry of a user whose manually changed fields follow the SIS again.
@@ -336,4 +336,16 @@ def plan_update(
     plan = _plan_change(patron, identifiers, before, before_keys)
     if actor.is_manual:
         _forget_feed_bytes(patron, plan.changes)
+    return plan
+
+
+def plan_restore(*, patron: Patron, current: list[dict[str, Any]], name: str) -> Plan:
+    """Alma's Restore of protected field `name` (see `swap.swap_restore`): its SIS value back,
+    its manual mark lifted; the lifted mark shows in the changes as `kept_by_staff`."""
+    before = patron_snapshot(patron, identifiers=current)
+    before_keys = _keys_of(patron.primary_id, current)
+    kept_before = manually_changed(patron)
+    swap_restore(patron, name)
+    plan = _plan_change(patron, current, before, before_keys)
+    plan.changes[KEPT_BY_STAFF] = {"before": kept_before, "after": manually_changed(patron)}
     return plan

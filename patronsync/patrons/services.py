@@ -12,11 +12,13 @@ from typing import Any
 
 from django.db import transaction
 
+from patronsync.core.exceptions import RuleViolation
 from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables, code_tables_for_institution
 
 from .choices import ChangeAction
 from .claims import IdentifierClaims
+from .fields import PROTECTED_FIELDS
 from .models import Patron, PatronChange
 from .planning import (
     Actor,
@@ -24,6 +26,7 @@ from .planning import (
     diff_snapshots,
     patron_snapshot,
     plan_create,
+    plan_restore,
     plan_swap_all,
     plan_update,
 )
@@ -32,7 +35,14 @@ from .state import current_identifiers
 from .store import patrons_write
 from .swap import API_MODE, SwapContext
 
-__all__ = ["Actor", "patron_create", "patron_delete", "patron_swap_all", "patron_update"]
+__all__ = [
+    "Actor",
+    "patron_create",
+    "patron_delete",
+    "patron_restore",
+    "patron_swap_all",
+    "patron_update",
+]
 
 
 def _claim_and_write(plan: Plan, actor: Actor) -> None:
@@ -126,6 +136,34 @@ def patron_swap_all(
     )
     if plan.changes or patron.protection != before_protection:
         _claim_and_write(plan, actor)
+    return plan.changes
+
+
+@transaction.atomic
+def patron_restore(*, patron: Patron, field: str, actor: Actor) -> dict[str, Any]:
+    """Alma's Restore: give a protected field that the library changed back to the SIS.
+
+    The field takes the last value the SIS sent (kept in `Patron.protection`) and its manual
+    mark is lifted, so the next Synchronize sets it again; recorded in the history with `actor`.
+    Returns the field changes. Raises `RuleViolation` naming the field when it is not a
+    protected field or the library has not changed it.
+    """
+    if field not in PROTECTED_FIELDS:
+        raise RuleViolation(
+            f"Field {field} is not a protected field: only protected fields can be restored",
+            code="NOT_PROTECTED_FIELD",
+            field=field,
+            value=field,
+        )
+    if not patron.is_manually_changed(field):
+        raise RuleViolation(
+            f"Field {field} was not changed in the library: it follows the SIS already",
+            code="NOT_CHANGED_IN_LIBRARY",
+            field=field,
+            value=field,
+        )
+    plan = plan_restore(patron=patron, current=current_identifiers(patron), name=field)
+    _claim_and_write(plan, actor)
     return plan.changes
 
 

@@ -115,6 +115,30 @@ def _swap_protected(patron: Patron, incoming: PatronData, context: SwapContext) 
     patron.protection = protection
 
 
+def swap_restore(patron: Patron, name: str) -> None:
+    """Alma's Restore of a protected field that staff changed, in memory: the field takes the
+    last value the SIS sent and follows the SIS again.
+
+    The PIN's last SIS value is kept only as a fingerprint: the PIN stays until the next
+    Synchronize sets the SIS's one (its feed record is compared again, not skipped as unchanged
+    bytes). A field the SIS never sent keeps its value and follows the SIS from the next feed
+    that has one.
+    """
+    protection = dict(patron.protection)
+    state = dict(protection.get(name) or {})
+    state.pop("manual", None)
+    if name == "pin_number":
+        state.pop("sis", None)
+        patron.raw_hash = patron.content_hash = ""
+    elif state.get("sis") is not None:
+        _apply_protected(patron, name, state["sis"])
+    if state:
+        protection[name] = state
+    else:
+        protection.pop(name, None)
+    patron.protection = protection
+
+
 def sis_protection(incoming: PatronData) -> dict[str, Any]:
     """The protection state of a user created from a feed: the value the SIS sent for each
     protected field, so that a later manual change is lifted when the SIS repeats it."""

@@ -1,55 +1,455 @@
-"""User pages: search, and a user's full record with its sources and history."""
+"""User pages: search, a user's record with where each value came from, editing, Restore, history.
+
+Every role reads; User Managers and General System Administrators edit and restore
+(`EditUsersRequiredMixin`). Users are looked up within the current institution only, so another
+institution's user is a 404. Writes go through `services.patron_update` and
+`services.patron_restore`, with the staff account as the actor of the history row.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views import View
 from django.views.generic import DetailView, ListView
+from django.views.generic.base import ContextMixin
 
-from patronsync.accounts.views import InstitutionRoleMixin
-from patronsync.core.selectors import code_tables_for_institution
+from patronsync.accounts.views import EditUsersRequiredMixin, InstitutionRoleMixin
+from patronsync.core.exceptions import RuleViolation
+from patronsync.core.selectors import CodeTables, code_tables_for_institution
 
-from .fields import PROTECTED_FIELDS
-from .models import Patron, identifier_key
-from .selectors import patron_history, patron_to_json
+from .choices import AccountType, ActorKind, SegmentType
+from .fields import CONTACT_SEGMENTS, CORE_FIELDS, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
+from .forms import (
+    SEGMENT_FORMS,
+    NamedErrorsFormSet,
+    PatronForm,
+    RestoreForm,
+    SegmentForm,
+    field_label,
+    segment_formset,
+)
+from .models import Patron, PatronChange
+from .planning import Actor
+from .selectors import patron_history, patron_search, patron_to_json
+from .services import patron_restore, patron_update
+from .state import current_identifiers
+
+HISTORY_ON_PAGE = 10
+HELD = "Changed in the library: held until the SIS repeats its last value"
+GENERAL_FIELDS = (
+    "primary_id", "user_title", "first_name", "middle_name", "last_name", "pref_first_name",
+    "pref_middle_name", "pref_last_name", "pref_name_suffix", "gender", "birth_date",
+    "user_group", "job_category", "job_description", "campus_code", "preferred_language",
+    "cataloger_level", "web_site_url", "expiry_date", "purge_date", "status", "status_date",
+    "is_researcher",
+)  # fmt: skip
+SEGMENT_NAMES = {
+    "address": "address",
+    "email": "email",
+    "phone": "phone",
+    "user_identifier": "identifier",
+    "user_note": "note",
+}
+ACCOUNT_FIELDS = ("record_type", "account_type", "external_id", "force_password_change")
+
+
+class PatronQuerysetMixin(InstitutionRoleMixin, ContextMixin):
+    """The current institution's users: another institution's user is a 404."""
+
+    def get_queryset(self) -> QuerySet[Patron]:
+        return Patron.objects.filter(institution=self.institution)
+
+    def get_patron(self, pk: int) -> Patron:
+        return get_object_or_404(self.get_queryset(), pk=pk)
 
 
 class PatronListView(InstitutionRoleMixin, ListView):
+    """Find a user: primary ID, identifier, the start of a name (either order) or an email."""
+
     template_name = "patrons/patron_list.html"
     paginate_by = 50
 
     def get_queryset(self) -> QuerySet[Patron]:
-        patrons = Patron.objects.filter(institution=self.institution)
-        query = (self.request.GET.get("q") or "").strip()
-        if query:
-            patrons = patrons.filter(
-                Q(identifiers__value_key=identifier_key(query))
-                | Q(last_name__istartswith=query)
-                | Q(first_name__istartswith=query)
-            ).distinct()
-        return patrons
+        query = self.request.GET.get("q") or ""
+        return patron_search(institution=self.institution, query=query).only(
+            "id", "primary_id", "first_name", "middle_name", "last_name", "user_group",
+            "status", "expiry_date", "account_type",
+        )  # fmt: skip
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["q"] = self.request.GET.get("q", "")
+        codes = code_tables_for_institution(institution=self.institution)
+        context["q"] = (self.request.GET.get("q") or "").strip()
+        context["rows"] = [
+            {
+                "patron": patron,
+                "user_group": _code_text(codes, "user_group", patron.user_group),
+            }
+            for patron in context["object_list"]
+        ]
         return context
 
 
-class PatronDetailView(InstitutionRoleMixin, DetailView):
+def _code_text(codes: CodeTables, name: str, code: str) -> str:
+    table = CORE_FIELDS[name].table
+    desc = codes.description(table, code) if table and code else None
+    return f"{desc} ({code})" if desc and desc != code else code
+
+
+def describe(value: Any) -> str:
+    """A stored value as people read it: codes by their value, segments as their parts."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return "; ".join(describe(item) for item in value)
+    if isinstance(value, dict):
+        if set(value) <= {"value", "desc"}:
+            code = str(value.get("value", ""))
+            desc = value.get("desc")
+            return f"{desc} ({code})" if desc and desc != code else code
+        parts = []
+        for key, item in value.items():
+            if key == "segment_type" or item in (None, "", [], False):
+                continue
+            parts.append(field_label(key) if item is True else describe(item))
+        return ", ".join(parts) or "—"
+    return str(value)
+
+
+def _protection_rows(patron: Patron, codes: CodeTables) -> dict[str, dict[str, Any]]:
+    """For each protected field the library changed: what the SIS sent last, readable."""
+    rows = {}
+    for name in PROTECTED_FIELDS:
+        state = patron.protection.get(name) or {}
+        if not state.get("manual"):
+            continue
+        sis = state.get("sis")
+        if name == "pin_number":
+            shown = "the SIS's PIN (never shown)" if sis else "none yet"
+        elif name in CORE_FIELDS and CORE_FIELDS[name].kind == "code" and sis:
+            shown = _code_text(codes, name, str(sis))
+        else:
+            shown = describe(sis) if sis not in (None, "", []) else "none yet"
+        rows[PROTECTED_SEGMENT_KEYS.get(name, name)] = {
+            "field": name,
+            "label": field_label(name),
+            "sis": shown,
+        }
+    return rows
+
+
+def _general_rows(data: dict[str, Any], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "label": field_label(name), "value": describe(data.get(name))}
+        for name in names
+    ]
+
+
+def _segment_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "item": item,
+            "text": describe(item),
+            "segment_type": item.get("segment_type", ""),
+            "preferred": bool(item.get("preferred")),
+        }
+        for item in items
+    ]
+
+
+class PatronDetailView(PatronQuerysetMixin, DetailView):
+    """The user's record in Alma's sections, each segment marked Internal or External, and the
+    protected fields the library changed, with their Restore buttons."""
+
     template_name = "patrons/patron_detail.html"
     context_object_name = "patron"
-
-    def get_queryset(self) -> QuerySet[Patron]:
-        return Patron.objects.filter(institution=self.institution)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         patron: Patron = self.object
         codes = code_tables_for_institution(institution=self.institution)
-        context["user_json"] = patron_to_json(patron, codes=codes)
-        context["protected"] = [
-            (name, patron.is_manually_changed(name)) for name in PROTECTED_FIELDS
-        ]
-        context["history"] = patron_history(patron=patron)[:100]
+        data = patron_to_json(patron, codes=codes)
+        protected = _protection_rows(patron, codes)
+        general = _general_rows(data, GENERAL_FIELDS)
+        for row in general:
+            row["protected"] = protected.get(row["name"])
+        context.update(
+            user=data,
+            general=general,
+            account=_general_rows(data, ACCOUNT_FIELDS),
+            protected=protected,
+            protected_pin=protected.get("pin_number"),
+            protected_lists=[
+                protected[key] for key in PROTECTED_SEGMENT_KEYS.values() if key in protected
+            ],
+            addresses=_segment_rows(data["contact_info"]["address"]),
+            emails=_segment_rows(data["contact_info"]["email"]),
+            phones=_segment_rows(data["contact_info"]["phone"]),
+            identifiers=_segment_rows(data["user_identifier"]),
+            notes=_segment_rows(data["user_note"]),
+            statistics=_segment_rows(data["user_statistic"]),
+            blocks=_segment_rows(data["user_block"]),
+            roles=_segment_rows(data["user_role"]),
+            rs_libraries=describe(data["rs_library"]),
+            library_notices=describe(data["library_notice"]),
+            history=history_rows(patron_history(patron=patron)[:HISTORY_ON_PAGE]),
+            history_more=patron_history(patron=patron).count() > HISTORY_ON_PAGE,
+            held=HELD,
+        )
         return context
+
+
+def history_rows(changes: Any) -> list[dict[str, Any]]:
+    """History rows as the page shows them: who, what, and each field before and after."""
+    rows = []
+    for change in changes:
+        if change.actor_kind == ActorKind.STAFF:
+            who = change.actor_user.get_username() if change.actor_user else change.actor_label
+        elif change.job_id is not None:  # the page links the job; its label only if it says more
+            who = "" if change.actor_label == f"job {change.job_id}" else change.actor_label
+        else:
+            who = change.actor_label or ActorKind(change.actor_kind).label
+        rows.append(
+            {
+                "change": change,
+                "who": who,
+                "kind": ActorKind(change.actor_kind).label,
+                "fields": [
+                    {
+                        "label": field_label(name),
+                        "before": describe(values.get("before")),
+                        "after": describe(values.get("after")),
+                    }
+                    for name, values in change.changes.items()
+                    if isinstance(values, dict)
+                ],
+            }
+        )
+    return rows
+
+
+class PatronHistoryView(PatronQuerysetMixin, View):
+    """Every change of one user, newest first, 25 a page."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patron = self.get_patron(pk)
+        page = Paginator(patron_history(patron=patron), 25).get_page(request.GET.get("page"))
+        context = self.get_context_data(patron=patron, page_obj=page)
+        context["history"] = history_rows(page.object_list)
+        return render(request, "patrons/patron_history.html", context)
+
+
+def _editable(patron: Patron, item: dict[str, Any]) -> bool:
+    """Staff change what the library owns: an internal user's segments, and an external user's
+    Internal ones; a Synchronize replaces an external user's External segments."""
+    return patron.account_type == AccountType.INTERNAL or (
+        item.get("segment_type") == SegmentType.INTERNAL
+    )
+
+
+def _stored(patron: Patron, kind: str) -> list[dict[str, Any]]:
+    if kind == "user_identifier":
+        return current_identifiers(patron)
+    return list(patron.segments.get(kind, []))
+
+
+class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
+    """Edit a user's core fields and the segments the library owns; add Internal segments."""
+
+    template_name = "patrons/patron_edit.html"
+
+    def _forms(
+        self, patron: Patron, codes: CodeTables, data: Any = None
+    ) -> tuple[PatronForm, dict[str, NamedErrorsFormSet]]:
+        form = PatronForm(data, patron=patron, codes=codes)
+        formsets = {}
+        for kind, (form_class, prefix) in SEGMENT_FORMS.items():
+            initial = [
+                {**form_class.initial_of(item), "position": n}
+                for n, item in enumerate(_stored(patron, kind))
+                if _editable(patron, item)
+            ]
+            formsets[kind] = segment_formset(kind)(
+                data, initial=initial, prefix=prefix, form_kwargs={"codes": codes}
+            )
+        return form, formsets
+
+    def _render(
+        self,
+        request: HttpRequest,
+        patron: Patron,
+        form: PatronForm,
+        formsets: dict[str, NamedErrorsFormSet],
+        status: int = 200,
+    ) -> HttpResponse:
+        codes = code_tables_for_institution(institution=self.institution)
+        data = patron_to_json(patron, codes=codes)
+        kept = {
+            "address": data["contact_info"]["address"],
+            "email": data["contact_info"]["email"],
+            "phone": data["contact_info"]["phone"],
+            "user_identifier": data["user_identifier"],
+            "user_note": data["user_note"],
+        }
+        sections = [
+            {
+                "kind": kind,
+                "label": field_label(kind),
+                "singular": SEGMENT_NAMES[kind],
+                "formset": formsets[kind],
+                "readonly": [describe(item) for item in kept[kind] if not _editable(patron, item)],
+            }
+            for kind in SEGMENT_FORMS
+        ]
+        context = self.get_context_data(
+            patron=patron,
+            form=form,
+            sections=sections,
+            protected=set(PROTECTED_FIELDS),
+            external=patron.account_type == AccountType.EXTERNAL,
+        )
+        return render(request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patron = self.get_patron(pk)
+        codes = code_tables_for_institution(institution=self.institution)
+        form, formsets = self._forms(patron, codes)
+        return self._render(request, patron, form, formsets)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patron = self.get_patron(pk)
+        codes = code_tables_for_institution(institution=self.institution)
+        form, formsets = self._forms(patron, codes, request.POST)
+        # Every form is validated, so that each shows its errors at once.
+        valid = [form.is_valid()] + [formset.is_valid() for formset in formsets.values()]
+        if not all(valid):
+            return self._render(request, patron, form, formsets, status=400)
+        data = {name: value for name, value in form.to_json().items() if name in form.changed_data}
+        changed_kinds = {
+            kind
+            for kind, formset in formsets.items()
+            if any(f.has_changed() or _deleted(formset, f) for f in formset.forms)
+        }
+        if changed_kinds & set(CONTACT_SEGMENTS):
+            changed_kinds |= set(CONTACT_SEGMENTS)  # contact_info replaces its three lists
+        segments = {kind: _merged(patron, kind, formsets[kind]) for kind in changed_kinds}
+        contact = {kind: segments.pop(kind) for kind in CONTACT_SEGMENTS if kind in segments}
+        if contact:
+            data["contact_info"] = contact
+        data.update(segments)
+        try:
+            changes = patron_update(
+                patron=patron,
+                data=data,
+                actor=Actor.staff(request.user),  # type: ignore[arg-type]
+                codes=codes,
+            )
+        except RuleViolation as exc:
+            patron.refresh_from_db()
+            _place_error(exc, form, formsets)
+            return self._render(request, patron, form, formsets, status=400)
+        if changes:
+            names = ", ".join(field_label(name) for name in changes)
+            messages.success(request, f"User {patron.primary_id} saved: {names} changed.")
+        else:
+            messages.info(request, f"User {patron.primary_id}: nothing changed.")
+        return HttpResponseRedirect(reverse("patrons:detail", args=[patron.pk]))
+
+
+def _deleted(formset: NamedErrorsFormSet, form: SegmentForm) -> bool:
+    return bool(formset.can_delete and form.cleaned_data.get("DELETE"))
+
+
+def _merged(patron: Patron, kind: str, formset: NamedErrorsFormSet) -> list[dict[str, Any]]:
+    """The segment list after the edit: the stored list in its order, editable segments
+    changed or removed as the forms say, the new ones (Internal) at the end."""
+    by_position = {
+        form.cleaned_data.get("position"): form
+        for form in formset.forms
+        if form.cleaned_data.get("position") is not None
+    }
+    result = []
+    for n, item in enumerate(_stored(patron, kind)):
+        form = by_position.get(n) if _editable(patron, item) else None
+        if form is None or not (form.has_changed() or _deleted(formset, form)):
+            result.append(item)
+        elif not _deleted(formset, form):
+            result.append(_clean_item({**item, **form.item()}))
+    for form in formset.forms:
+        new = form.cleaned_data.get("position") is None and form.has_changed()
+        if new and not _deleted(formset, form):
+            result.append(_clean_item({**form.item(), "segment_type": SegmentType.INTERNAL}))
+    return result
+
+
+def _clean_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v not in (None, "", [], False)}
+
+
+def _place_error(
+    exc: RuleViolation, form: PatronForm, formsets: dict[str, NamedErrorsFormSet]
+) -> None:
+    """Show a rule's error beside the field it names (Alma's message, the field's name)."""
+    name = (exc.field or "").split(".")[0].split("[")[0]
+    if name in form.fields:
+        form.add_error(name, exc.message)
+        return
+    formset = formsets.get(name)
+    if formset is None:
+        label = field_label(name) if name else ""
+        form.add_error(None, f"{label}: {exc.message}" if label else exc.message)
+        return
+    for segment_form in formset.forms:
+        if (
+            name == "user_identifier"
+            and exc.value
+            and segment_form.cleaned_data.get("value") == exc.value
+        ):
+            segment_form.add_error("value", exc.message)
+            return
+    formset.add_section_error(f"{field_label(name)}: {exc.message}")
+
+
+class PatronRestoreView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
+    """Alma's Restore: a protected field the library changed takes the SIS's last value."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patron = self.get_patron(pk)
+        form = RestoreForm(request.POST)
+        detail = reverse("patrons:detail", args=[patron.pk])
+        if not form.is_valid():
+            messages.error(request, "Restore: say which field to restore.")
+            return HttpResponseRedirect(detail)
+        field = form.cleaned_data["field"]
+        try:
+            patron_restore(
+                patron=patron,
+                field=field,
+                actor=Actor.staff(request.user),  # type: ignore[arg-type]
+            )
+        except RuleViolation as exc:
+            messages.error(request, f"{field_label(field)}: {exc.message}")
+            return HttpResponseRedirect(detail)
+        messages.success(
+            request, f"{field_label(field)} restored: it takes the SIS's value and follows the SIS."
+        )
+        return HttpResponseRedirect(detail)
+
+
+__all__ = [
+    "PatronChange",
+    "PatronDetailView",
+    "PatronEditView",
+    "PatronHistoryView",
+    "PatronListView",
+    "PatronRestoreView",
+]
