@@ -164,8 +164,10 @@ def delivery_files_checked(
             raise _refused(path, exc.problem.message) from None
         except OSError as exc:
             raise _refused(path, f"cannot be read: {exc.strerror or exc}") from None
-        if not parts or parts[0].entry is None:
-            raise _refused(path, "not a zip file" if not parts else "not a zip of XML files")
+        if parts and parts[0].entry is None:
+            raise _refused(path, "not a zip file (a profile takes zips of XML files)")
+        if not parts:
+            raise _refused(path, "a zip without any XML file")
         checked.append(path)
     if not checked:
         raise FileRefused("no file to deliver")
