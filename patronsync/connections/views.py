@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
@@ -24,11 +24,16 @@ from patronsync.accounts.views import ConfigureRequiredMixin, InstitutionRoleMix
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.profiles.services import connection_change
 
-from .allowed import in_implementation, server_not_allowed
+from .allowed import host_normalize, in_implementation, server_not_allowed
 from .forms import AllowedConnectionForm, ConnectionForm, errors_onto
 from .hostkeys import host_key_trust
 from .models import AllowedConnection, Connection
-from .selectors import allowed_connection_list, connection_list, connection_list_on_host
+from .selectors import (
+    allowed_connection_list,
+    allowed_hosts,
+    connection_list,
+    connection_list_on_host,
+)
 from .services import (
     ConnectionInUse,
     ConnectionTestResult,
@@ -124,7 +129,10 @@ class AllowedConnectionEnableView(ConfigureRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         row = get_object_or_404(AllowedConnection, pk=pk, institution=self.institution)
-        enabled = request.POST.get("enabled") == "1"
+        wanted = request.POST.get("enabled")
+        if wanted not in ("0", "1"):
+            return HttpResponseBadRequest("enabled: expected 1 (enable) or 0 (disable).")
+        enabled = wanted == "1"
         allowed_connection_update(allowed=row, values={"enabled": enabled}, actor=_actor(request))
         if _is_htmx(request):
             context = {"row": row, "institution": self.institution, "can_configure": True}
@@ -167,8 +175,21 @@ class ConnectionListView(InstitutionRoleMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         rows = connection_list(institution=self.institution).prefetch_related("profiles")
+        # While the institution is in implementation, a remote definition whose server is not
+        # an enabled row of the allowed table is flagged (its jobs fail).
+        hosts = (
+            allowed_hosts(institution=self.institution)
+            if in_implementation(institution=self.institution)
+            else None
+        )
         context["rows"] = [
-            {"connection": row, "not_allowed": server_not_allowed(connection=row)} for row in rows
+            {
+                "connection": row,
+                "not_allowed": hosts is not None
+                and row.is_remote
+                and host_normalize(row.server) not in hosts,
+            }
+            for row in rows
         ]
         return context
 

@@ -633,3 +633,35 @@ def test_a_port_where_nothing_listens_is_a_refused_connection(sftp_connection, s
     assert "Connection refused" in text
     assert "<code>refused</code>" in text
     assert "Trust this host key" not in text
+
+
+def test_an_ftp_definition_is_tested_against_a_real_ftp_server(ftp_connection, login):
+    client = login("gsa")
+    text = client.post(reverse("connections:test", args=[ftp_connection.pk]), **HTMX)
+    assert "Success" in text.content.decode()
+    ftp_connection.password = "Wrong-Ftp-Password"
+    ftp_connection.save()
+    text = client.post(reverse("connections:test", args=[ftp_connection.pk]), **HTMX)
+    text = text.content.decode()
+    assert "Login refused" in text
+    assert "Wrong-Ftp-Password" not in text
+
+
+def test_the_list_flags_a_definition_whose_server_is_no_longer_allowed(login, settings, campus):
+    settings.PATRONSYNC_IN_IMPLEMENTATION = "*"
+    client = login("viewer")
+    assert "Not allowed" not in client.get(reverse("connections:list")).content.decode()
+    AllowedConnection.objects.filter(host="sftp.example.edu").update(enabled=False)
+    assert "Not allowed" in client.get(reverse("connections:list")).content.decode()
+    text = client.get(reverse("connections:edit", args=[campus.pk])).content.decode()
+    assert "Server sftp.example.edu is not an enabled row" in text
+    settings.PATRONSYNC_IN_IMPLEMENTATION = ""
+    assert "Not allowed" not in client.get(reverse("connections:list")).content.decode()
+
+
+def test_enabling_a_row_takes_only_one_or_zero(login, campus):
+    row = AllowedConnection.objects.get(institution=campus.institution)
+    url = reverse("connections:allowed-enable", args=[row.pk])
+    assert login("gsa").post(url, {"enabled": "maybe"}).status_code == 400
+    row.refresh_from_db()
+    assert row.enabled is True
