@@ -21,8 +21,8 @@ SERIES = (
     ("unchanged", "Unchanged"),
 )
 
-WIDTH = 720
-HEIGHT = 260
+WIDTH = 960
+HEIGHT = 300
 LEFT = 64
 RIGHT = 12
 TOP = 34  # room for the legend
@@ -71,6 +71,7 @@ class TrendChart:
     right: float  # x of the plot's right edge
     bottom: float  # y of the plot's baseline
     plot_height: float
+    middle: float  # y of the plot's middle, for the vertical axis label
     bars: list[Bar]
     ticks: list[Tick]
     labels: list[Bar]  # the bars whose date is written under the axis
@@ -93,7 +94,7 @@ def trend_chart(
     *, jobs: Sequence[Job], zone_name: str, current: Job | None = None
 ) -> TrendChart | None:
     """Stacked bars of `jobs` (oldest first): users rejected, created, updated and unchanged
-    per job, on a linear axis from 0 with five whole-number ticks. None when there is no job
+    per job, on a linear axis from 0 with up to five whole-number ticks. None when there is no job
     to draw."""
     if not jobs:
         return None
@@ -101,8 +102,10 @@ def trend_chart(
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
     baseline = TOP + plot_h
-    step = nice_ceiling(math.ceil(max(job.total_users_processed for job in jobs) / 4))
-    top_value = step * 4
+    highest = max(job.total_users_processed for job in jobs)
+    step = nice_ceiling(math.ceil(highest / 4))
+    steps = max(1, math.ceil(highest / step))  # at most four steps above 0
+    top_value = step * steps
     slot = plot_w / len(jobs)
     bar_w = max(slot * 0.7, 1.0)
     bars = []
@@ -133,7 +136,9 @@ def trend_chart(
                 current=current is not None and job.pk == current.pk,
             )
         )
-    ticks = [Tick(value=step * i, y=round(baseline - plot_h * i / 4, 2)) for i in range(5)]
+    ticks = [
+        Tick(value=step * i, y=round(baseline - plot_h * i / steps, 2)) for i in range(steps + 1)
+    ]
     every = max(1, math.ceil(len(bars) / 6))  # at most about six dates under the axis
     labels = [bar for i, bar in enumerate(bars) if i % every == 0]
     return TrendChart(
@@ -144,6 +149,7 @@ def trend_chart(
         right=WIDTH - RIGHT,
         bottom=baseline,
         plot_height=plot_h,
+        middle=TOP + plot_h / 2,
         bars=bars,
         ticks=ticks,
         labels=labels,

@@ -31,7 +31,6 @@ from .selectors import (
     job_record_counts,
     job_records_described,
     job_records_search,
-    job_report,
     jobs_active,
     jobs_scheduled,
 )
@@ -134,7 +133,6 @@ class JobDetailView(JobScopedMixin, DetailView):
             current_outcome=current,
         )
         context.update(
-            report=job_report(job=job),
             progress=job_progress(job=job),
             counts=counts,
             outcomes=RecordOutcome.choices,

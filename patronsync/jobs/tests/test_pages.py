@@ -14,9 +14,11 @@ import pytest
 from django.utils import timezone
 
 from patronsync.accounts.choices import StaffRole
+from patronsync.jobs.charts import trend_chart
 from patronsync.jobs.choices import JobKind, JobStatus, JobTrigger, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.services import profile_run
+from patronsync.jobs.templatetags.jobpages import seconds
 from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
 from patronsync.profiles.services import profile_update
 
@@ -585,3 +587,29 @@ def test_progress_of_an_ended_job_stops_polling_and_links_the_report(
     assert "Completed with errors" in body
     assert f'href="/jobs/{job.pk}/"' in body
     assert "Cancel job" not in body
+
+
+# The pieces the pages draw with.
+
+
+def test_chart_axis_covers_the_largest_job_in_whole_number_steps(sis):
+    jobs = [make_job(sis, created=7, updated=30, unchanged=480, rejected=8)]
+    chart = trend_chart(jobs=jobs, zone_name="UTC")
+    values = [tick.value for tick in chart.ticks]
+    assert values == [0, 200, 400, 600]
+    top = chart.ticks[-1]
+    segments = {s.series: s for s in chart.bars[0].segments}
+    assert segments["unchanged"].y >= top.y  # the stack stays within the axis
+    assert round(sum(s.height for s in segments.values()), 1) == round(
+        chart.plot_height * 525 / 600, 1
+    )
+    assert trend_chart(jobs=[], zone_name="UTC") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [(None, ""), (0.4, "0.4 s"), (3, "3 s"), (12.4, "12 s"), (75, "1 min 15 s"),
+     (7380, "2 h 03 min")],
+)  # fmt: skip
+def test_durations_read_as_words(value, words):
+    assert seconds(value) == words
