@@ -16,6 +16,8 @@ from patronsync.jobs.rerun import job_rejected_feed, job_rejected_xml
 from patronsync.jobs.runner import job_run
 from patronsync.jobs.selectors import UnknownCode, job_unknown_codes
 from patronsync.jobs.services import job_rerun, profile_run
+from patronsync.loader import pipeline
+from patronsync.loader import writer as batch_module
 from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
 from patronsync.patrons.models import Patron
 
@@ -344,3 +346,39 @@ def test_run_again_while_the_profile_runs_says_why(client, staff, institution, f
     response = client.post(f"/jobs/{first.pk}/run-again/", follow=True)
     assert "was not run again" in response.content.decode()
     assert Job.objects.filter(rerun_of=first).count() == 1
+
+
+class Killed(BaseException):
+    """Stands for the process being killed: not an Exception, so nothing catches it."""
+
+
+def test_a_killed_rerun_resumes_where_it_stopped(institution, drop, monkeypatch):
+    monkeypatch.setattr(pipeline, "BATCH_SIZE", 3)
+    profile = make_profile(institution, drop)
+    visitors = [user_xml(f"v{n}", group="VISITOR") for n in range(8)]
+    write_zip(drop / "synchronize" / "a.zip", {"u.xml": users_doc(*visitors)})
+    first = profile_run(profile=profile, kind="synchronize")
+    assert first.rejected == 8
+    add_code(institution, "UserGroups", "VISITOR")
+    real_write = batch_module.write_batch
+    calls = {"n": 0}
+
+    def write_then_die(ctx, processor, checkpoint):
+        calls["n"] += 1
+        real_write(ctx, processor, checkpoint)
+        if calls["n"] == 2:
+            raise Killed
+
+    monkeypatch.setattr(pipeline, "write_batch", write_then_die)
+    with pytest.raises(Killed):
+        job_run(job=job_rerun(job=first))
+    stopped = Job.objects.get(rerun_of=first)
+    assert (stopped.status, stopped.checkpoint["position"]) == ("running", 6)
+    assert Patron.objects.count() == 6
+    monkeypatch.setattr(pipeline, "write_batch", real_write)
+    resumed = job_run(job=job_rerun(job=first))
+    assert resumed.id == stopped.id
+    assert "resuming after user 6" in resumed.log
+    assert (resumed.created, resumed.rejected, resumed.status) == (8, 0, "completed")
+    assert resumed.records.count() == 8
+    assert Patron.objects.count() == 8
