@@ -34,6 +34,7 @@ from patronsync.connections.transports.base import upload_part_name
 from patronsync.feeds.commands import main
 from patronsync.feeds.pack import feed_pack
 from patronsync.feeds.sample import write_sample_feed
+from patronsync.jobs.models import ReceivedFile
 from patronsync.jobs.selectors import job_report
 from patronsync.jobs.services import profile_run
 from patronsync.loader.tests.conftest import user_xml, users_doc, write_zip
@@ -281,5 +282,7 @@ def test_a_packed_feed_delivered_to_sshd_is_synchronized_by_the_profile_reading_
         f"{name}.handled" for name in names
     ]
     assert Patron.objects.filter(institution=institution).count() == 250
+    taken = {f.name: f.sha256 for f in ReceivedFile.objects.all()}
+    assert taken == {z["name"]: z["sha256"] for z in manifest["zips"]}  # the manifest's sums
     with zipfile.ZipFile(out / names[0]) as zf:
         assert len(zf.namelist()) == 3
