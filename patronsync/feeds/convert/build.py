@@ -41,6 +41,12 @@ SEGMENT_CODE_FIELDS = frozenset(
     {"country", "id_type", "statistic_category", "category_type", "note_type"}
 )
 
+_SEGMENT_KINDS = {
+    **dict.fromkeys(SEGMENT_DATES, "date"),
+    **dict.fromkeys(SEGMENT_BOOLS, "bool"),
+    **dict.fromkeys(SEGMENT_CODE_FIELDS, "code"),
+}
+
 
 @dataclass(slots=True)
 class RowProblem:
@@ -174,12 +180,7 @@ class Builder:
             before = len(problems)
             values: dict[str, Any] = {}
             for target, spec in entry.values.items():
-                field_kind = (
-                    "date" if target in SEGMENT_DATES
-                    else "bool" if target in SEGMENT_BOOLS
-                    else "code" if target in SEGMENT_CODE_FIELDS
-                    else "text"
-                )  # fmt: skip
+                field_kind = _SEGMENT_KINDS.get(target, "text")
                 values[target] = self._typed(spec, field_kind, scope, problems,
                                              f"{entry.key}.{target}", source)  # fmt: skip
             if len(problems) > before:
