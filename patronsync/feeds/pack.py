@@ -154,6 +154,12 @@ def _user_problems(user: RawUser) -> list[Problem]:
     return problems
 
 
+def _looks_like_a_bomb(info: zipfile.ZipInfo) -> bool:
+    """Whether a job would refuse the zip for this entry's compression ratio."""
+    ratio = info.file_size / max(info.compress_size, 1)
+    return info.file_size > DEFAULT_LIMITS.ratio_min_bytes and ratio > DEFAULT_LIMITS.max_ratio
+
+
 class _Writer:
     """Writes the zips into `staging`, an XML file at a time; see the module."""
 
@@ -175,6 +181,8 @@ class _Writer:
         self._zip: zipfile.ZipFile | None = None
         self._file: IO[bytes] | None = None
         self._file_path = staging / ".current.xml"
+        self._kept: list[tuple[str, Path]] = []  # the open zip's XML files, until it is closed
+        self._stored: set[str] = set()  # its files to store uncompressed (see `_close_zip`)
         self._file_users = 0
         self._file_bytes = 0
         self._digest = hashlib.sha256()
@@ -236,7 +244,11 @@ class _Writer:
         packed = self._current
         name = f"{self.prefix}-{len(self.zips):04d}-{len(packed.files) + 1:03d}.xml"
         self._zip.write(self._file_path, arcname=name)
-        self._file_path.unlink()
+        if _looks_like_a_bomb(self._zip.getinfo(name)):
+            self._stored.add(name)
+        kept = self._file_path.with_name(name)
+        self._file_path.rename(kept)
+        self._kept.append((name, kept))
         packed.files.append(PackedFile(name, self._file_users, self._file_bytes,
                                        self._digest.hexdigest()))  # fmt: skip
         packed.users += self._file_users
@@ -248,6 +260,17 @@ class _Writer:
         self._zip = None
         packed = self._current
         path = self.staging / packed.name
+        if self._stored:
+            # A file that compresses more than a job allows (`sources.Limits.max_ratio`) would
+            # have the whole zip refused as a zip bomb: the zip is made again, that file stored.
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+                for name, kept in self._kept:
+                    stored = name in self._stored
+                    zf.write(kept, arcname=name,
+                             compress_type=zipfile.ZIP_STORED if stored else None)  # fmt: skip
+        for _, kept in self._kept:
+            kept.unlink()
+        self._kept, self._stored = [], set()
         packed.bytes = path.stat().st_size
         packed.sha256 = _sha256_of(path)
 

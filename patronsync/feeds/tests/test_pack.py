@@ -134,6 +134,33 @@ def test_packing_changes_no_user_and_keeps_their_order_across_inputs(tmp_path):
     assert_every_xml_is_valid(out)  # the namespaced user is written without its namespace
 
 
+def test_a_file_that_compresses_like_a_zip_bomb_is_stored_so_a_job_takes_the_zip(tmp_path):
+    padding = "\n" + " " * 600_000  # blank text between elements: no data, but it compresses
+    feed = tmp_path / "airy.xml"
+    feed.write_text(
+        "<users>"
+        + "".join(f"<user>{padding}<primary_id>{i}</primary_id></user>" for i in range(3))
+        + "</users>"
+    )
+    out = tmp_path / "out"
+
+    result = feed_pack([feed], output=out, users_per_file=2)
+
+    assert result.written
+    with zipfile.ZipFile(out / "users-0001.zip") as zf:
+        kinds = [(i.filename, i.compress_type) for i in zf.infolist()]
+    assert kinds == [
+        ("users-0001-001.xml", zipfile.ZIP_STORED),
+        ("users-0001-002.xml", zipfile.ZIP_DEFLATED),  # 600 KB: under the ratio rule's 1 MB
+    ]
+    assert feed_validate([out / "users-0001.zip"], strict=False).ok
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["zips"][0]["sha256"]
+        == hashlib.sha256((out / "users-0001.zip").read_bytes()).hexdigest()
+    )
+
+
 def test_a_user_error_is_named_by_file_and_line_and_nothing_is_packed(tmp_path, capsys):
     feed = tmp_path / "bad.xml"
     feed.write_text(
