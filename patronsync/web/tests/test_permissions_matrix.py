@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from patronsync.accounts.choices import StaffRole
 from patronsync.connections.models import AllowedConnection
 from patronsync.connections.services import connection_update
+from patronsync.core.models import CodeTableEntry
 from patronsync.core.services import code_table_entry_declare
 from patronsync.jobs.services import profile_run
 from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
@@ -80,6 +81,7 @@ class World:
     job_pk: int
     patron_pk: int
     code_table: str
+    code_row_pk: int
 
     def value(self, page: Page, kwarg: str) -> object:
         """The value of `kwarg` in `page`'s URL; KeyError for an argument this walk does not
@@ -102,6 +104,7 @@ class World:
                 "profiles": self.profile_pk,
                 "jobs": self.job_pk,
                 "patrons": self.patron_pk,
+                "web": self.code_row_pk,  # a row of `code_table`
             }[page.namespace]
         raise KeyError(kwarg)
 
@@ -133,6 +136,7 @@ def world(institution, tmp_path) -> World:
         code="BILBY",
         values={"description": MARKERS["code"]},
     )
+    code_row = CodeTableEntry.objects.get(institution=institution, code="BILBY")
     feed = users_doc(
         user_xml("quagga1", first="Ada", last=MARKERS["patron"]),
         user_xml("stranger1", last="Unknowngroup", group="NO_SUCH_GROUP"),  # rejected
@@ -147,6 +151,7 @@ def world(institution, tmp_path) -> World:
         job_pk=job.pk,
         patron_pk=patron.pk,
         code_table="UserGroups",
+        code_row_pk=code_row.pk,
     )
 
 
