@@ -620,6 +620,11 @@ def test_run_creates_a_pending_job_and_shows_its_report(
     )
     assert response.status_code == 302
     assert response["Location"] == reverse("jobs:detail", args=[job.pk])
+    report = client.get(response["Location"])
+    assert report.status_code == 200
+    assert f"{job.title}" in text(report)
+    assert f"is pending (Process ID {job.process_id}); a worker runs it" in text(report)
+    assert ("dry run: nothing is written" in text(report)) is dry_run
 
 
 def test_run_of_an_inactive_section_comes_back_as_a_message_on_the_list(
