@@ -35,12 +35,13 @@ def convert_register(commands: Any) -> None:
     convert.add_argument("-m", "--mapping", required=True, metavar="MAPPING",
                          help="the mapping file (.yaml, .yml or .toml)")  # fmt: skip
     convert.add_argument("-o", "--output", required=True, metavar="OUT.xml")
-    convert.add_argument("--delimiter", metavar="CHAR",
-                         help="the CSV delimiter (default: sniffed; \\t for a tab)")  # fmt: skip
+    convert.add_argument(
+        "--delimiter", metavar="CHAR", help="the main CSV's delimiter (default: sniffed; \\t: tab)"
+    )
     convert.add_argument(
         "--encoding",
         metavar="NAME",
-        help="the inputs' encoding (default: BOM, else UTF-8, else cp1252)",
+        help="the main input's encoding (default: BOM, else UTF-8, else cp1252)",
     )
     convert.add_argument("--strict", action="store_true", help="stop at the first bad row")
     convert.add_argument("--against", metavar="INSTITUTION",

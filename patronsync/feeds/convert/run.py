@@ -122,6 +122,8 @@ def feed_convert(
 ) -> Summary:
     """Convert `inputs` (the main file, then one per join) with `mapping` into `output`.
 
+    `encoding` and `delimiter` override the mapping's for the main file (a join is read as its
+    own keys say, or as detected).
     Every bad row goes to `on_bad_row` and is left out of the output; with `strict` the first
     one stops the run and no output is written. Raises ConvertError (or InputError) when the
     conversion cannot start.
@@ -151,7 +153,8 @@ def feed_convert(
                     "line after the main file, or as the join's 'file'",
                     in_mapping=True,
                 )
-            source = open_input(path, join.input, encoding=encoding, delimiter=delimiter)
+            # --encoding and --delimiter are the main file's; a join has its own keys.
+            source = open_input(path, join.input)
             summary.warnings.extend(source.warnings)
             index = JoinIndex(source, join.key, directory=None)
             indexes[join.name] = index

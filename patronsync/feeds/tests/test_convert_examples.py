@@ -107,3 +107,15 @@ def test_loaded_hr_staff_have_every_joined_address(tmp_path: Path, profile, drop
     assert str(turing.expiry_date) == "2027-06-30"
     mary = Patron.objects.get(primary_id="E20003")
     assert "address" not in mary.segments or mary.segments["address"] == []
+
+
+def test_delimiter_on_the_command_line_is_the_main_files_a_join_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "hr.xml"
+    args = ["feed", "convert", "-m", str(EXAMPLES / "hr.toml"), str(EXAMPLES / "hr-people.csv"),
+            "--delimiter", ";", "-o", str(out), "--today", TODAY]  # fmt: skip
+    assert main(args) == 0  # hr-addresses.csv (commas) is still sniffed
+    [report] = feed_validate([out], strict=True).files
+    assert (report.users, report.problems) == (5, [])
+    assert out.read_text().count("<address ") == 7
