@@ -279,7 +279,7 @@ def test_the_whole_flow_from_the_report(client, staff, institution, first):
         "visitor2",
     ]
     page = report(client, rerun)
-    assert "This job ran again the rejected users of" in page
+    assert "This job runs again the rejected users of" in page
     assert f'href="/jobs/{first.pk}/"' in page
     page = report(client, first)
     assert re.search(rf'Run again as <a href="/jobs/{rerun.pk}/">job {rerun.process_id}</a>', page)
@@ -382,3 +382,20 @@ def test_a_killed_rerun_resumes_where_it_stopped(institution, drop, monkeypatch)
     assert (resumed.created, resumed.rejected, resumed.status) == (8, 0, "completed")
     assert resumed.records.count() == 8
     assert Patron.objects.count() == 8
+
+
+def test_a_rerun_whose_first_job_was_deleted_fails_and_takes_no_file(
+    client, staff, institution, drop, first
+):
+    add_code(institution, "UserGroups", "VISITOR")
+    rerun = job_rerun(job=first)
+    first_process_id = first.process_id
+    first.delete()
+    write_zip(drop / "synchronize" / "day2.zip", {"users.xml": users_doc(user_xml("new1"))})
+    rerun = job_run(job=rerun)
+    assert rerun.status == "failed"
+    assert f"Job {first_process_id}, whose rejected users this job loads again" in rerun.log
+    assert (drop / "synchronize" / "day2.zip").exists()  # the server's files are not its
+    assert not Patron.objects.filter(primary_id="new1").exists()
+    client.force_login(staff(institution, StaffRole.VIEWER))
+    assert f"rejected users of job {first_process_id}, since deleted" in report(client, rerun)
