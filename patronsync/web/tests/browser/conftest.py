@@ -10,10 +10,13 @@ server's database: what it checks, it reads through the pages (or the CLI).
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import os
 import re
 import secrets
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from patronsync.almaxml.model import Code, Email, User
+from patronsync.almaxml.writer import write_users
 from patronsync.connections.tests.servers import SshServer
 from patronsync.tests.test_serve import Server, patronsync, start, stop
 
@@ -216,3 +221,54 @@ def menu_open(page: Page, entry: str) -> None:
     menu = page.get_by_role("navigation", name="Main menu")
     menu.locator("summary", has_text="Configuration").click()
     menu.get_by_role("link", name=entry, exact=True).click()
+
+
+def feed_user(primary_id: str, first: str, last: str, *, group: str = "UNDERGRAD",
+              expiry: dt.date = dt.date(2030, 1, 31)) -> User:  # fmt: skip
+    """A student as the Student Information System exports them."""
+    return User(
+        record_type=Code("PUBLIC"),
+        primary_id=primary_id,
+        first_name=first,
+        last_name=last,
+        user_group=Code(group),
+        expiry_date=expiry,
+        account_type=Code("EXTERNAL"),
+        status=Code("ACTIVE"),
+        emails=[Email(email_address=f"{primary_id}@uni.example.edu", preferred=True,
+                      email_types=[Code("school")])],  # fmt: skip
+    )
+
+
+def feed_write(path: Path, users: list[User]) -> Path:
+    """A zipped Alma User XML feed of `users` (written with patronsync's own XML writer), put
+    in place by a rename, as an S/FTP upload lands: a worker never sees half a zip."""
+    document = io.BytesIO()
+    write_users(users, document)
+    partial = path.with_name(path.name + ".part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("users.xml", document.getvalue())
+    partial.rename(path)
+    return path
+
+
+def config_apply(live: Live, name: str, document: str) -> None:
+    """`patronsync config apply` of a YAML document, as an operator keeps configuration."""
+    path = live.data_dir.parent / f"{name}.yaml"
+    path.write_text(document)
+    live.command("config", "apply", str(path))
+
+
+def run_menu(page: Page, kind: str) -> None:
+    """On a profile's page: Run, then `kind` (Import, Synchronize, or their dry runs)."""
+    menu = page.locator("main details.ps-run-menu").first
+    menu.locator("summary").click()
+    menu.get_by_role("button", name=kind, exact=True).click()
+
+
+def job_wait_ended(page: Page) -> str:
+    """On a job's report: wait until the job has ended (the live box says Finished); returns
+    the report's text."""
+    expect(page.locator(".ps-live", has_text="Finished")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    page.reload()
+    return page.locator("main").inner_text()
