@@ -20,7 +20,6 @@ from patronsync.accounts.choices import StaffRole
 from patronsync.connections.models import AllowedConnection
 from patronsync.connections.services import connection_update
 from patronsync.core.models import CodeTableEntry
-from patronsync.core.models import CodeTableEntry
 from patronsync.core.services import code_table_entry_declare
 from patronsync.jobs.services import profile_run
 from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
@@ -82,7 +81,6 @@ class World:
     job_pk: int
     patron_pk: int
     code_table: str
-    code_row_pk: int
     code_row_pk: int
 
     def value(self, page: Page, kwarg: str) -> object:

@@ -235,8 +235,13 @@ def feed_user(primary_id: str, first: str, last: str, *, group: str = "UNDERGRAD
         expiry_date=expiry,
         account_type=Code("EXTERNAL"),
         status=Code("ACTIVE"),
-        emails=[Email(email_address=f"{primary_id}@uni.example.edu", preferred=True,
-                      email_types=[Code("school")])],  # fmt: skip
+        emails=[
+            Email(
+                email_address=f"{primary_id}@uni.example.edu",
+                preferred=True,
+                email_types=[Code("school")],
+            )
+        ],
     )
 
 
