@@ -114,9 +114,10 @@ class NamedErrorsMixin:
 
 
 def _code_field(codes: CodeTables, table: str, label: str, current: Any, **kwargs: Any) -> Any:
+    # A blank first choice even when required: a new segment's form must not arrive filled in.
     return forms.ChoiceField(
         label=label,
-        choices=code_choices(codes, table, current=current, blank=not kwargs.get("required")),
+        choices=code_choices(codes, table, current=current),
         required=kwargs.pop("required", False),
         **kwargs,
     )

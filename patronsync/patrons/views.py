@@ -134,11 +134,11 @@ def _protection_rows(patron: Patron, codes: CodeTables) -> dict[str, dict[str, A
             continue
         sis = state.get("sis")
         if name == "pin_number":
-            shown = "the SIS's PIN (never shown)" if sis else "none yet"
+            shown = "the SIS's PIN (never shown)" if sis else "none (the SIS has sent none)"
         elif name in CORE_FIELDS and CORE_FIELDS[name].kind == "code" and sis:
             shown = _code_text(codes, name, str(sis))
         else:
-            shown = describe(sis) if sis not in (None, "", []) else "none yet"
+            shown = describe(sis) if sis not in (None, "", []) else "none (the SIS has sent none)"
         rows[PROTECTED_SEGMENT_KEYS.get(name, name)] = {
             "field": name,
             "label": field_label(name),
@@ -148,10 +148,13 @@ def _protection_rows(patron: Patron, codes: CodeTables) -> dict[str, dict[str, A
 
 
 def _general_rows(data: dict[str, Any], names: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [
-        {"name": name, "label": field_label(name), "value": describe(data.get(name))}
-        for name in names
-    ]
+    rows = []
+    for name in names:
+        value = data.get(name)
+        if CORE_FIELDS[name].kind == "date" and value:
+            value = str(value)[:10]  # the JSON form's "2030-01-31Z" is a date, shown as one
+        rows.append({"name": name, "label": field_label(name), "value": describe(value)})
+    return rows
 
 
 def _segment_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -36,6 +36,8 @@ def form_data(response):
             data[bound.html_name] = [v for v in value if v]
         elif value is not None:
             data[bound.html_name] = value
+        elif bound.widget_type != "selectmultiple":
+            data[bound.html_name] = ""  # an empty input or a select on its blank first choice
 
     for bound in response.context["form"]:
         put(bound)
