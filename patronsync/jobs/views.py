@@ -85,12 +85,32 @@ class JobListView(InstitutionRoleMixin, TemplateView):
         context.update(tab=tab, tabs=TABS, running_count=active.count())
         if tab == "running":
             context["active"] = [(job, job_progress(job=job)) for job in active]
+            context["newest"] = max((job.pk for job, _ in context["active"]), default=0)
         elif tab == "scheduled":
             context["sections"] = jobs_scheduled(institution=self.institution)
         else:
             form = JobHistoryFilterForm(self.request.GET or None, institution=self.institution)
             jobs = job_history_filter(institution=self.institution, **form.filters())
             context.update(form=form, **page_of(self.request, jobs, HISTORY_PER_PAGE))
+        return context
+
+
+class JobsStartedView(InstitutionRoleMixin, TemplateView):
+    """The Running tab's watch for new jobs (htmx fragment, polled): the jobs pending or
+    running whose id is above `?after=`, each with its live progress, then the watch again,
+    after the newest one. A job that started and ended between two polls is in History."""
+
+    template_name = "jobs/_jobs_started.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        try:
+            after = max(int(self.request.GET.get("after", "0")), 0)
+        except ValueError:
+            after = 0
+        started = jobs_active(institution=self.institution).filter(pk__gt=after)
+        context["active"] = [(job, job_progress(job=job)) for job in started]
+        context["newest"] = max((job.pk for job, _ in context["active"]), default=after)
         return context
 
 

@@ -117,6 +117,7 @@ def job_urls(job):
         "/jobs/?tab=running",
         "/jobs/?tab=scheduled",
         "/jobs/?tab=history",
+        "/jobs/started/?after=0",
         f"/jobs/{job.pk}/",
         f"/jobs/{job.pk}/progress/",
         f"/jobs/{job.pk}/records.csv",
@@ -159,13 +160,13 @@ def test_another_institutions_staff_get_404_for_a_job_and_do_not_see_it(
     ended = make_job(sis)
     login(client, staff, other_institution, GSA)
     for target in (running, ended):
-        for url in job_urls(target)[3:]:
+        for url in job_urls(target)[4:]:
             assert client.get(url).status_code == 404, url
     assert client.post(f"/jobs/{running.pk}/cancel/").status_code == 404
     running.refresh_from_db()
     assert running.cancel_requested_by == ""
-    for tab in ("running", "history"):
-        listing = page(client, f"/jobs/?tab={tab}")
+    for url in ("/jobs/?tab=running", "/jobs/?tab=history", "/jobs/started/?after=0"):
+        listing = page(client, url)
         assert running.process_id not in listing
         assert ended.process_id not in listing
 
@@ -237,6 +238,34 @@ def test_running_tab_lists_active_jobs_with_live_progress_and_not_ended_ones(
     assert "left" in body
     assert f'hx-get="/jobs/{running.pk}/progress/?from=list"' in body
     assert 'hx-trigger="every 1s"' in body
+
+
+def test_running_tab_watches_for_jobs_started_after_the_newest_it_shows(
+    client, staff, institution, sis, tmp_path
+):
+    login(client, staff, institution)
+    body = page(client, "/jobs/?tab=running")
+    assert 'id="running-empty"' in body
+    assert 'hx-get="/jobs/started/?after=0" hx-trigger="every 5s"' in body
+
+    first = running_job(sis)
+    other = make_profile(institution, folders(tmp_path / "other"))
+    other.pk, other.code = None, "HR"
+    other.save()
+    second = make_job(other, status=JobStatus.PENDING)
+
+    started = page(client, f"/jobs/started/?after={first.pk}")
+    assert "<html" not in started
+    assert second.process_id in started
+    assert first.process_id not in started  # already on the page
+    assert f'hx-get="/jobs/{second.pk}/progress/?from=list"' in started
+    assert f'hx-get="/jobs/started/?after={second.pk}"' in started  # the watch, moved on
+    assert 'id="running-empty" hx-swap-oob="delete"' in started
+    quiet = page(client, f"/jobs/started/?after={second.pk}")
+    assert "<article" not in quiet
+    assert "hx-swap-oob" not in quiet
+    assert f'hx-get="/jobs/started/?after={second.pk}"' in quiet
+    assert f"after={second.pk}" in page(client, "/jobs/?tab=running")
 
 
 def test_history_tab_lists_ended_jobs_with_counters_and_not_running_ones(
