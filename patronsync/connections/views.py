@@ -373,7 +373,9 @@ class ConnectionTestView(ConfigureRequiredMixin, ConnectionPageMixin, TemplateVi
         if _is_htmx(request):
             context = {
                 "connection": connection,
+                "institution": self.institution,
                 "can_configure": True,
+                "oob": True,  # the page's server key too, pinned by a first success
                 **test_context(result, offer),
             }
             return render(request, "connections/_test_result.html", context)
@@ -402,7 +404,13 @@ class ConnectionTrustView(ConfigureRequiredMixin, View):
             else:
                 text = f"The server key {pinned} of {connection.name} is trusted (pinned)."
         if _is_htmx(request):
-            context = {"connection": connection, "trust_ok": ok, "trust_text": text}
+            context = {
+                "connection": connection,
+                "institution": self.institution,
+                "trust_ok": ok,
+                "trust_text": text,
+                "oob": True,
+            }
             return render(request, "connections/_trust_result.html", context)
         (messages.success if ok else messages.error)(request, text)
         return HttpResponseRedirect(reverse("connections:edit", args=[pk]) + "#host-key")

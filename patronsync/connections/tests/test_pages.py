@@ -549,6 +549,9 @@ def test_test_connection_logs_in_counts_each_profiles_zips_and_pins_the_key(
     sftp_connection.refresh_from_db()
     assert sftp_connection.host_key_fingerprint == sshd.fingerprint()
     assert sshd.password not in text
+    # htmx puts the page's server key, pinned now, in place too.
+    pinned = text.split('<section id="host-key" hx-swap-oob="true">', 1)[1]
+    assert f'id="pinned-fingerprint">{sshd.fingerprint()}</code>' in pinned
     # The definition's page now says the key is pinned.
     assert "Pinned" in client.get(edit_url).content.decode()
 
@@ -563,6 +566,8 @@ def test_without_javascript_the_test_result_is_on_the_definitions_page(sftp_conn
     assert '<div id="test-result" aria-live="polite"><article class="ps-test-result">' in text
     assert "Success" in text
     assert "No integration profile uses this definition yet" in text
+    assert text.count('id="host-key"') == 1
+    assert "hx-swap-oob" not in text
 
 
 def test_a_wrong_password_is_a_login_failure_with_the_servers_key_to_trust(
@@ -579,7 +584,9 @@ def test_a_wrong_password_is_a_login_failure_with_the_servers_key_to_trust(
     assert f'<input type="hidden" name="fingerprint" value="{sshd.fingerprint()}">' in text
     assert "Trust this host key" in text
     response = client.post(trust_url, {"fingerprint": sshd.fingerprint()}, **HTMX)
-    assert "Trusted" in response.content.decode()
+    text = response.content.decode()
+    assert "Trusted" in text
+    assert f'id="pinned-fingerprint">{sshd.fingerprint()}</code>' in text
     sftp_connection.refresh_from_db()
     assert sftp_connection.host_key_fingerprint == sshd.fingerprint()
 
