@@ -234,8 +234,9 @@ def _json_lines(path: str, encoding: str) -> Iterator[Row]:
 
 def _json_array(path: str, encoding: str) -> Iterator[Row]:
     """A JSON array of objects, streamed: each element is decoded with raw_decode from a
-    buffer read 1 MB at a time, so the array is never held whole. An object ``{"users": [...]}``
-    or ``{"data": [...]}`` wrapping the array is read the same way."""
+    buffer read 1 MB at a time, so the array is never held whole. An object wrapping the array
+    (``{"generated": "...", "users": [...]}``) is read the same way: its first key whose value
+    is an array holds the users; the values before it are skipped."""
     decoder = json.JSONDecoder()
     with _text(path, encoding) as fh:
         buffer = ""
@@ -253,48 +254,29 @@ def _json_array(path: str, encoding: str) -> Iterator[Row]:
             buffer += chunk
             return True
 
-        def skip_space() -> None:
+        def skip_space() -> str:
+            """Drop whitespace; the next character ('' at the end of the file)."""
             nonlocal buffer, line
             while True:
                 stripped = buffer.lstrip()
                 line += buffer.count("\n", 0, len(buffer) - len(stripped))
                 buffer = stripped
                 if buffer or not fill():
-                    return
+                    return buffer[:1]
 
-        skip_space()
-        if buffer.startswith("{"):
-            # A wrapper object: find the first array value under a top-level key.
-            while "[" not in buffer and fill():
-                pass
-            start = buffer.find("[")
-            if start < 0:
-                raise InputError(path, "a JSON object holding no array of users", line)
-            line += buffer.count("\n", 0, start)
-            buffer = buffer[start:]
-        if not buffer.startswith("["):
-            raise InputError(path, "expected a JSON array of objects (or JSON Lines: .jsonl)", line)
-        buffer = buffer[1:]
-        first = True
-        while True:
-            skip_space()
-            if not buffer:
-                raise InputError(path, "the JSON array is not closed (file truncated?)", line)
-            if buffer[0] == "]":
-                return
-            if not first:
-                if buffer[0] != ",":
-                    raise InputError(path, f"expected ',' or ']' in the array, got {buffer[0]!r}",
-                                     line)  # fmt: skip
-                buffer = buffer[1:]
-                skip_space()
-            first = False
+        def take(char: str) -> None:
+            nonlocal buffer
+            buffer = buffer[len(char) :]
+
+        def decode() -> tuple[Any, int]:
+            """The next JSON value and the line it starts on; the buffer moves past it."""
+            nonlocal buffer, line
             while True:
                 try:
                     value, end = decoder.raw_decode(buffer)
                 except json.JSONDecodeError as exc:
-                    # Most likely the object goes on in the next chunk; a real syntax error
-                    # stops once one object would pass MAX_JSON_OBJECT.
+                    # Most likely the value goes on in the next chunk; a real syntax error
+                    # stops once one value would pass MAX_JSON_OBJECT.
                     if len(buffer) < MAX_JSON_OBJECT and fill():
                         continue
                     raise InputError(path, f"not valid JSON: {exc.msg}", line + exc.lineno - 1
@@ -302,10 +284,45 @@ def _json_array(path: str, encoding: str) -> Iterator[Row]:
                 number_cut = end == len(buffer) and isinstance(value, int | float)
                 if number_cut and not eof and fill():  # a number may go on in the next chunk
                     continue
-                break
-            yield _scalar_row(value, path, line)
-            line += buffer.count("\n", 0, end)
-            buffer = buffer[end:]
+                start = line
+                line += buffer.count("\n", 0, end)
+                buffer = buffer[end:]
+                return value, start
+
+        def expect(chars: str, what: str) -> str:
+            char = skip_space()
+            if not char or char not in chars:
+                found = repr(char) if char else "the end of the file"
+                raise InputError(path, f"expected {what}, got {found} (file truncated?)", line)
+            take(char)
+            return char
+
+        if skip_space() == "{":
+            take("{")
+            while True:
+                if skip_space() == "}":
+                    raise InputError(path, "a JSON object holding no array of users", line)
+                if skip_space() != '"':
+                    expect('"', "a key in quotes")
+                decode()  # the key
+                expect(":", "':' after a key")
+                if skip_space() == "[":
+                    break
+                decode()  # a value before the users: skipped
+                if expect(",}", "',' or '}'") == "}":
+                    raise InputError(path, "a JSON object holding no array of users", line)
+        if skip_space() != "[":
+            raise InputError(path, "expected a JSON array of objects (or JSON Lines: .jsonl)", line)
+        take("[")
+        if skip_space() == "]":
+            return
+        while True:
+            if not skip_space():
+                raise InputError(path, "the JSON array is not closed (file truncated?)", line)
+            value, start = decode()
+            yield _scalar_row(value, path, start)
+            if expect(",]", "',' or ']' in the array") == "]":
+                return
 
 
 class JoinIndex:

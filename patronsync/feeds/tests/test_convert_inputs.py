@@ -135,3 +135,26 @@ def test_a_join_key_missing_from_the_header_is_an_input_error(tmp_path: Path) ->
     path.write_text("id,type\n1,HOME\n")
     with pytest.raises(InputError, match="the join key column 'emplid' is not in the header"):
         JoinIndex(open_input(path, InputSpec()), "emplid")
+
+
+@pytest.mark.parametrize("chunk", [5, 1 << 20])
+def test_a_wrapper_object_skips_values_before_the_users_even_with_brackets_in_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(inputs, "JSON_CHUNK", chunk)
+    path = tmp_path / "x.json"
+    path.write_text('{"note": "see [1]", "meta": {"n": [1, 2]},\n"users": [{"id": "1"}]}')
+    assert rows(path) == [(2, {"id": "1"}, None)]
+
+
+def test_a_wrapper_object_without_an_array_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text('{"note": "x", "count": 2}')
+    with pytest.raises(InputError, match="a JSON object holding no array of users"):
+        rows(path)
+
+
+def test_an_empty_json_array_has_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(" [ ] ")
+    assert rows(path) == []
