@@ -3,6 +3,9 @@ through the search-key indexes."""
 
 from __future__ import annotations
 
+import importlib
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
 
@@ -165,3 +168,17 @@ def test_search_is_answered_from_the_search_key_indexes(institution, people, que
     else:
         assert "Seq Scan on patrons_patron " not in plan
         assert "~>=~" in plan  # the prefix is a range of the index, not a filter
+
+
+def test_the_migration_fills_the_keys_of_users_stored_before_it(institution, people):
+    from django.apps import apps
+
+    migration = importlib.import_module("patronsync.patrons.migrations.0004_patron_search_keys")
+    Patron.objects.update(last_name_key="", first_name_key="", email_key="")
+    assert found(institution, "muller") == []
+    migration.fill_keys(apps, SimpleNamespace(connection=connection))
+    assert found(institution, "muller") == ["p-mueller", "p-plain", "p-upper"]
+    row = Patron.objects.get(primary_id="p-mueller")
+    assert (row.last_name_key, row.first_name_key) == ("muller", "anna")
+    assert row.email_key == "anna.mueller@uni.example"
+    assert migration._key("Ødegård-Straße") == search_key("Ødegård-Straße")
