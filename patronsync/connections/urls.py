@@ -9,6 +9,11 @@ urlpatterns = [
     path("allowed-sftp/", views.AllowedConnectionListView.as_view(), name="allowed-list"),
     path("allowed-sftp/add/", views.AllowedConnectionCreateView.as_view(), name="allowed-create"),
     path(
+        "allowed-sftp/<int:pk>/",
+        views.AllowedConnectionEditView.as_view(),
+        name="allowed-edit",
+    ),
+    path(
         "allowed-sftp/<int:pk>/enabled/",
         views.AllowedConnectionEnableView.as_view(),
         name="allowed-enable",

@@ -124,6 +124,35 @@ class AllowedConnectionCreateView(ConfigureRequiredMixin, AllowedConnectionListV
         return self.render_to_response(self.get_context_data(), status=400)
 
 
+class AllowedConnectionEditView(ConfigureRequiredMixin, TemplateView):
+    """Change a row: its host, description or enabled flag."""
+
+    template_name = "connections/allowed_form.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        row = get_object_or_404(AllowedConnection, pk=kwargs["pk"], institution=self.institution)
+        initial = {"host": row.host, "description": row.description, "enabled": row.enabled}
+        context["row"] = row
+        context["form"] = kwargs.get("form") or AllowedConnectionForm(initial=initial)
+        return context
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        row = get_object_or_404(AllowedConnection, pk=pk, institution=self.institution)
+        form = AllowedConnectionForm(request.POST)
+        if form.is_valid():
+            try:
+                allowed_connection_update(
+                    allowed=row, values=form.cleaned_data, actor=_actor(request)
+                )
+            except ValidationError as exc:
+                errors_onto(form, exc)
+            else:
+                messages.success(request, f"{row.host} was saved.")
+                return HttpResponseRedirect(reverse("connections:allowed-list"))
+        return self.render_to_response(self.get_context_data(pk=pk, form=form), status=400)
+
+
 class AllowedConnectionEnableView(ConfigureRequiredMixin, View):
     """Enable or disable one row (`enabled` = 1 or 0); htmx gets the row back."""
 

@@ -122,6 +122,7 @@ def test_anonymous_is_sent_to_the_login_page(client, name):
 def object_urls(campus):
     row = AllowedConnection.objects.get(institution=campus.institution)
     return {
+        "allowed-edit": reverse("connections:allowed-edit", args=[row.pk]),
         "allowed-delete": reverse("connections:allowed-delete", args=[row.pk]),
         "edit": reverse("connections:edit", args=[campus.pk]),
         "delete": reverse("connections:delete", args=[campus.pk]),
@@ -132,6 +133,10 @@ def post_urls(campus):
     row = AllowedConnection.objects.get(institution=campus.institution)
     return {
         "allowed-create": (reverse("connections:allowed-create"), {"host": "new.example.edu"}),
+        "allowed-edit": (
+            reverse("connections:allowed-edit", args=[row.pk]),
+            {"host": "changed.example.edu", "enabled": "on"},
+        ),
         "allowed-enable": (reverse("connections:allowed-enable", args=[row.pk]), {"enabled": "0"}),
         "allowed-delete": (reverse("connections:allowed-delete", args=[row.pk]), {}),
         "create": (reverse("connections:create"), form_data()),
@@ -151,6 +156,7 @@ def unchanged(campus):
         stored.name == "campus"
         and stored.public_key == campus.public_key
         and row.enabled
+        and row.host == "sftp.example.edu"
         and AllowedConnection.objects.filter(institution=campus.institution).count() == 1
         and Connection.objects.filter(institution=campus.institution).count() == 1
     )
@@ -165,7 +171,7 @@ def test_viewers_and_user_managers_change_nothing(login, campus, who):
         response = client.post(url, data, **HTMX)
         assert response.status_code == 403, action
     assert unchanged(campus)
-    for action in ("allowed-delete", "delete"):
+    for action in ("allowed-edit", "allowed-delete", "delete"):
         assert client.get(object_urls(campus)[action]).status_code == 403
     assert client.get(reverse("connections:create")).status_code == 403
 
@@ -247,6 +253,24 @@ def test_a_duplicate_or_bad_host_is_refused_beside_its_field(login, campus):
     response = client.post(reverse("connections:allowed-create"), {"host": "sftp://x/y"})
     assert "is not a host name or an IP address" in response.content.decode()
     assert AllowedConnection.objects.count() == 1
+
+
+def test_a_row_is_edited_and_a_host_already_in_the_table_is_refused(login, campus):
+    client = login("gsa")
+    row = AllowedConnection.objects.get(institution=campus.institution)
+    AllowedConnection.objects.create(institution=campus.institution, host="old.example.edu")
+    url = reverse("connections:allowed-edit", args=[row.pk])
+    text = client.get(url).content.decode()
+    assert 'value="sftp.example.edu"' in text
+    assert 'value="Campus"' in text
+    response = client.post(url, {"host": "OLD.example.edu", "enabled": "on"})
+    assert response.status_code == 400
+    error = response.content.decode().split('id="allowed-host-error">', 1)[1]
+    assert error.startswith("FTP Hostname / IP: old.example.edu is already in the table.")
+    response = client.post(url, {"host": "sftp.example.edu", "description": "Registrar"})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.host, row.description, row.enabled) == ("sftp.example.edu", "Registrar", False)
 
 
 def test_a_row_is_disabled_and_enabled_by_a_plain_post_and_by_htmx(login, campus):
