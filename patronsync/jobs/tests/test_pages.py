@@ -624,6 +624,7 @@ def test_progress_of_an_ended_job_stops_polling_and_links_the_report(
 def test_chart_axis_covers_the_largest_job_in_whole_number_steps(sis):
     jobs = [make_job(sis, created=7, updated=30, unchanged=480, rejected=8)]
     chart = trend_chart(jobs=jobs, zone_name="UTC")
+    assert chart is not None
     values = [tick.value for tick in chart.ticks]
     assert values == [0, 200, 400, 600]
     top = chart.ticks[-1]
