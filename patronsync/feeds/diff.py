@@ -1,9 +1,9 @@
 """Compare two feeds: the users added, removed and changed (field by field), streaming.
 
 OLD's users are indexed by primary ID (compared as Alma does, case-insensitively) in a
-temporary SQLite file (`feeds.index`), each with its content hash and canonical fields
-(`almaxml.hashing`): what a Synchronize itself compares, so a user only reformatted, or with
-its segments in another order, is not "changed". NEW is then read a user at a time and looked
+temporary SQLite file (`feeds.index`), each with its canonical fields: the text that
+`almaxml.hashing.content_hash` hashes, what a Synchronize itself compares, so a user only
+reformatted, or with its segments in another order, is not "changed". NEW is then read a user at a time and looked
 up; the OLD users never found were removed. Memory stays flat whatever the feeds' sizes.
 
 A feed much smaller than the last one is the classic accident of a nightly export (a query that
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patronsync.almaxml.errors import Problem
-from patronsync.almaxml.hashing import canonical_form, content_hash
+from patronsync.almaxml.hashing import canonical_form
 from patronsync.almaxml.jsonform import user_to_json
 from patronsync.almaxml.reader import ParsedUser, iter_users
 from patronsync.feeds.index import UserIndex
@@ -185,6 +185,12 @@ def _read_file(path: FeedPath, summary: DiffSummary) -> Iterator[tuple[str, Pars
     summary.file_errors += sum(1 for p in reader.problems if p.is_error)
 
 
+def _canonical_text(parsed: ParsedUser) -> str:
+    """The text `content_hash` hashes: equal texts are equal users, as a Synchronize sees them."""
+    form = canonical_form(parsed.user, user_to_json(parsed.user))
+    return json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _duplicate(parsed: ParsedUser, primary_id: str, earlier: str, feed: str) -> Problem:
     where = parsed.position
     return Problem(
@@ -209,13 +215,7 @@ def feed_diff(
     with UserIndex() as index:
         for primary_id, parsed in _read(old, summary):
             summary.old_users += 1
-            json_form = user_to_json(parsed.user)
-            earlier = index.add(
-                primary_id,
-                str(parsed.position),
-                hash=content_hash(parsed.user, json_form),
-                fields=json.dumps(canonical_form(parsed.user, json_form), ensure_ascii=False),
-            )
+            earlier = index.add(primary_id, str(parsed.position), fields=_canonical_text(parsed))
             if earlier is not None:
                 summary.old_users -= 1
                 summary.problems.append(_duplicate(parsed, primary_id, earlier, "OLD"))
@@ -232,14 +232,13 @@ def feed_diff(
                     summary.added += 1
                     yield UserChange(ADDED, primary_id, location)
                     continue
-                _, old_location, old_hash, old_fields, _ = found
-                json_form = user_to_json(parsed.user)
-                if content_hash(parsed.user, json_form) == old_hash:
+                _, old_location, _, old_fields, _ = found
+                fields = _canonical_text(parsed)
+                if fields == old_fields:  # equal content hashes (`almaxml.hashing`)
                     summary.unchanged += 1
                     continue
                 summary.changed += 1
-                form = canonical_form(parsed.user, json_form)
-                changes = tuple(field_changes(json.loads(old_fields), form))
+                changes = tuple(field_changes(json.loads(old_fields), json.loads(fields)))
                 yield UserChange(CHANGED, primary_id, location, old_location, changes)
         for primary_id, location in index.unseen():
             summary.removed += 1
