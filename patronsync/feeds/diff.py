@@ -3,8 +3,9 @@
 OLD's users are indexed by primary ID (compared as Alma does, case-insensitively) in a
 temporary SQLite file (`feeds.index`), each with its canonical fields: the text that
 `almaxml.hashing.content_hash` hashes, what a Synchronize itself compares, so a user only
-reformatted, or with its segments in another order, is not "changed". NEW is then read a user at a time and looked
-up; the OLD users never found were removed. Memory stays flat whatever the feeds' sizes.
+reformatted, or with its segments in another order, is not "changed". NEW is then read a user
+at a time and looked up; the OLD users never found were removed. Memory stays flat whatever
+the feeds' sizes.
 
 A feed much smaller than the last one is the classic accident of a nightly export (a query that
 returned half the students): `shrunk` says when NEW has fewer than `min_ratio` of OLD's users,
