@@ -9,6 +9,7 @@ half-written feed for a cron job to deliver.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import tempfile
 import unicodedata
@@ -23,6 +24,7 @@ from lxml import etree
 from patronsync.almaxml.model import User
 from patronsync.almaxml.validation import users_schema
 from patronsync.almaxml.writer import user_element
+from patronsync.core.text import REASON_CHARS, bounded
 from patronsync.feeds.convert.build import Builder, Related, RowProblem, Unmapped
 from patronsync.feeds.convert.inputs import InputError, JoinIndex, Source, open_input
 from patronsync.feeds.convert.mapping import Mapping
@@ -92,13 +94,25 @@ def _column_label(source: Source, names: Sequence[str]) -> str:
     return ", ".join(labels)
 
 
+_SECRET_ELEMENTS = re.compile(r"^Element '(?:pin_number|password)'")
+_QUOTED_VALUE = re.compile(r"The value '.*?' (?=has|is)", re.DOTALL)
+
+
 def _schema_messages(elem: Any) -> list[str]:
-    """The XSD's complaints about one ``<user>``, or none."""
+    """The XSD's complaints about one ``<user>``, or none; a PIN's or password's value is
+    never quoted, and any other value is cut to a readable size."""
     schema = users_schema()
     if schema.validate(elem):
         return []
     errors: Any = schema.error_log
-    return [str(e.message) for e in errors]
+    return [redacted(str(error.message)) for error in errors]
+
+
+def redacted(message: str) -> str:
+    """An XSD message as printed: a PIN's or password's quoted value left out, cut to size."""
+    if _SECRET_ELEMENTS.match(message):
+        message = _QUOTED_VALUE.sub("The value (not shown) ", message)
+    return bounded(message, REASON_CHARS)
 
 
 def _id_key(value: str) -> str:

@@ -243,3 +243,31 @@ def test_against_an_unknown_institution_exits_2(
     mapping, data, out = files(GOOD_ROWS)
     assert convert(mapping, data, out, "--against", "nowhere") == 2
     assert "--against: no institution 'nowhere' (institutions: main" in capsys.readouterr().err
+
+
+def test_a_schema_error_on_a_pin_never_prints_the_pin(
+    files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping_text = MAPPING.replace(
+        "  first_name: first\n",
+        "  first_name: first\n  pin_number: concat(first, first, first, first, first)\n",
+    )
+    long_first = "s3cret" * 10  # the PIN: 300 characters, over the XSD's 255
+    mapping, data, out = files(f"1,{long_first},L,BA,,a@x.org,CSCI\n", mapping_text)
+    assert convert(mapping, data, out) == 1
+    text = capsys.readouterr().out
+    assert "<pin_number>" not in text
+    assert "Element 'pin_number': [facet 'maxLength'] The value has a length of '300'" in text
+    assert "s3cret" not in text.replace(str(data), "")
+
+
+def test_xsd_messages_never_quote_a_password_and_stay_short() -> None:
+    from patronsync.feeds.convert.run import redacted
+
+    message = "Element 'password': [facet 'pattern'] The value 'hunter2' is not accepted."
+    assert redacted(message) == (
+        "Element 'password': [facet 'pattern'] The value (not shown) is not accepted."
+    )
+    other = "Element 'first_name': The value '" + "x" * 5000 + "' is not accepted."
+    assert len(redacted(other)) < 1_100
+    assert redacted(other).startswith("Element 'first_name': The value 'xxx")
