@@ -71,10 +71,24 @@ class Related:
 
 
 class Unmapped:
-    """Values not found in a value map, each counted once per row that used it."""
+    """Values not found in a value map, each counted once per row that used it.
 
-    def __init__(self) -> None:
+    At most `limit` distinct values are kept by name (a map applied to a column of unique
+    values must not grow without bound); the rest are counted per map in `others`.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
+        self.others: Counter[str] = Counter()
+        self.limit = limit
+
+    def add(self, name: str, value: str) -> None:
+        """Count one row's use of `value`, not in the map `name`."""
+        key = (name, value)
+        if key in self.counts or len(self.counts) < self.limit:
+            self.counts[key] += 1
+        else:
+            self.others[name] += 1
 
 
 class Builder:
@@ -95,7 +109,7 @@ class Builder:
         key = text.casefold() if vmap.ignore_case else text
         if key in vmap.values:
             return vmap.values[key]
-        self.unmapped.counts[(name, text)] += 1
+        self.unmapped.add(name, text)
         if vmap.unmapped == "reject":
             raise EvalError(f"value {text!r} is not in value map {name!r}", "UNMAPPED_VALUE")
         return vmap.default if vmap.unmapped == "default" else text

@@ -149,6 +149,8 @@ def convert_command(args: argparse.Namespace) -> int:
             }[action]
             out.print(f"  {escape(map_name)}: {escape(repr(value))}: {count:,} row"
                       f"{'s' if count != 1 else ''} ({escape(what)})")  # fmt: skip
+        for map_name, count in sorted(summary.unmapped_others.items()):
+            out.print(f"  {escape(map_name)}: {count:,} more rows with other values (not listed)")
     if checker is not None and checker.unknown:
         out.print(f"Codes not in the code tables of institution {escape(args.against)}:")
         for (table, code), count in sorted(checker.unknown.items()):

@@ -64,7 +64,9 @@ class BadRow:
 
 @dataclass(slots=True)
 class Summary:
-    """What a conversion did: counts, rules broken, values not in a value map, warnings."""
+    """What a conversion did: counts, rules broken, values not in a value map, warnings.
+
+    `unmapped_others`: rows per map whose value is past the distinct values kept by name."""
 
     output: str
     rows: int = 0
@@ -72,6 +74,7 @@ class Summary:
     bad_rows: int = 0
     rules: Counter[str] = field(default_factory=Counter)
     unmapped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    unmapped_others: Counter[str] = field(default_factory=Counter)
     unknown_codes: Counter[tuple[str, str]] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
     stopped: bool = False
@@ -292,13 +295,13 @@ def _convert_rows(
                         continue
                     xf.write(elem, pretty_print=True)
                     summary.users += 1
-        summary.unmapped = unmapped.counts
+        summary.unmapped, summary.unmapped_others = unmapped.counts, unmapped.others
         if not summary.stopped:
             os.replace(partial, output)
             summary.written = True
             done = True
     except InputError:
-        summary.unmapped = unmapped.counts
+        summary.unmapped, summary.unmapped_others = unmapped.counts, unmapped.others
         raise
     finally:
         seen.close()

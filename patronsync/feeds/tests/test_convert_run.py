@@ -271,3 +271,13 @@ def test_xsd_messages_never_quote_a_password_and_stay_short() -> None:
     other = "Element 'first_name': The value '" + "x" * 5000 + "' is not accepted."
     assert len(redacted(other)) < 1_100
     assert redacted(other).startswith("Element 'first_name': The value 'xxx")
+
+
+def test_unmapped_values_are_kept_by_name_up_to_a_limit_then_counted() -> None:
+    from patronsync.feeds.convert.build import Unmapped
+
+    unmapped = Unmapped(limit=2)
+    for value in ("A", "B", "A", "C", "D", "B"):
+        unmapped.add("programs", value)
+    assert unmapped.counts == {("programs", "A"): 2, ("programs", "B"): 2}
+    assert unmapped.others == {"programs": 2}
