@@ -16,7 +16,10 @@ from django.core.exceptions import ValidationError
 from patronsync.core.choices import CodeTableName as T
 from patronsync.core.selectors import CodeTables
 
-from .choices import UserStatus
+from .choices import AccountType, SegmentType, UserStatus
+from .fields import CONTACT_SEGMENTS
+from .models import Patron
+from .state import current_identifiers
 
 # Alma's names of a user's fields, as its user pages show them.
 FIELD_LABELS = {
@@ -396,6 +399,74 @@ def segment_formset(kind: str) -> type[NamedErrorsFormSet]:
     return forms.formset_factory(  # type: ignore[return-value]
         form, formset=NamedErrorsFormSet, extra=1, can_delete=True
     )
+
+
+def segment_editable(patron: Patron, item: dict[str, Any]) -> bool:
+    """Staff change what the library owns: an internal user's segments, and an external user's
+    Internal ones; a Synchronize replaces an external user's External segments."""
+    return patron.account_type == AccountType.INTERNAL or (
+        item.get("segment_type") == SegmentType.INTERNAL
+    )
+
+
+def stored_segments(patron: Patron, kind: str) -> list[dict[str, Any]]:
+    """The user's stored list of one segment kind, in its order (identifiers from their table)."""
+    if kind == "user_identifier":
+        return current_identifiers(patron)
+    return list(patron.segments.get(kind, []))
+
+
+def _deleted(formset: NamedErrorsFormSet, form: SegmentForm) -> bool:
+    return bool(formset.can_delete and form.cleaned_data.get("DELETE"))
+
+
+def _merged(patron: Patron, kind: str, formset: NamedErrorsFormSet) -> list[dict[str, Any]]:
+    """The segment list after the edit: the stored list in its order, editable segments
+    changed or removed as the forms say, the new ones (Internal) at the end."""
+    by_position = {
+        form.cleaned_data.get("position"): form
+        for form in formset.forms
+        if form.cleaned_data.get("position") is not None
+    }
+    result = []
+    for n, item in enumerate(stored_segments(patron, kind)):
+        form = by_position.get(n) if segment_editable(patron, item) else None
+        if form is None or not (form.has_changed() or _deleted(formset, form)):
+            result.append(item)
+        elif not _deleted(formset, form):
+            result.append(_clean_item({**item, **form.item()}))
+    for form in formset.forms:
+        new = form.cleaned_data.get("position") is None and form.has_changed()
+        if new and not _deleted(formset, form):
+            result.append(_clean_item({**form.item(), "segment_type": SegmentType.INTERNAL}))
+    return result
+
+
+def _clean_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v not in (None, "", [], False)}
+
+
+def edited_json(
+    *, patron: Patron, form: PatronForm, formsets: dict[str, NamedErrorsFormSet]
+) -> dict[str, Any]:
+    """What the valid edit forms change, in the Alma JSON form that `patron_update` takes:
+    the core fields changed, and each segment list that changed, whole."""
+    data: dict[str, Any] = {
+        name: value for name, value in form.to_json().items() if name in form.changed_data
+    }
+    changed = {
+        kind
+        for kind, formset in formsets.items()
+        if any(f.has_changed() or _deleted(formset, f) for f in formset.forms)
+    }
+    if changed & set(CONTACT_SEGMENTS):
+        changed |= set(CONTACT_SEGMENTS)  # contact_info replaces its three lists
+    segments = {kind: _merged(patron, kind, formsets[kind]) for kind in changed}
+    contact = {kind: segments.pop(kind) for kind in CONTACT_SEGMENTS if kind in segments}
+    if contact:
+        data["contact_info"] = contact
+    data.update(segments)
+    return data
 
 
 class RestoreForm(forms.Form):

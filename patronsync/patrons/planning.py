@@ -264,16 +264,28 @@ def _keys_of(primary_id: str, identifiers: list[dict[str, Any]]) -> set[str]:
     return {identifier_key(primary_id)} | {identifier_key(i["value"]) for i in identifiers}
 
 
+def _secrets(patron: Patron) -> tuple[str, str]:
+    return patron.pin_hash, patron.password_hash
+
+
 def _plan_change(
     patron: Patron,
     identifiers: list[dict[str, Any]],
     before: dict[str, Any],
     before_keys: set[str],
+    before_secrets: tuple[str, str],
 ) -> Plan:
     _require_primary_id(patron.primary_id)
     check_account({"account_type": patron.account_type, "external_id": patron.external_id})
     check_identifiers_within_user(patron.primary_id, identifiers)
-    changes = diff_snapshots(before, patron_snapshot(patron, identifiers=identifiers))
+    after = patron_snapshot(patron, identifiers=identifiers)
+    changes = diff_snapshots(before, after)
+    # The snapshots mask secrets, so a new PIN or password over an old one shows no difference:
+    # it is a change all the same (else it would not be written), recorded masked.
+    secrets = zip(("pin_number", "password"), before_secrets, _secrets(patron), strict=True)
+    for name, old, new in secrets:
+        if old != new and name not in changes:
+            changes[name] = {"before": before[name], "after": after[name]}
     return Plan(
         patron,
         identifiers,
@@ -301,6 +313,7 @@ def plan_swap_all(
     """
     before = patron_snapshot(patron, identifiers=current)
     before_keys = _keys_of(patron.primary_id, current)
+    before_secrets = _secrets(patron)
     kept_before = manually_changed(patron)
     before_protected = {name: protected_value(patron, name) for name in PROTECTED_FIELDS}
     if context.mode == SIS_MODE:
@@ -308,7 +321,7 @@ def plan_swap_all(
     identifiers = swap_all(patron=patron, incoming=incoming, context=context, identifiers=current)
     if actor.is_manual:
         _mark_manual_changes(patron, before_protected)
-    plan = _plan_change(patron, identifiers, before, before_keys)
+    plan = _plan_change(patron, identifiers, before, before_keys, before_secrets)
     if actor.is_manual:
         _forget_feed_bytes(patron, plan.changes)
     if (kept := manually_changed(patron)) != kept_before:
@@ -328,12 +341,13 @@ def plan_update(
         _require_primary_id(data.core["primary_id"])
     before = patron_snapshot(patron, identifiers=current)
     before_keys = _keys_of(patron.primary_id, current)
+    before_secrets = _secrets(patron)
     before_protected = {name: protected_value(patron, name) for name in PROTECTED_FIELDS}
     identifiers = data.identifiers if data.identifiers is not None else current
     _apply(patron, data)
     if actor.is_manual:
         _mark_manual_changes(patron, before_protected)
-    plan = _plan_change(patron, identifiers, before, before_keys)
+    plan = _plan_change(patron, identifiers, before, before_keys, before_secrets)
     if actor.is_manual:
         _forget_feed_bytes(patron, plan.changes)
     return plan
@@ -346,6 +360,6 @@ def plan_restore(*, patron: Patron, current: list[dict[str, Any]], name: str) ->
     before_keys = _keys_of(patron.primary_id, current)
     kept_before = manually_changed(patron)
     swap_restore(patron, name)
-    plan = _plan_change(patron, current, before, before_keys)
+    plan = _plan_change(patron, current, before, before_keys, _secrets(patron))
     plan.changes[KEPT_BY_STAFF] = {"before": kept_before, "after": manually_changed(patron)}
     return plan

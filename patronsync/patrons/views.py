@@ -24,22 +24,23 @@ from patronsync.accounts.views import EditUsersRequiredMixin, InstitutionRoleMix
 from patronsync.core.exceptions import RuleViolation
 from patronsync.core.selectors import CodeTables, code_tables_for_institution
 
-from .choices import AccountType, ActorKind, SegmentType
-from .fields import CONTACT_SEGMENTS, CORE_FIELDS, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
+from .choices import AccountType, ActorKind
+from .fields import CORE_FIELDS, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
 from .forms import (
     SEGMENT_FORMS,
     NamedErrorsFormSet,
     PatronForm,
     RestoreForm,
-    SegmentForm,
+    edited_json,
     field_label,
+    segment_editable,
     segment_formset,
+    stored_segments,
 )
-from .models import Patron, PatronChange
+from .models import Patron
 from .planning import Actor
 from .selectors import patron_history, patron_search, patron_to_json
 from .services import patron_restore, patron_update
-from .state import current_identifiers
 
 HISTORY_ON_PAGE = 10
 HELD = "Changed in the library: held until the SIS repeats its last value"
@@ -204,14 +205,22 @@ class PatronDetailView(PatronQuerysetMixin, DetailView):
             roles=_segment_rows(data["user_role"]),
             rs_libraries=describe(data["rs_library"]),
             library_notices=describe(data["library_notice"]),
-            history=history_rows(patron_history(patron=patron)[:HISTORY_ON_PAGE]),
+            history=history_rows(patron_history(patron=patron)[:HISTORY_ON_PAGE], codes),
             history_more=patron_history(patron=patron).count() > HISTORY_ON_PAGE,
             held=HELD,
         )
         return context
 
 
-def history_rows(changes: Any) -> list[dict[str, Any]]:
+def _history_value(codes: CodeTables, name: str, value: Any) -> str:
+    """A value as a history row keeps it, readable: a core code with its description."""
+    spec = CORE_FIELDS.get(name)
+    if spec is not None and spec.kind == "code" and isinstance(value, str) and value:
+        return _code_text(codes, name, value)
+    return describe(value)
+
+
+def history_rows(changes: Any, codes: CodeTables) -> list[dict[str, Any]]:
     """History rows as the page shows them: who, what, and each field before and after."""
     rows = []
     for change in changes:
@@ -229,8 +238,8 @@ def history_rows(changes: Any) -> list[dict[str, Any]]:
                 "fields": [
                     {
                         "label": field_label(name),
-                        "before": describe(values.get("before")),
-                        "after": describe(values.get("after")),
+                        "before": _history_value(codes, name, values.get("before")),
+                        "after": _history_value(codes, name, values.get("after")),
                     }
                     for name, values in change.changes.items()
                     if isinstance(values, dict)
@@ -247,22 +256,9 @@ class PatronHistoryView(PatronQuerysetMixin, View):
         patron = self.get_patron(pk)
         page = Paginator(patron_history(patron=patron), 25).get_page(request.GET.get("page"))
         context = self.get_context_data(patron=patron, page_obj=page)
-        context["history"] = history_rows(page.object_list)
+        codes = code_tables_for_institution(institution=self.institution)
+        context["history"] = history_rows(page.object_list, codes)
         return render(request, "patrons/patron_history.html", context)
-
-
-def _editable(patron: Patron, item: dict[str, Any]) -> bool:
-    """Staff change what the library owns: an internal user's segments, and an external user's
-    Internal ones; a Synchronize replaces an external user's External segments."""
-    return patron.account_type == AccountType.INTERNAL or (
-        item.get("segment_type") == SegmentType.INTERNAL
-    )
-
-
-def _stored(patron: Patron, kind: str) -> list[dict[str, Any]]:
-    if kind == "user_identifier":
-        return current_identifiers(patron)
-    return list(patron.segments.get(kind, []))
 
 
 class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
@@ -278,8 +274,8 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         for kind, (form_class, prefix) in SEGMENT_FORMS.items():
             initial = [
                 {**form_class.initial_of(item), "position": n}
-                for n, item in enumerate(_stored(patron, kind))
-                if _editable(patron, item)
+                for n, item in enumerate(stored_segments(patron, kind))
+                if segment_editable(patron, item)
             ]
             formsets[kind] = segment_formset(kind)(
                 data, initial=initial, prefix=prefix, form_kwargs={"codes": codes}
@@ -309,7 +305,9 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
                 "label": field_label(kind),
                 "singular": SEGMENT_NAMES[kind],
                 "formset": formsets[kind],
-                "readonly": [describe(item) for item in kept[kind] if not _editable(patron, item)],
+                "readonly": [
+                    describe(item) for item in kept[kind] if not segment_editable(patron, item)
+                ],
             }
             for kind in SEGMENT_FORMS
         ]
@@ -336,19 +334,7 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         valid = [form.is_valid()] + [formset.is_valid() for formset in formsets.values()]
         if not all(valid):
             return self._render(request, patron, form, formsets, status=400)
-        data = {name: value for name, value in form.to_json().items() if name in form.changed_data}
-        changed_kinds = {
-            kind
-            for kind, formset in formsets.items()
-            if any(f.has_changed() or _deleted(formset, f) for f in formset.forms)
-        }
-        if changed_kinds & set(CONTACT_SEGMENTS):
-            changed_kinds |= set(CONTACT_SEGMENTS)  # contact_info replaces its three lists
-        segments = {kind: _merged(patron, kind, formsets[kind]) for kind in changed_kinds}
-        contact = {kind: segments.pop(kind) for kind in CONTACT_SEGMENTS if kind in segments}
-        if contact:
-            data["contact_info"] = contact
-        data.update(segments)
+        data = edited_json(patron=patron, form=form, formsets=formsets)
         try:
             changes = patron_update(
                 patron=patron,
@@ -366,36 +352,6 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         else:
             messages.info(request, f"User {patron.primary_id}: nothing changed.")
         return HttpResponseRedirect(reverse("patrons:detail", args=[patron.pk]))
-
-
-def _deleted(formset: NamedErrorsFormSet, form: SegmentForm) -> bool:
-    return bool(formset.can_delete and form.cleaned_data.get("DELETE"))
-
-
-def _merged(patron: Patron, kind: str, formset: NamedErrorsFormSet) -> list[dict[str, Any]]:
-    """The segment list after the edit: the stored list in its order, editable segments
-    changed or removed as the forms say, the new ones (Internal) at the end."""
-    by_position = {
-        form.cleaned_data.get("position"): form
-        for form in formset.forms
-        if form.cleaned_data.get("position") is not None
-    }
-    result = []
-    for n, item in enumerate(_stored(patron, kind)):
-        form = by_position.get(n) if _editable(patron, item) else None
-        if form is None or not (form.has_changed() or _deleted(formset, form)):
-            result.append(item)
-        elif not _deleted(formset, form):
-            result.append(_clean_item({**item, **form.item()}))
-    for form in formset.forms:
-        new = form.cleaned_data.get("position") is None and form.has_changed()
-        if new and not _deleted(formset, form):
-            result.append(_clean_item({**form.item(), "segment_type": SegmentType.INTERNAL}))
-    return result
-
-
-def _clean_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if v not in (None, "", [], False)}
 
 
 def _place_error(
@@ -446,13 +402,3 @@ class PatronRestoreView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
             request, f"{field_label(field)} restored: it takes the SIS's value and follows the SIS."
         )
         return HttpResponseRedirect(detail)
-
-
-__all__ = [
-    "PatronChange",
-    "PatronDetailView",
-    "PatronEditView",
-    "PatronHistoryView",
-    "PatronListView",
-    "PatronRestoreView",
-]

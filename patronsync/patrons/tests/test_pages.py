@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.contrib.auth.hashers import check_password
 from django.urls import reverse
 
 from patronsync.accounts.choices import StaffRole
@@ -12,6 +13,7 @@ from patronsync.jobs.services import profile_run
 from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
 from patronsync.patrons.models import Patron, PatronChange
 from patronsync.patrons.selectors import patron_get_by_primary_id
+from patronsync.patrons.services import Actor, patron_update
 from patronsync.patrons.tests.factories import patron_factory
 
 pytestmark = pytest.mark.django_db
@@ -243,9 +245,8 @@ def test_edited_protected_field_is_marked_and_survives_a_synchronize(
     history = client.get(urls(patron.pk)["history"]).content.decode()
     assert "maria.manager" in history
     assert f'href="/jobs/{job.id}/"' in history
-    assert '<td class="ps-before">Graduate student (GRAD)</td>' not in history  # codes as stored
-    assert '<td class="ps-before">GRAD</td>' in history
-    assert '<td class="ps-after">STAFF</td>' in history
+    assert '<td class="ps-before">Graduate student (GRAD)</td>' in history
+    assert '<td class="ps-after">Staff (STAFF)</td>' in history
 
 
 def test_restore_gives_the_field_back_to_the_sis(client, staff, institution, feed):
@@ -348,3 +349,42 @@ def test_rule_errors_are_shown_beside_the_field(client, staff, institution, patr
     assert 'id="id_identifier-0-value-error">Value: User with identifier taken-1' in page
     assert "(used by user holder)" in page
     assert not patron.identifiers.filter(value="taken-1").exists()
+
+
+def test_restore_of_the_pin_lets_the_next_synchronize_set_the_sis_pin(
+    client, staff, institution, feed
+):
+    pin = "<pin_number>1111</pin_number>"
+    feed(user_xml("s-4", extra=pin))
+    patron = patron_get_by_primary_id(institution=institution, primary_id="s-4")
+    patron_update(patron=patron, data={"pin_number": "2222"}, actor=Actor.api("API key desk"))
+    patron.refresh_from_db()
+    assert patron.is_manually_changed("pin_number")
+    client.force_login(staff(institution, MANAGER))
+    page = client.get(urls(patron.pk)["detail"]).content.decode()
+    assert "the SIS&#x27;s PIN (never shown)" in page
+    assert "1111" not in page
+    assert "2222" not in page
+    assert client.post(urls(patron.pk)["restore"], {"field": "pin_number"}).status_code == 302
+    patron.refresh_from_db()
+    assert not patron.is_manually_changed("pin_number")
+    assert check_password("2222", patron.pin_hash)  # kept until the SIS sends its PIN again
+    feed(user_xml("s-4", extra=pin))  # the very same record: compared again, not skipped
+    patron.refresh_from_db()
+    assert check_password("1111", patron.pin_hash)
+
+
+def test_a_new_pin_alone_is_written_by_a_synchronize_and_by_a_second_edit(institution, feed):
+    """What Restore of the PIN relies on: a PIN change is a change, though history masks it."""
+    feed(user_xml("s-5", extra="<pin_number>1111</pin_number>"))
+    patron = patron_get_by_primary_id(institution=institution, primary_id="s-5")
+    job = feed(user_xml("s-5", extra="<pin_number>3333</pin_number>"))
+    assert job.updated == 1
+    patron.refresh_from_db()
+    assert check_password("3333", patron.pin_hash)
+    change = PatronChange.objects.filter(patron=patron, action="updated").first()
+    assert change.changes["pin_number"] == {"before": "********", "after": "********"}
+    for pin in ("4444", "5555"):  # the second edit finds the field already marked
+        patron_update(patron=patron, data={"pin_number": pin}, actor=Actor.api("API key desk"))
+        patron.refresh_from_db()
+        assert check_password(pin, patron.pin_hash)
