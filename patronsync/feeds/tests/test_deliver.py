@@ -34,7 +34,7 @@ from patronsync.connections.transports.base import upload_part_name
 from patronsync.feeds.commands import main
 from patronsync.feeds.pack import feed_pack
 from patronsync.feeds.sample import write_sample_feed
-from patronsync.jobs.models import ReceivedFile
+from patronsync.jobs.models import JobRecord, ReceivedFile
 from patronsync.jobs.selectors import job_report
 from patronsync.jobs.services import profile_run
 from patronsync.loader.tests.conftest import user_xml, users_doc, write_zip
@@ -273,6 +273,8 @@ def test_a_packed_feed_delivered_to_sshd_is_synchronized_by_the_profile_reading_
     job = profile_run(profile=profile, kind="synchronize")
 
     report = job_report(job=job)
+    rejected = JobRecord.objects.filter(job=job, outcome="rejected")
+    assert not rejected.exists(), list(rejected.values_list("reason_code", "reason")[:5])
     assert report["status"] == "completed", job.log
     assert (report["created"], report["updated"], report["rejected"]) == (250, 0, 0)
     assert [(f["name"], f["users"]) for f in report["files"]] == [
