@@ -21,7 +21,7 @@ from django.views.generic import DetailView, ListView
 from django.views.generic.base import ContextMixin
 
 from patronsync.accounts.views import EditUsersRequiredMixin, InstitutionRoleMixin
-from patronsync.core.exceptions import RuleViolation
+from patronsync.core.exceptions import PatronsyncError, RuleViolation
 from patronsync.core.selectors import CodeTables, code_tables_for_institution
 
 from .choices import AccountType, ActorKind
@@ -345,6 +345,10 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         except RuleViolation as exc:
             patron.refresh_from_db()
             _place_error(exc, form, formsets)
+            return self._render(request, patron, form, formsets, status=400)
+        except PatronsyncError as exc:  # not a rule of one field: said above the form
+            patron.refresh_from_db()
+            form.add_error(None, str(exc))
             return self._render(request, patron, form, formsets, status=400)
         if changes:
             names = ", ".join(field_label(name) for name in changes)
