@@ -13,9 +13,10 @@ step failed, and each maps to an exit code of the command (docs/feed-tools.md).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from patronsync.connections.transports import transport_for
 from patronsync.connections.transports.base import ErrorKind, RemoteFile, TransportError
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.models import Institution
+from patronsync.feeds.pack import MANIFEST, sha256_of
 from patronsync.profiles.models import IntegrationProfile
 
 logger = logging.getLogger(__name__)
@@ -133,16 +135,49 @@ def _refused(path: Path, why: str) -> FileRefused:
     return FileRefused(f"{path}: {why}; nothing was delivered")
 
 
+def _expanded(paths: Sequence[str | os.PathLike[str]]) -> Iterator[Path]:
+    """The files given; a folder stands for the zips its `manifest.json` lists (a `feed pack`
+    output), each checked against the manifest's size and sha256 first."""
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            yield path
+            continue
+        manifest_path = path / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            entries = [
+                (str(z["name"]), int(z["bytes"]), str(z["sha256"])) for z in manifest["zips"]
+            ]
+        except FileNotFoundError:
+            raise _refused(path, f"a folder without {MANIFEST} (give its zips, or a feed pack "
+                           "output)") from None  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _refused(manifest_path, f"not a feed pack manifest ({exc})") from None
+        if not entries:
+            raise _refused(manifest_path, "lists no zip")
+        for name, size, sha256 in entries:
+            zip_path = path / name
+            if Path(name).name != name:
+                raise _refused(manifest_path, f"{name!r} is not a file name")
+            if not zip_path.is_file():
+                raise _refused(zip_path, f"listed in {MANIFEST} but missing")
+            if zip_path.stat().st_size != size or sha256_of(zip_path) != sha256:
+                raise _refused(zip_path, f"not the file {MANIFEST} describes (its size or sha256 "
+                               "differs): pack again")  # fmt: skip
+            yield zip_path
+
+
 def delivery_files_checked(
     *, paths: Sequence[str | os.PathLike[str]], connection: Connection
 ) -> list[Path]:
     """The files as paths, once each is known to be a zip a job would take: a plain file named
     `*.zip`, readable, within Alma's zip limits and the definition's maximum file size, its name
-    given once. FileRefused for the first that is not."""
+    given once. A folder stands for the zips of its feed pack manifest. FileRefused for the first
+    that is not."""
     checked: list[Path] = []
     names: dict[str, Path] = {}
-    for given in paths:
-        path = Path(given)
+    for path in _expanded(paths):
         if not path.is_file():
             raise _refused(path, "no such file" if not path.exists() else "not a file")
         if not path.name.lower().endswith(".zip"):

@@ -114,7 +114,8 @@ class PackResult:
         return self.output / MANIFEST
 
 
-def _sha256_of(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """The sha256 hex digest of a file, read a megabyte at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(COPY_BYTES):
@@ -272,7 +273,7 @@ class _Writer:
             kept.unlink()
         self._kept, self._stored = [], set()
         packed.bytes = path.stat().st_size
-        packed.sha256 = _sha256_of(path)
+        packed.sha256 = sha256_of(path)
 
     def finish(self) -> None:
         """Close the open file and zip."""

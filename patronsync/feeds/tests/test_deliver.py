@@ -88,6 +88,28 @@ def test_a_delivery_replaces_a_waiting_file_of_the_same_name(remote, zips):
     assert remote.waiting() == ["users-0001.zip"]
 
 
+def test_a_pack_folder_delivers_the_zips_its_manifest_lists(sftp_connection, sshd, zips):
+    (zips[0].parent / "notes.txt").write_text("not delivered")
+
+    assert deliver("--connection", sftp_connection.name, "--path", "synchronize",
+                   zips[0].parent) == 0  # fmt: skip
+
+    arrived = sorted(p.name for p in (sshd.upload / "synchronize").iterdir())
+    assert arrived == ["users-0001.zip", "users-0002.zip"]
+
+
+def test_a_zip_that_is_not_the_one_its_manifest_describes_is_not_sent(sftp_connection, sshd,
+                                                                      zips, capsys):  # fmt: skip
+    data = bytearray(zips[1].read_bytes())
+    data[40] ^= 0xFF  # a changed byte: same size, another sha256
+    zips[1].write_bytes(bytes(data))
+
+    assert deliver("--connection", sftp_connection.name, zips[0].parent) == 3
+
+    assert "users-0002.zip: not the file manifest.json describes" in capsys.readouterr().err
+    assert list((sshd.upload).glob("*.zip")) == []
+
+
 def test_verbose_says_what_was_delivered_where(sftp_connection, zips, capsys):
     assert deliver("--connection", sftp_connection.name, "--path", "import", "-v", zips[0]) == 0
 
