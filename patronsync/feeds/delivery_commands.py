@@ -91,7 +91,9 @@ def register_tools(commands: Any) -> None:
     deliver = commands.add_parser(
         "deliver", help="upload zips to an S/FTP definition's input folder, atomically"
     )
-    deliver.add_argument("files", nargs="+", metavar="ZIP")
+    deliver.add_argument(
+        "files", nargs="+", metavar="ZIP", help="zip files, or a feed pack output folder"
+    )
     deliver.add_argument("--connection", metavar="NAME", help="the S/FTP definition")
     deliver.add_argument("--institution", metavar="CODE", help="default: the default institution")
     deliver.add_argument("--path", metavar="SUBDIR",
