@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patronsync.connections.models import AllowedConnection, Connection
-from patronsync.jobs.choices import JobKind, JobStatus, RecordOutcome
+from patronsync.jobs.choices import SECTION_KIND_CHOICES, JobKind, JobStatus, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.scheduler import section_next_runs
 from patronsync.jobs.selectors import job_progress
@@ -522,14 +522,14 @@ class JobStartSerializer(serializers.Serializer):
 
     profile = serializers.CharField(help_text="The profile's code.")
     institution = serializers.CharField(required=False, help_text=INSTITUTION_HELP)
-    kind = serializers.ChoiceField(choices=JobKind.choices)
+    kind = serializers.ChoiceField(choices=SECTION_KIND_CHOICES)
     dry_run = serializers.BooleanField(default=False)
 
 
 class ProfileRunSerializer(serializers.Serializer):
     """Run this profile now: Users IMPORT or SYNCHRONIZE, live or as a dry run."""
 
-    kind = serializers.ChoiceField(choices=JobKind.choices)
+    kind = serializers.ChoiceField(choices=SECTION_KIND_CHOICES)
     dry_run = serializers.BooleanField(default=False)
 
 

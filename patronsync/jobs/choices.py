@@ -3,11 +3,13 @@
 from django.db import models
 
 # The engine's choices, re-exported: a job runs one of its kinds and records its outcomes.
-from patronsync.loader.choices import JobKind, RecordOutcome
+from patronsync.loader.choices import SECTION_KIND_CHOICES, JobKind, RecordOutcome
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "SECTION_KIND_CHOICES",
     "FileStatus",
+    "GuardDecision",
     "JobKind",
     "JobStatus",
     "JobTrigger",
@@ -32,6 +34,7 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     ERRORED = "errored", "Errored"
     CANCELLED = "cancelled", "Cancelled"
+    HELD = "held", "Held for approval"
 
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
@@ -44,3 +47,10 @@ class FileStatus(models.TextChoices):
     HANDLED = "handled", "Handled"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class GuardDecision(models.TextChoices):
+    """What an administrator decided about a run the mass-change guard held."""
+
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"

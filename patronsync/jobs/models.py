@@ -13,7 +13,15 @@ from django.utils import timezone
 from patronsync.core.models import Institution
 from patronsync.profiles.models import IntegrationProfile
 
-from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, JobTrigger, RecordOutcome
+from .choices import (
+    ACTIVE_STATUSES,
+    FileStatus,
+    GuardDecision,
+    JobKind,
+    JobStatus,
+    JobTrigger,
+    RecordOutcome,
+)
 from .leases import lease_from
 from .modes import mode_of
 
@@ -68,6 +76,12 @@ class Job(models.Model):
     rerun_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns"
     )
+    # The mass-change guard: what the run's plan would do and the thresholds it crossed, and
+    # who approved or rejected a held run, when.
+    guard = models.JSONField(default=dict, blank=True)
+    decision = models.CharField(max_length=10, choices=GuardDecision.choices, blank=True)
+    decided_by = models.CharField(max_length=255, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -16,10 +16,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 
 from patronsync.accounts.views import ConfigureRequiredMixin
-from patronsync.loader.choices import JobKind
 from patronsync.profiles.models import IntegrationProfile
 
-from .choices import JobTrigger
+from .choices import SECTION_KIND_CHOICES, JobTrigger
 from .exceptions import JobAlreadyRunning, SectionNotActive
 from .services import job_start
 
@@ -27,7 +26,7 @@ from .services import job_start
 class ProfileRunForm(forms.Form):
     """What to run: the section's kind of job, and whether it is a dry run (writes nothing)."""
 
-    kind = forms.ChoiceField(label="Job", choices=JobKind.choices)
+    kind = forms.ChoiceField(label="Job", choices=SECTION_KIND_CHOICES)
     dry_run = forms.BooleanField(label="Dry run", required=False)
 
 
@@ -42,7 +41,7 @@ class ProfileRunView(ConfigureRequiredMixin, View):
         profile = get_object_or_404(IntegrationProfile, pk=profile_pk, institution=self.institution)
         form = ProfileRunForm(request.POST)
         if not form.is_valid():
-            kinds = ", ".join(JobKind.values)
+            kinds = ", ".join(kind for kind, _label in SECTION_KIND_CHOICES)
             messages.error(request, f"Job: choose what to run ({kinds}).")
             return redirect("profiles:list")
         try:

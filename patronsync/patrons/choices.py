@@ -26,6 +26,13 @@ class ChangeAction(models.TextChoices):
     DELETED = "deleted", "Deleted"
 
 
+class LeaverState(models.TextChoices):
+    """What the leavers rule did to a user missing from a profile's complete feed."""
+
+    EXPIRED = "expired", "Expired: missing from the feed"
+    DEACTIVATED = "deactivated", "Deactivated: missing from the feed"
+
+
 class ActorKind(models.TextChoices):
     """Who made a change. Staff and API edits mark protected fields as manually changed."""
 

@@ -16,7 +16,7 @@ from django.db import models
 
 from patronsync.core.models import Institution
 
-from .choices import AccountType, ActorKind, ChangeAction, SegmentType, UserStatus
+from .choices import AccountType, ActorKind, ChangeAction, LeaverState, SegmentType, UserStatus
 from .limits import MAX_LENGTH, identifier_key
 
 __all__ = ["Patron", "PatronChange", "PatronIdentifier", "identifier_key"]
@@ -73,6 +73,25 @@ class Patron(models.Model):
     email_key = models.CharField(max_length=MAX_LENGTH, blank=True, editable=False)
     content_hash = models.CharField(max_length=64, blank=True)
     raw_hash = models.CharField(max_length=64, blank=True)
+    # Leavers (a profile whose feed is a complete snapshot): how many complete runs in a row,
+    # and since when, the user has been missing from it, and what the rule did about it. Staff
+    # set `exempt` to keep a user out of the leavers rule and of purge.
+    # db_default too: the engine inserts rows with explicit column lists (core.bulk).
+    exempt = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Staff-set exemption: the leavers rule and purge leave this user alone.",
+    )
+    missing_runs = models.PositiveIntegerField(default=0, db_default=0, editable=False)
+    missing_since = models.DateField(null=True, blank=True, editable=False)
+    leaver_state = models.CharField(
+        max_length=12,
+        choices=LeaverState.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -166,6 +185,10 @@ class PatronChange(models.Model):
     )
     actor_label = models.CharField(max_length=MAX_LENGTH, blank=True)
     job_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # Where a job's change came from: the file (a zip), its entry and the user's line.
+    file = models.CharField(max_length=512, blank=True, default="", db_default="")
+    entry = models.CharField(max_length=512, blank=True, default="", db_default="")
+    line = models.PositiveIntegerField(null=True, blank=True)
     changes = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -37,5 +37,20 @@ class Schedule(models.TextChoices):
     CRON = "CRON", "Cron expression"
 
 
+class ProtectionMode(models.TextChoices):
+    """How long a library edit of a protected field holds against the feed."""
+
+    ALMA = "alma", "Alma's rule: held until the SIS repeats its last value"
+    STICKY = "sticky", "Sticky: held until staff press Restore"
+
+
+class FieldOwner(models.TextChoices):
+    """Who owns a core field or a segment type of a profile's users (`sync_ownership`)."""
+
+    SIS = "sis", "SIS-owned (Swap All)"
+    LIBRARY = "library", "Library-owned (a feed never touches it)"
+    PRESERVE_IF_EMPTY = "preserve_if_empty", "Preserve if empty (an empty value keeps the old)"
+
+
 PRIMARY_ID_MATCH = "PRIMARY_ID"
 XSD_VERSION_2 = "2"

@@ -11,6 +11,7 @@ from .choices import (
     PRIMARY_ID_MATCH,
     XSD_VERSION_2,
     IntegrationType,
+    ProtectionMode,
     RecordType,
     Schedule,
     SynchronizationType,
@@ -70,6 +71,38 @@ class IntegrationProfile(models.Model):
         help_text="Whether a Synchronize may match users another profile loaded (their "
         "external ID is that profile's code) and make them this profile's; off, it rejects "
         "them (OTHER_PROFILES_USER).",
+    )
+
+    # Safe synchronization (docs/configuration-file.md, `synchronize:`): the mass-change guard,
+    # field ownership, protection, leavers and ordered match keys. Empty JSON means the
+    # defaults; the services check and complete them.
+    sync_guard = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The mass-change guard's settings (guard:); empty: on, with the defaults.",
+    )
+    sync_ownership = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Owner per core field or segment type: sis, library or preserve_if_empty; "
+        "what is not listed is SIS-owned (ownership:).",
+    )
+    sync_protection = models.CharField(
+        max_length=10,
+        choices=ProtectionMode.choices,
+        default=ProtectionMode.ALMA,
+        help_text="How long a library edit of a protected field holds (protection:).",
+    )
+    sync_leavers = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Whether the feed is a complete snapshot, and when users missing from it are "
+        "expired and deactivated (leavers:); empty: off.",
+    )
+    sync_match_id_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Match ID types tried in order (match_id_types:); empty: the Match ID Type.",
     )
 
     subscribers = models.TextField(
