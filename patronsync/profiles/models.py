@@ -105,6 +105,13 @@ class IntegrationProfile(models.Model):
         help_text="Match ID types tried in order (match_id_types:); empty: the Match ID Type.",
     )
 
+    purge = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Purge User Records of this profile's users (purge:): days past the purge "
+        "date, filters and the keep policy; empty: the defaults.",
+    )
+
     subscribers = models.TextField(
         blank=True,
         help_text="Email addresses, one per line, told when a job completes with rejections, "
