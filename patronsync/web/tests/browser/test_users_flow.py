@@ -57,7 +57,7 @@ def test_find_edit_a_protected_field_survive_a_synchronize_restore(page, live, s
 
     # Found without the accent, whatever the case; a name with and one without it.
     page.get_by_role("navigation", name="Main menu").get_by_role("link", name="Users").click()
-    page.get_by_label("Find a user").fill("muller")
+    page.get_by_role("searchbox", name="Find a user").fill("muller")
     page.get_by_role("button", name="Find").click()
     expect(page.locator("main p[role=status]")).to_contain_text("found for “muller”")
     names = page.locator("main table tbody tr td:nth-child(2)")
@@ -67,7 +67,7 @@ def test_find_edit_a_protected_field_survive_a_synchronize_restore(page, live, s
     )
     shots.take(page, "15-user-search")
     shots.phone(page, "phone-user-search")
-    page.get_by_label("Find a user").fill("wilhelmina MULLER")
+    page.get_by_role("searchbox", name="Find a user").fill("wilhelmina MULLER")
     page.get_by_role("button", name="Find").click()
     expect(page.locator("main table tbody tr")).to_have_count(1)
     row = page.locator("main table tbody tr").first
@@ -83,7 +83,7 @@ def test_find_edit_a_protected_field_survive_a_synchronize_restore(page, live, s
     user_page = page.url
 
     # The library changes her user group: a protected field.
-    page.get_by_role("link", name="Edit user").click()
+    page.locator("main a", has_text="Edit user").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Edit")
     group = page.locator("#id_user_group")
     expect(page.locator('label[for="id_user_group"]')).to_contain_text("protected")
