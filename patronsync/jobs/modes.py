@@ -65,7 +65,13 @@ class SynchronizeJobMode(JobMode):
     def parameters(self, profile: IntegrationProfile, *, dry_run: bool) -> dict[str, Any]:
         return {
             **super().parameters(profile, dry_run=dry_run),
-            "match_id_type": profile.sync_match_id_type,
+            "match_id_type": (profile.sync_match_id_types or [profile.sync_match_id_type])[0],
+            # Ordered match keys, when the profile lists several (else the one above alone).
+            **(
+                {"match_id_types": list(profile.sync_match_id_types)}
+                if len(profile.sync_match_id_types or []) > 1
+                else {}
+            ),
             "synchronization_type": profile.sync_type,
             "unmatched": profile.sync_unmatched,
             "take_over_users": profile.sync_take_over_users,

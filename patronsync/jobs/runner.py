@@ -537,6 +537,7 @@ class JobRunner:
             dry_run=job.dry_run,
             codes=code_tables_for_institution(institution=job.institution),
             match_type=match_type,
+            match_types=tuple(parameters.get("match_id_types") or ()),
             unmatched=unmatched,
             record_type=record_type,
             # A job stored before the setting existed takes no other profile's users.

@@ -185,6 +185,9 @@ class SynchronizeMode:
 
     def lookup(self, batch: BatchProcessor) -> None:
         ctx = batch.ctx
+        if len(ctx.match_types) > 1:
+            _lookup_ordered(batch)
+            return
         id_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
         values = {v for raw in batch.raws if (v := match_value(raw, ctx.match_type))}
         batch.found = patron_ids_by_match_values(
@@ -198,6 +201,11 @@ class SynchronizeMode:
 
     def decide(self, batch: BatchProcessor, out: Outcome) -> None:
         ctx = batch.ctx
+        if len(ctx.match_types) > 1:
+            pid = _match_ordered(batch, out)
+            if pid is not None:
+                self._matched(batch, out, pid)
+            return
         value = match_value(out.raw, ctx.match_type)
         if not value:
             out.reject(
@@ -227,6 +235,11 @@ class SynchronizeMode:
             if parsed is not None:
                 batch.to_create.append((out, *parsed))
             return
+        self._matched(batch, out, pid)
+
+    def _matched(self, batch: BatchProcessor, out: Outcome, pid: int) -> None:
+        """The record matched stored user `pid`: keep it, Swap All over it, or reject it."""
+        ctx = batch.ctx
         _, raw_hash, account_type, record_type, external_id, primary_id = batch.matched[pid]
         if account_type != "EXTERNAL":
             out.reject(_rejection("USER_NOT_EXTERNAL", "User is not external"))
@@ -249,6 +262,82 @@ class SynchronizeMode:
         parsed = batch.parse(out)
         if parsed is not None:
             batch.to_update.append((out, pid, *parsed))
+
+
+def _lookup_ordered(batch: BatchProcessor) -> None:
+    """The match lookup of ordered match keys: one indexed query per key for the whole batch."""
+    ctx = batch.ctx
+    for match_type in ctx.match_types:
+        id_type = PRIMARY_ID_TYPE if match_type == "PRIMARY_ID" else match_type
+        values = {v for raw in batch.raws if (v := match_value(raw, match_type))}
+        found = patron_ids_by_match_values(
+            institution=ctx.institution, id_type=id_type, values=list(values)
+        )
+        batch.found_by[match_type] = found
+        batch.claims.stored.update(found)
+        batch.claims.looked_up.update(found)
+    ids = {pid for found in batch.found_by.values() for pid in found.values()}
+    rows = Patron.objects.filter(id__in=ids).values_list(*MATCH_COLUMNS)
+    batch.matched = {row[0]: row for row in rows}
+
+
+def _match_ordered(batch: BatchProcessor, out: Outcome) -> int | None:
+    """Match a record by the profile's match keys, in order; the matched user's id, or None.
+
+    The first key that finds a user matches it. A record whose keys find different users is
+    rejected (AMBIGUOUS_MATCH, naming them): applying it to one would take the other's values
+    or overwrite the wrong person. A record no key finds is unmatched (added, or rejected as
+    the profile says). None also when the record is rejected or is to be added.
+    """
+    ctx = batch.ctx
+    present = [(t, v) for t in ctx.match_types if (v := match_value(out.raw, t))]
+    if not present:
+        names = ", ".join(ctx.match_types)
+        out.reject(
+            _rejection(
+                "MATCH_ID_MISSING",
+                f"The match identifiers ({names}) are all missing from the record",
+            )
+        )
+        return None
+    problem = batch.claims.reserve(present, out)
+    if problem is not None:
+        out.reject(problem)
+        return None
+    hits = [
+        (match_type, value, pid)
+        for match_type, value in present
+        if (pid := batch.found_by[match_type].get(identifier_key(value))) is not None
+    ]
+    if not hits:
+        out.match_value = present[0][1]
+        if ctx.unmatched == "REJECT":
+            tried = "; ".join(f"{t} {v}" for t, v in present)
+            out.reject(
+                _rejection(
+                    "UNMATCHED",
+                    f"No user matches {tried} and the profile rejects unmatched records",
+                )
+            )
+            return None
+        parsed = batch.parse(out)
+        if parsed is not None:
+            batch.to_create.append((out, *parsed))
+        return None
+    match_type, value, pid = hits[0]
+    out.match_value = value
+    other = next((hit for hit in hits if hit[2] != pid), None)
+    if other is not None:
+        first_user, other_user = batch.matched[pid][5], batch.matched[other[2]][5]
+        out.reject(
+            _rejection(
+                "AMBIGUOUS_MATCH",
+                f"The record matches user {first_user} by {match_type} {value} and user "
+                f"{other_user} by {other[0]} {other[1]}; it is applied to neither",
+            )
+        )
+        return None
+    return pid
 
 
 MODES: dict[str, Mode] = {JobKind.IMPORT: ImportMode(), JobKind.SYNCHRONIZE: SynchronizeMode()}
@@ -304,6 +393,8 @@ class BatchProcessor:
         self.outcomes: list[Outcome] = []
         self.refreshed: list[Patron] = []
         self.found: dict[str, int] = {}  # match value key -> matched user id
+        # Ordered match keys: per match ID type, match value key -> matched user id.
+        self.found_by: dict[str, dict[str, int]] = {}
         self.matched: dict[int, tuple[Any, ...]] = {}  # user id -> MATCH_COLUMNS
         self.to_update: list[Update] = []
         self.to_create: list[Create] = []
@@ -331,6 +422,9 @@ class BatchProcessor:
                 self._plan_creation(out, *item)
         for pid in self.feed.matched:
             self.ctx.touched.add(pid)
+        if self.ctx.seen is not None:  # a complete feed's run notes who it carried (leavers)
+            for pid in self.feed.matched:
+                self.ctx.seen.add(pid)
         return self.outcomes
 
     def accepted(self) -> list[Outcome]:
@@ -375,6 +469,8 @@ class BatchProcessor:
 
     def _accept(self, out: Outcome, plan: Plan) -> None:
         out.plan, out.patron, out.changes = plan, plan.patron, plan.changes
+        where = out.raw.position
+        plan.origin = (where.file, where.entry or "", where.line)
         dry_run = self.ctx.dry_run
         if plan.created:
             out.outcome = RecordOutcome.WOULD_CREATE if dry_run else RecordOutcome.CREATED

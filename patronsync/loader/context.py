@@ -60,5 +60,8 @@ class RunContext:
     known: KnownHashes | None = None
     # Whether a Synchronize matches users of other profiles (external ID another code) too.
     take_over_users: bool = False
+    # Ordered match keys (a Synchronize of a profile listing match_id_types): the match ID
+    # types tried in order. Empty, or one type: `match_type` alone, the one-query path.
+    match_types: tuple[str, ...] = ()
     # Names whose generated primary IDs the run has reached: base -> the number last taken.
     generated: dict[str, int] = field(default_factory=dict)

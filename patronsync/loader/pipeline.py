@@ -94,7 +94,8 @@ def _read_file(ctx: RunContext, path: Path, name: str, skip: int) -> Iterator[An
     while batch := list(islice(users, BATCH_SIZE)):
         if not parse:
             for raw in batch:  # read here what matching needs, for the job's process
-                match_value(raw, ctx.match_type)
+                for match_type in ctx.match_types or (ctx.match_type,):
+                    match_value(raw, match_type)
             yield ("batch", (batch, None))
             continue
         # An Import creates users from their checked data: the rest of each user stays here,

@@ -87,7 +87,7 @@ class Plan:
     `identifiers` are the user's identifiers other than the primary ID, in the order stored.
     `released` holds the identifier keys the user gives up (an update that drops or renames
     one), so that a later user of the same batch may take them. `fields`, when set, names the
-    only columns an update writes.
+    only columns an update writes. `origin` is where a feed's record was (the audit trail).
     """
 
     patron: Patron
@@ -97,6 +97,8 @@ class Plan:
     identifiers_changed: bool = False
     released: frozenset[str] = frozenset()
     fields: tuple[str, ...] | None = None
+    # Where a job's write came from, for the history row: (file, zip entry or "", line).
+    origin: tuple[str, str, int | None] | None = None
 
     def keys(self) -> list[tuple[str, str]]:
         """(type, value) of every value the user holds: the primary ID first."""

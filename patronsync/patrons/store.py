@@ -37,8 +37,9 @@ REFRESH_FIELDS = ("raw_hash", "content_hash", "protection")
 REFUSALS = (IntegrityError, DataError)
 CHANGE_COLUMNS = (
     "institution_id", "patron_id", "primary_id", "action", "actor_kind", "actor_user_id",
-    "actor_label", "job_id", "changes", "created_at",
+    "actor_label", "job_id", "file", "entry", "line", "changes", "created_at",
 )  # fmt: skip
+NO_ORIGIN = ("", "", None)
 
 
 def patrons_write(
@@ -114,7 +115,8 @@ def _write(plans: Sequence[Plan], actor: Actor, refreshed: Sequence[Patron]) -> 
         [
             (plan.patron.institution_id, plan.patron.id, plan.patron.primary_id,
              ChangeAction.CREATED.value if plan.created else ChangeAction.UPDATED.value,
-             str(actor.kind), user_id, actor.label, actor.job_id, plan.changes, now)
+             str(actor.kind), user_id, actor.label, actor.job_id, *(plan.origin or NO_ORIGIN),
+             plan.changes, now)
             for plan in plans
             if plan.created or plan.changes
         ],

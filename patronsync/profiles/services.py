@@ -80,6 +80,7 @@ SECTION_KEYS = {
         "active": "sync_active",
         "record_type": "sync_record_type",
         "match_id_type": "sync_match_id_type",
+        "match_id_types": "sync_match_id_types",
         "synchronization_type": "sync_type",
         "unmatched": "sync_unmatched",
         "input_path": "sync_input_path",
@@ -130,6 +131,8 @@ def profile_check(profile: IntegrationProfile) -> None:
     - Synchronize's match ID type is `PRIMARY_ID` or an enabled code of the institution's
       identifier types table (`UserIdentifierTypes`): any other value would reject every user
       of every feed as MATCH_ID_MISSING;
+    - its ordered match keys (`sync_match_id_types`), if any, are distinct such types, the
+      first of them its match ID type;
     - the User XSD version of both sections is 2, the only version Alma's SIS load reads;
     - unless the connection allows navigation, the input paths stay inside its sub-directory
       (no absolute path, no `..` above it);
@@ -154,6 +157,7 @@ def profile_check(profile: IntegrationProfile) -> None:
                 f"institution {profile.institution.code}{hint}; expected {PRIMARY_ID_MATCH} or "
                 f"one of the {CodeTableName.IDENTIFIER_TYPES} codes: {', '.join(known) or 'none'}."
             )
+    errors.update(_match_id_types_errors(profile))
     for field in XSD_FIELDS:
         value = getattr(profile, field)
         if str(value) != XSD_VERSION_2:
@@ -171,6 +175,63 @@ def profile_check(profile: IntegrationProfile) -> None:
         )
     if errors:
         raise ValidationError(errors)
+
+
+def _match_id_types_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """Ordered match keys: a list of distinct match ID types, each PRIMARY_ID or an enabled
+    identifier type of the institution (empty: the Match ID Type alone)."""
+    value = profile.sync_match_id_types
+    example = f"such as [UNIV_ID, {PRIMARY_ID_MATCH}]"
+    if value in (None, ""):
+        return {}
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return {
+            "sync_match_id_types": f"{value!r} is not a list of match ID types; expected a "
+            f"list {example}."
+        }
+    repeated = sorted({v for v in value if value.count(v) > 1})
+    if repeated:
+        return {
+            "sync_match_id_types": f"{', '.join(repeated)} is listed more than once; each match "
+            "ID type is tried once, in the order listed."
+        }
+    known = code_table_codes(institution=profile.institution, table=CodeTableName.IDENTIFIER_TYPES)
+    unknown = [v for v in value if v != PRIMARY_ID_MATCH and v not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return {
+            "sync_match_id_types": f"{unknown[0]!r} is neither {PRIMARY_ID_MATCH} nor an "
+            f"identifier type of institution {profile.institution.code}{hint}; expected "
+            f"{PRIMARY_ID_MATCH} or one of the {CodeTableName.IDENTIFIER_TYPES} codes: "
+            f"{', '.join(known) or 'none'}."
+        }
+    if value and profile.sync_match_id_type != value[0]:
+        return {
+            "sync_match_id_type": f"{profile.sync_match_id_type!r} is not the first of the "
+            f"ordered match ID types ({', '.join(value)}); the profile matches by them in order, "
+            "so its Match ID Type is the first of them."
+        }
+    return {}
+
+
+def _match_keys_settings(values: dict[str, Any], *, source: str, where: str) -> None:
+    """`match_id_types:` in a configuration document: the ordered match keys. The Match ID
+    Type follows the first of them (the list wins); a document giving both must agree."""
+    keys = values.setdefault("sync_match_id_types", [])
+    if not isinstance(keys, list) or not keys:
+        return
+    first = keys[0]
+    given = values.get("sync_match_id_type")
+    if given is not None and given != first:
+        raise _error(
+            source,
+            f"{where}.synchronize.match_id_types",
+            f"starts with {first!r} but match_id_type is {given!r}; the first match ID type is "
+            "the Match ID Type (leave match_id_type out, or make it the first of the list)",
+        )
+    if isinstance(first, str):
+        values["sync_match_id_type"] = first
 
 
 def subscriber_addresses(text: str) -> list[str]:
@@ -646,6 +707,7 @@ def config_apply(
                     section_values, SECTION_KEYS[section], source=source, where=f"{where}.{section}"
                 )
             )
+        _match_keys_settings(values, source=source, where=where)
         values.setdefault("sync_match_id_type", PRIMARY_ID_MATCH)
         values["connection"] = connection
         profile = IntegrationProfile.objects.filter(
