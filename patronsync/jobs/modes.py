@@ -75,6 +75,8 @@ class SynchronizeJobMode(JobMode):
             "synchronization_type": profile.sync_type,
             "unmatched": profile.sync_unmatched,
             "take_over_users": profile.sync_take_over_users,
+            "ownership": dict(profile.sync_ownership or {}),
+            "protection": profile.sync_protection,
         }
 
     def match_settings(self, parameters: dict[str, Any]) -> tuple[str, str]:

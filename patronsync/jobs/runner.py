@@ -542,7 +542,13 @@ class JobRunner:
             record_type=record_type,
             # A job stored before the setting existed takes no other profile's users.
             take_over_users=bool(parameters.get("take_over_users", False)),
-            swap=SwapContext(profile_code=profile_code, record_type=record_type),
+            # Field ownership and protection mode as the job stored them (none: Swap All, Alma).
+            swap=SwapContext.for_profile(
+                profile_code=profile_code,
+                record_type=record_type,
+                ownership=parameters.get("ownership") or {},
+                protection=str(parameters.get("protection") or "alma"),
+            ),
             touched=TouchedUsers.load(job.checkpoint.get("touched", "")),
         )
 

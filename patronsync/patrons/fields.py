@@ -90,6 +90,38 @@ PROTECTED_FIELDS = (
 # Protected fields that are segment lists, mapped to their JSON key.
 PROTECTED_SEGMENT_KEYS = {"rs_libraries": "rs_library", "library_notices": "library_notice"}
 
+# What a profile's field ownership (`IntegrationProfile.sync_ownership`) may name: the core
+# fields a feed sets, the protected segment lists (by their XML names), the typed segment types
+# and the researcher data. The primary ID and identifiers match and claim users, so they stay
+# with the SIS (staff add Internal identifiers, which Swap All keeps); record type, account type
+# and external ID come from the profile; passwords and output-only fields are never fed.
+OWNABLE_FIELDS = (
+    tuple(
+        name
+        for name in CORE_FIELDS
+        if name
+        not in {
+            "primary_id",
+            "record_type",
+            "account_type",
+            "external_id",
+            "password",
+            "force_password_change",
+            "status_date",
+        }
+    )
+    + tuple(PROTECTED_SEGMENT_KEYS)
+    + TYPED_SEGMENTS
+    + ("researcher",)
+)
+# What ownership may not name: the user's identifiers, which stay with the SIS.
+IDENTIFIER_FIELDS = ("primary_id", "user_identifier", "user_identifiers")
+# The owners a field may have (profiles.choices.FieldOwner has their labels).
+OWNER_SIS = "sis"
+OWNER_LIBRARY = "library"
+OWNER_PRESERVE_IF_EMPTY = "preserve_if_empty"
+FIELD_OWNERS = (OWNER_SIS, OWNER_LIBRARY, OWNER_PRESERVE_IF_EMPTY)
+
 # Code fields inside segments, checked against the institution's code tables.
 SEGMENT_CODES: dict[str, dict[str, str]] = {
     "address": {"country": T.COUNTRIES, "address_type": T.ADDRESS_TYPES},

@@ -42,6 +42,7 @@ __all__ = [
     "patron_restore",
     "patron_swap_all",
     "patron_update",
+    "patrons_feed_bytes_forget",
 ]
 
 
@@ -165,6 +166,17 @@ def patron_restore(*, patron: Patron, field: str, actor: Actor) -> dict[str, Any
     plan = plan_restore(patron=patron, current=current_identifiers(patron), name=field)
     _claim_and_write(plan, actor)
     return plan.changes
+
+
+def patrons_feed_bytes_forget(*, institution: Institution, external_id: str) -> int:
+    """Make the next Synchronize compare each feed record of a profile's users (external ID
+    `external_id`) field by field instead of skipping unchanged bytes; returns how many users.
+
+    Called when the profile's field ownership changes: a field given back to the SIS must take
+    the SIS's value even from a record the SIS has not changed since.
+    """
+    users = Patron.objects.filter(institution=institution, external_id=external_id)
+    return users.exclude(raw_hash="", content_hash="").update(raw_hash="", content_hash="")
 
 
 @transaction.atomic

@@ -13,6 +13,11 @@ The rules (SPEC §3.3 for a synchronize, §5.3 for the API):
   lifts the protection and the field follows the SIS again. The API's `override` replaces them;
 - a synchronize replaces the External segments and keeps the Internal ones (every incoming
   segment is External); the API replaces whole lists and honours the incoming `segment_type`;
+- a profile's field ownership narrows a synchronize: a library-owned field or segment type is
+  never touched, a preserve-if-empty one is set only when the feed sends a value (a user created
+  from a feed takes the feed's values once, owned or not). Identifiers are always the SIS's;
+- with sticky protection (a profile setting) a library edit of a protected field holds until
+  staff press Restore, whatever the feed sends; the SIS's latest value is remembered for Restore;
 - roles are never touched by a synchronize, and kept by the API when the request has none;
 - a synchronize sets the record type and external ID from the profile, and the account type to
   EXTERNAL.
@@ -22,19 +27,30 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
 from .choices import AccountType, SegmentType, UserStatus
-from .fields import CONTACT_SEGMENTS, CORE_FIELDS, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
+from .fields import (
+    CONTACT_SEGMENTS,
+    CORE_FIELDS,
+    OWNER_LIBRARY,
+    OWNER_PRESERVE_IF_EMPTY,
+    PROTECTED_FIELDS,
+    PROTECTED_SEGMENT_KEYS,
+)
 from .models import Patron
 from .rules import PatronData, check_preferred
 from .state import set_core
 
 SIS_MODE = "sis"
 API_MODE = "api"
+# A profile's protection modes (profiles.choices.ProtectionMode).
+PROTECTION_ALMA = "alma"
+PROTECTION_STICKY = "sticky"
 
 # Fields a swap never takes from the incoming record: output-only ones, and the ones a
 # synchronize sets from the profile.
@@ -52,6 +68,40 @@ class SwapContext:
     profile_code: str = ""
     record_type: str = ""
     override: frozenset[str] = frozenset()
+    # A synchronize's field ownership (names of `fields.OWNABLE_FIELDS`): what the feed never
+    # touches, and what it sets only when it sends a value. Empty: Swap All of everything.
+    library_owned: frozenset[str] = frozenset()
+    preserve_if_empty: frozenset[str] = frozenset()
+    # Sticky protection: a library edit of a protected field holds until Restore.
+    sticky: bool = False
+
+    @classmethod
+    def for_profile(
+        cls,
+        *,
+        profile_code: str,
+        record_type: str,
+        ownership: Mapping[str, str] | None = None,
+        protection: str = PROTECTION_ALMA,
+    ) -> SwapContext:
+        """A synchronize's context from a profile's settings (as a job stored them)."""
+        owners = ownership or {}
+        return cls(
+            profile_code=profile_code,
+            record_type=record_type,
+            library_owned=frozenset(k for k, v in owners.items() if v == OWNER_LIBRARY),
+            preserve_if_empty=frozenset(
+                k for k, v in owners.items() if v == OWNER_PRESERVE_IF_EMPTY
+            ),
+            sticky=protection == PROTECTION_STICKY,
+        )
+
+    def keeps(self, name: str, value: Any) -> bool:
+        """Whether a synchronize leaves `name` as it is: library-owned, or preserve-if-empty and
+        the feed sends nothing (`value` empty)."""
+        if name in self.library_owned:
+            return True
+        return name in self.preserve_if_empty and value in (None, "", [])
 
 
 def sis_fingerprint(name: str, value: Any) -> Any:
@@ -85,7 +135,10 @@ def _apply_protected(patron: Patron, name: str, value: Any) -> None:
 def _swap_protected(patron: Patron, incoming: PatronData, context: SwapContext) -> None:
     protection = dict(patron.protection)
     external = patron.account_type == AccountType.EXTERNAL
+    library_owned = context.library_owned if context.mode == SIS_MODE else frozenset()
     for name in PROTECTED_FIELDS:
+        if name in library_owned:
+            continue  # the feed never touches it, nor what is remembered of it
         value = _incoming_protected(name, incoming)
         state = dict(protection.get(name) or {})
         if context.mode == API_MODE:
@@ -99,15 +152,22 @@ def _swap_protected(patron: Patron, incoming: PatronData, context: SwapContext) 
                 continue  # an empty incoming value never removes a protected field
             fingerprint = sis_fingerprint(name, value)
             was_manual = bool(state.get("manual"))
-            if was_manual:
-                if fingerprint != state.get("sis"):
-                    continue  # the library's value stands
-                state["manual"] = False  # the SIS repeats its last value: follow it again
-            # A PIN is stored salted: re-hashing the same PIN would look like a change.
-            same_pin = name == "pin_number" and fingerprint == state.get("sis") and patron.pin_hash
-            if was_manual or not same_pin:
-                _apply_protected(patron, name, value)
-            state["sis"] = fingerprint
+            if was_manual and context.sticky:
+                # Sticky: the library's value holds until Restore, which then gives the field
+                # the SIS's latest value.
+                state["sis"] = fingerprint
+            elif was_manual and fingerprint != state.get("sis"):
+                continue  # the library's value stands
+            else:
+                if was_manual:
+                    state["manual"] = False  # the SIS repeats its last value: follow it again
+                # A PIN is stored salted: re-hashing the same PIN would look like a change.
+                same_pin = (
+                    name == "pin_number" and fingerprint == state.get("sis") and patron.pin_hash
+                )
+                if was_manual or not same_pin:
+                    _apply_protected(patron, name, value)
+                state["sis"] = fingerprint
         if state:
             protection[name] = state
         else:
@@ -183,6 +243,8 @@ def swap_all(
     `identifiers` are the user's identifiers as stored (not the primary ID). The caller
     (`planning.plan_swap_all`) checks the result and the store saves it.
     """
+    # Field ownership narrows a synchronize only; without any, this costs one test per user.
+    owned = context.mode == SIS_MODE and bool(context.library_owned or context.preserve_if_empty)
     for name, spec in CORE_FIELDS.items():
         if name in NOT_SWAPPED or name in PROTECTED_FIELDS:
             continue
@@ -195,6 +257,8 @@ def swap_all(
                 patron.primary_id = incoming.core["primary_id"]
             continue
         value = incoming.core.get(name)
+        if owned and context.keeps(name, value):
+            continue
         if name == "status":
             value = value or UserStatus.ACTIVE
         set_core(patron, name, value if value not in (None, "") else spec_empty(spec.kind))
@@ -202,6 +266,8 @@ def swap_all(
 
     segments = dict(patron.segments)
     for kind in SWAPPED_SEGMENTS:
+        if owned and context.keeps(kind, incoming.segments.get(kind)):
+            continue
         merged = _merge_segments(segments.get(kind, []), incoming.segments.get(kind, []), context)
         if merged:
             segments[kind] = merged
@@ -211,7 +277,8 @@ def swap_all(
         segments["user_role"] = incoming.segments["user_role"]
     patron.segments = segments
     check_preferred({kind: segments.get(kind, []) for kind in CONTACT_SEGMENTS})
-    patron.researcher = incoming.researcher or ""
+    if not (owned and context.keeps("researcher", incoming.researcher)):
+        patron.researcher = incoming.researcher or ""
 
     if context.mode == SIS_MODE:
         patron.account_type = AccountType.EXTERNAL

@@ -35,8 +35,18 @@ from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.models import Institution
 from patronsync.core.selectors import code_table_codes
 from patronsync.core.services import code_table_entry_declare, model_assign
+from patronsync.patrons.fields import IDENTIFIER_FIELDS, OWNABLE_FIELDS
+from patronsync.patrons.services import patrons_feed_bytes_forget
 
-from .choices import PRIMARY_ID_MATCH, XSD_VERSION_2, RecordType, Schedule, UnmatchedAction
+from .choices import (
+    PRIMARY_ID_MATCH,
+    XSD_VERSION_2,
+    FieldOwner,
+    ProtectionMode,
+    RecordType,
+    Schedule,
+    UnmatchedAction,
+)
 from .models import IntegrationProfile
 from .schedules import ScheduleError, schedule_description, schedule_next_runs, schedule_validate
 
@@ -88,6 +98,8 @@ SECTION_KEYS = {
         "cron": "sync_cron",
         "xsd_version": "sync_xsd_version",
         "take_over_users": "sync_take_over_users",
+        "ownership": "sync_ownership",
+        "protection": "sync_protection",
     },
 }
 # A profile field's place in a configuration document, for errors: "synchronize.input_path".
@@ -167,6 +179,7 @@ def profile_check(profile: IntegrationProfile) -> None:
             )
     errors.update(_input_path_errors(profile, connection))
     errors.update(_schedule_errors(profile))
+    errors.update(_ownership_errors(profile))
     bad = [a for a in subscriber_addresses(profile.subscribers) if not _is_email(a)]
     if bad:
         errors["subscribers"] = (
@@ -232,6 +245,77 @@ def _match_keys_settings(values: dict[str, Any], *, source: str, where: str) -> 
         )
     if isinstance(first, str):
         values["sync_match_id_type"] = first
+
+
+OWNERSHIP_EXAMPLE = "such as {email: library, expiry_date: preserve_if_empty}"
+PROTECTION_TEXT = "alma (held until the SIS repeats its last value) or sticky (held until Restore)"
+
+
+def ownership_problem(value: Any) -> tuple[str, str] | None:
+    """What is wrong with a field ownership (`sync_ownership`): (the field it concerns, or ''
+    for the whole mapping; the reason with the values allowed), or None when it is fine."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict):
+        mapping = f"expected a mapping of fields to owners, {OWNERSHIP_EXAMPLE}"
+        return "", f"{value!r} is not a mapping; {mapping}"
+    owners = ", ".join(FieldOwner.values)
+    for field, owner in value.items():
+        if field in IDENTIFIER_FIELDS:
+            return str(field), (
+                "identifiers match and claim users, so they stay with the SIS (Internal "
+                "identifiers staff add are kept by every Synchronize); expected one of "
+                f"{', '.join(OWNABLE_FIELDS)}"
+            )
+        if field not in OWNABLE_FIELDS:
+            close = difflib.get_close_matches(str(field), OWNABLE_FIELDS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return str(field), (
+                f"not a field or segment type a profile can own{hint}; expected one of "
+                f"{', '.join(OWNABLE_FIELDS)}"
+            )
+        if owner not in FieldOwner.values:
+            return str(field), f"{owner!r} is not an owner; expected one of {owners}"
+    return None
+
+
+def _ownership_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """Field ownership: known fields and owners; the protection mode one of its choices."""
+    errors = {}
+    problem = ownership_problem(profile.sync_ownership)
+    if problem is not None:
+        field, message = problem
+        errors["sync_ownership"] = f"{field}: {message}." if field else f"{message}."
+    if profile.sync_protection not in ProtectionMode.values:
+        errors["sync_protection"] = (
+            f"{profile.sync_protection!r} is not a protection mode; expected {PROTECTION_TEXT}."
+        )
+    return errors
+
+
+def _ownership_settings(values: dict[str, Any], *, source: str, where: str) -> None:
+    """`ownership:` and `protection:` in a configuration document, refused naming the setting
+    (`profiles[0].synchronize.ownership.email`). Left out, the profile keeps what it has."""
+    if "sync_ownership" in values:
+        if values["sync_ownership"] is None:
+            values["sync_ownership"] = {}
+        problem = ownership_problem(values["sync_ownership"])
+        if problem is not None:
+            field, message = problem
+            place = f"{where}.synchronize.ownership" + (f".{field}" if field else "")
+            raise _error(source, place, message)
+    protection = values.get("sync_protection")
+    if protection is not None and protection not in ProtectionMode.values:
+        place = f"{where}.synchronize.protection"
+        raise _error(source, place, f"{protection!r}; expected {PROTECTION_TEXT}")
+
+
+def _ownership_followed(profile: IntegrationProfile, before: Any) -> None:
+    """After a saved profile's field ownership changed, its users' next Synchronize compares
+    every record field by field (unchanged bytes are not skipped), so that a field given back
+    to the SIS takes the SIS's value."""
+    if profile.pk is not None and before is not None and before != profile.sync_ownership:
+        patrons_feed_bytes_forget(institution=profile.institution, external_id=profile.code)
 
 
 def subscriber_addresses(text: str) -> list[str]:
@@ -339,10 +423,12 @@ def profile_update(
     if "code" in values and values["code"] != profile.code:
         raise ValidationError({"code": "A profile's code cannot be changed."})
     before = _schedule_state(profile)
+    ownership_before = profile.sync_ownership
     if model_assign(profile, values, actor=actor):
         profile_check(profile)
         _schedule_stamp(profile, before)
         profile.save()
+        _ownership_followed(profile, ownership_before)
     return profile
 
 
@@ -708,6 +794,7 @@ def config_apply(
                 )
             )
         _match_keys_settings(values, source=source, where=where)
+        _ownership_settings(values, source=source, where=where)
         values.setdefault("sync_match_id_type", PRIMARY_ID_MATCH)
         values["connection"] = connection
         profile = IntegrationProfile.objects.filter(
@@ -717,6 +804,7 @@ def config_apply(
         if connection.pk in changed_connections:
             profile.connection = connection  # so an unchanged profile is checked against it
         schedule_before = _schedule_state(profile)
+        ownership_before = profile.sync_ownership if profile.pk is not None else None
         outcome = _save(
             profile,
             values,
@@ -727,6 +815,7 @@ def config_apply(
             check=profile_check,
         )
         if outcome != "unchanged":
+            _ownership_followed(profile, ownership_before)
             _schedule_stamp(profile, schedule_before)
             if profile.schedule_changed_at is not None:
                 IntegrationProfile.objects.filter(pk=profile.pk).update(
