@@ -8,11 +8,18 @@ stored parameters. The runner and the services ask the mode; they do not branch 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+
+from patronsync.core.exceptions import ConfigurationError
+from patronsync.core.models import Institution
 from patronsync.loader.choices import JobKind
 from patronsync.profiles.choices import PRIMARY_ID_MATCH, UnmatchedAction
 from patronsync.profiles.models import IntegrationProfile
+from patronsync.profiles.purge import PurgeSettingError, purge_settings
 
 
 @dataclass(frozen=True)
@@ -95,9 +102,49 @@ SYNCHRONIZE = SynchronizeJobMode(
     section="sync",
     title_format="Users SYNCHRONIZE using profile {name}",
 )
-MODES: dict[str, JobMode] = {IMPORT.kind: IMPORT, SYNCHRONIZE.kind: SYNCHRONIZE}
+
+class PurgeJobMode(JobMode):
+    """Purge User Records (`jobs.purge`): of no section (it takes no file, and may always
+    run); its parameters are the profile's purge settings and the day it counts from."""
+
+    def is_active(self, profile: IntegrationProfile) -> bool:
+        return True
+
+    def parameters(self, profile: IntegrationProfile, *, dry_run: bool) -> dict[str, Any]:
+        try:
+            settings = purge_settings(profile.purge, institution=profile.institution)
+        except PurgeSettingError as exc:
+            raise ConfigurationError(f"Profile {profile.code}'s purge setting {exc}") from None
+        return {
+            "profile": profile.code,
+            "kind": self.kind,
+            "dry_run": dry_run,
+            "purge": settings.as_dict(),
+            "today": purge_today(institution=profile.institution).isoformat(),
+        }
+
+    def match_settings(self, parameters: dict[str, Any]) -> tuple[str, str]:
+        raise ConfigurationError("A purge matches no feed")
+
+
+def purge_today(*, institution: Institution) -> date:
+    """The day a purge counts from: today in the institution's time zone."""
+    return timezone.now().astimezone(ZoneInfo(institution.time_zone or "UTC")).date()
+
+
+PURGE = PurgeJobMode(
+    kind=JobKind.PURGE,
+    label="Purge User Records",
+    section="purge",
+    title_format="Purge User Records using profile {name}",
+)
+MODES: dict[str, JobMode] = {
+    IMPORT.kind: IMPORT,
+    SYNCHRONIZE.kind: SYNCHRONIZE,
+    PURGE.kind: PURGE,  # Purge User Records
+}
 
 
 def mode_of(kind: str) -> JobMode:
-    """The mode of a job kind (`import` or `synchronize`)."""
+    """The mode of a job kind (`import`, `synchronize` or `purge`)."""
     return MODES[kind]

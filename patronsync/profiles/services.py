@@ -48,6 +48,7 @@ from .choices import (
     UnmatchedAction,
 )
 from .models import IntegrationProfile
+from .purge import PurgeSettingError, purge_settings_stored
 from .schedules import ScheduleError, schedule_description, schedule_next_runs, schedule_validate
 
 CONNECTION_KEYS = {
@@ -170,6 +171,7 @@ def profile_check(profile: IntegrationProfile) -> None:
                 f"one of the {CodeTableName.IDENTIFIER_TYPES} codes: {', '.join(known) or 'none'}."
             )
     errors.update(_match_id_types_errors(profile))
+    errors.update(_purge_errors(profile))
     for field in XSD_FIELDS:
         value = getattr(profile, field)
         if str(value) != XSD_VERSION_2:
@@ -316,6 +318,53 @@ def _ownership_followed(profile: IntegrationProfile, before: Any) -> None:
     to the SIS takes the SIS's value."""
     if profile.pk is not None and before is not None and before != profile.sync_ownership:
         patrons_feed_bytes_forget(institution=profile.institution, external_id=profile.code)
+
+
+def _purge_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """Purge User Records' settings (`profiles.purge`): each known, of its type, its user
+    groups in the institution's code table."""
+    try:
+        purge_settings_stored(profile.purge, institution=profile.institution)
+    except PurgeSettingError as exc:
+        return {"purge": str(exc)}
+    return {}
+
+
+def _purge_settings(
+    values: dict[str, Any], purge: Any, *, institution: Institution, source: str, where: str
+) -> None:
+    """`purge:` in a configuration document: Purge User Records' settings, stored as what
+    differs from the defaults; left out, the profile keeps its own."""
+    if purge is None:
+        return
+    try:
+        values["purge"] = purge_settings_stored(purge, institution=institution)
+    except PurgeSettingError as exc:
+        place = f"{where}.purge" if exc.key == "purge" else f"{where}.purge.{exc.key}"
+        raise _error(source, place, exc.message) from None
+
+
+def _leavers_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """Leavers (`sync_leavers`): a rule only on a complete snapshot, no negative number, no
+    unknown key (`patrons.leavers.leaver_rule_from`)."""
+    try:
+        leaver_rule_from(profile.sync_leavers, where="leavers")
+    except ConfigurationError as exc:
+        return {"sync_leavers": str(exc)}
+    return {}
+
+
+def _leavers_settings(values: dict[str, Any], *, source: str, where: str) -> None:
+    """`leavers:` in a configuration document, refused naming the setting
+    (`profiles[0].synchronize.leavers.expire_after_runs`) and stored as checked; left out,
+    the profile keeps its own."""
+    if "sync_leavers" not in values:
+        return
+    try:
+        rule = leaver_rule_from(values["sync_leavers"], where=f"{where}.synchronize.leavers")
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
+    values["sync_leavers"] = rule.as_settings()
 
 
 def subscriber_addresses(text: str) -> list[str]:
@@ -780,6 +829,7 @@ def config_apply(
             raise _error(source, where, "each profile needs a code")
         item = dict(item)
         sections = {name: item.pop(name, None) or {} for name in SECTION_KEYS}
+        purge = item.pop("purge", None)
         connection_name = item.pop("connection", None)
         connection = Connection.objects.filter(
             institution=institution, name=connection_name
@@ -795,6 +845,7 @@ def config_apply(
             )
         _match_keys_settings(values, source=source, where=where)
         _ownership_settings(values, source=source, where=where)
+        _purge_settings(values, purge, institution=institution, source=source, where=where)
         values.setdefault("sync_match_id_type", PRIMARY_ID_MATCH)
         values["connection"] = connection
         profile = IntegrationProfile.objects.filter(
