@@ -21,7 +21,7 @@ from patronsync.jobs.selectors import job_progress
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import schedule_description
-from patronsync.profiles.services import subscriber_addresses
+from patronsync.profiles.services import ownership_problem, subscriber_addresses
 
 INSTITUTION_HELP = (
     "Institution code; needed only when the caller may configure several institutions."
@@ -222,6 +222,8 @@ PROFILE_FIELDS = [
     "sync_cron",
     "sync_xsd_version",
     "sync_take_over_users",
+    "sync_ownership",
+    "sync_protection",
 ]
 
 
@@ -260,6 +262,30 @@ class SubscribersField(serializers.ListField):
         return subscriber_addresses(data or "")
 
 
+OWNERSHIP_HELP = (
+    "Field ownership: {field or segment type: owner}, the owner sis (Swap All, the default), "
+    "library (a Synchronize never touches it; a user it creates takes the feed's value once) "
+    "or preserve_if_empty (set by the feed, kept when the feed sends none). Fields: the core "
+    "fields a feed sets (e.g. expiry_date, user_group), rs_libraries, library_notices, the "
+    "segment types address, email, phone, user_note, user_block, user_statistic, and researcher; "
+    "the primary ID and identifiers stay with the SIS. {} (the default): all SIS-owned. See "
+    "docs/configuration-file.md."
+)
+PROTECTION_HELP = (
+    "How long a library edit of a protected field holds against a Synchronize: alma (until the "
+    "SIS repeats its last value, Alma's rule; the default) or sticky (until staff press Restore)."
+)
+
+
+class OwnershipField(serializers.DictField):
+    """A profile's field ownership: field or segment type -> sis | library | preserve_if_empty.
+    The names and owners are checked as by `config apply` (`profiles.services`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", OWNERSHIP_HELP)
+        super().__init__(child=serializers.CharField(), **kwargs)
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     """An integration profile with its Import and Synchronize settings, and when each
     section runs next."""
@@ -271,6 +297,7 @@ class ProfileSerializer(serializers.ModelSerializer):
     sync_schedule_description = serializers.SerializerMethodField()
     sync_next_runs = serializers.SerializerMethodField()
     subscribers = SubscribersField(read_only=True)
+    sync_ownership = OwnershipField(read_only=True)
 
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
     connection_name = serializers.CharField(source="connection.name", read_only=True)
@@ -316,6 +343,7 @@ class ProfileInputSerializer(serializers.ModelSerializer):
     import_record_type = RecordTypeField(required=False)
     sync_record_type = RecordTypeField(required=False)
     subscribers = SubscribersField(required=False)
+    sync_ownership = OwnershipField(required=False)
 
     class Meta:
         model = IntegrationProfile
@@ -335,7 +363,15 @@ class ProfileInputSerializer(serializers.ModelSerializer):
             "sync_schedule": {"help_text": SCHEDULE_HELP},
             "import_cron": {"help_text": CRON_HELP},
             "sync_cron": {"help_text": CRON_HELP},
+            "sync_protection": {"help_text": PROTECTION_HELP},
         }
+
+    def validate_sync_ownership(self, value: dict[str, str]) -> dict[str, str]:
+        problem = ownership_problem(value)
+        if problem is not None:
+            field, message = problem
+            raise serializers.ValidationError(f"{field}: {message}." if field else f"{message}.")
+        return value
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
