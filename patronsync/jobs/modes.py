@@ -82,6 +82,8 @@ class SynchronizeJobMode(JobMode):
             "synchronization_type": profile.sync_type,
             "unmatched": profile.sync_unmatched,
             "take_over_users": profile.sync_take_over_users,
+            # Leavers (`jobs.leavers`): kept only when the profile's feed is a complete snapshot.
+            **({"leavers": dict(profile.sync_leavers)} if profile.sync_leavers else {}),
             "ownership": dict(profile.sync_ownership or {}),
             "protection": profile.sync_protection,
         }

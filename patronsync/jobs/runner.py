@@ -67,6 +67,7 @@ from .leases import (
     lease_from,
     max_attempts,
 )
+from .leavers import JobLeavers
 from .models import Job, JobRecord, ReceivedFile
 from .modes import mode_of
 from .rerun import job_rejected_count_without_xml, rerun_feed_write
@@ -89,6 +90,12 @@ COUNTER_OF_OUTCOME: dict[str, str] = {
     RecordOutcome.WOULD_UPDATE: "updated",
     RecordOutcome.UNCHANGED: "unchanged",
     RecordOutcome.REJECTED: "rejected",
+    # Leavers (`jobs.leavers`): an expired or deactivated user is an updated one; a reactivated
+    # user is counted once, by its feed record (`jobs.leavers` adds no counter for it).
+    RecordOutcome.EXPIRED: "updated",
+    RecordOutcome.WOULD_EXPIRE: "updated",
+    RecordOutcome.DEACTIVATED: "updated",
+    RecordOutcome.WOULD_DEACTIVATE: "updated",
 }
 RECORD_COLUMNS = (
     "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
@@ -569,6 +576,18 @@ class JobRunner:
         self._save_files()
 
     def _take_files(self, ctx: RunContext) -> bool:
+        """Load the run's feed (`_take_feed`); True if a file had problems.
+
+        Leavers (`jobs.leavers`): a complete feed's run notes every user it carries, and once
+        the feed is loaded without file problems the users missing from it are expired,
+        deactivated or, back in it, reactivated (a dry run or a plan pass records WOULD_*).
+        """
+        leavers = JobLeavers.start(runner=self, ctx=ctx)
+        had_problems = self._take_feed(ctx)
+        leavers.finish(had_problems=had_problems)
+        return had_problems
+
+    def _take_feed(self, ctx: RunContext) -> bool:
         """Load every `*.zip` of the folder not marked handled; True if a file had problems.
 
         Before anything is downloaded: a file whose `.handled` rename failed after an earlier

@@ -58,6 +58,9 @@ class RunContext:
     touched: TouchedUsers
     sink: BatchSink
     known: KnownHashes | None = None
+    # A complete feed's run (leavers, `jobs.leavers`): every user its records matched or
+    # created, across its files; None when the profile has no leavers rule (nothing is kept).
+    seen: TouchedUsers | None = None
     # Whether a Synchronize matches users of other profiles (external ID another code) too.
     take_over_users: bool = False
     # Ordered match keys (a Synchronize of a profile listing match_id_types): the match ID

@@ -27,6 +27,8 @@ def write_batch(ctx: RunContext, processor: BatchProcessor, checkpoint: dict[str
         if not ctx.dry_run:
             write_users(ctx, processor)
         checkpoint = {**checkpoint, "touched": ctx.touched.dump()}
+        if ctx.seen is not None:  # a complete feed's users so far (leavers), for a resume
+            checkpoint["seen"] = ctx.seen.dump()
         ctx.sink.record_batch(outcomes=processor.outcomes, checkpoint=checkpoint)
 
 
@@ -46,3 +48,5 @@ def write_users(ctx: RunContext, processor: BatchProcessor) -> None:
             out.reject(problem)
         elif out.plan.created:
             ctx.touched.add(out.plan.patron.pk)
+            if ctx.seen is not None:
+                ctx.seen.add(out.plan.patron.pk)

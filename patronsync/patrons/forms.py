@@ -66,6 +66,8 @@ FIELD_LABELS = {
     "user_role": "Roles",
     "researcher": "Researcher data",
     "kept_by_staff": "Changed in the library",
+    "exempt": "Exempt from leavers rules and purge",
+    "leaver_state": "Leavers rule",
 }
 
 
@@ -190,6 +192,14 @@ class PatronForm(NamedErrorsMixin, forms.Form):
                 label=field_label(name), required=False, widget=DATE_WIDGET
             )
         self.fields["status"] = forms.ChoiceField(label="Status", choices=UserStatus.choices)
+        # Not an Alma field: patronsync's own, set with `patron_set_exempt` (not in to_json).
+        self.fields["exempt"] = forms.BooleanField(
+            label=field_label("exempt"),
+            required=False,
+            initial=patron.exempt,
+            help_text="A complete feed's leavers rule never expires or deactivates this user, "
+            "and purge never removes it.",
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The edited core fields in the Alma JSON form that `patron_update` takes."""

@@ -92,6 +92,8 @@ class Patron(models.Model):
         db_default="",
         editable=False,
     )
+    # When the leavers rule took its last step (expired the user, or deactivated it).
+    leaver_since = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

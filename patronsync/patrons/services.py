@@ -40,6 +40,7 @@ __all__ = [
     "patron_create",
     "patron_delete",
     "patron_restore",
+    "patron_set_exempt",
     "patron_swap_all",
     "patron_update",
     "patrons_feed_bytes_forget",
@@ -195,3 +196,19 @@ def patron_delete(*, patron: Patron, actor: Actor) -> None:
         changes=diff_snapshots(snapshot, {}),
     )
     patron.delete()
+
+
+@transaction.atomic
+def patron_set_exempt(*, patron: Patron, exempt: bool, actor: Actor) -> bool:
+    """Mark a user exempt from the leavers rule and purge, or lift the mark (staff only: a feed
+    never sets it); recorded in the user's history with `actor`. Returns whether it changed."""
+    if patron.exempt == exempt:
+        return False
+    changes = {"exempt": {"before": patron.exempt, "after": exempt}}
+    patron.exempt = exempt
+    refused = patrons_write(
+        plans=[Plan(patron, [], changes, fields=("exempt", "updated_at"))], actor=actor
+    )
+    if refused:
+        raise refused[0][1]
+    return True

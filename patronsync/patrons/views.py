@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -40,7 +41,7 @@ from .forms import (
 from .models import Patron
 from .planning import Actor
 from .selectors import patron_history, patron_search, patron_to_json
-from .services import patron_restore, patron_update
+from .services import patron_restore, patron_set_exempt, patron_update
 
 HISTORY_ON_PAGE = 10
 HELD = "Changed in the library: held until the SIS repeats its last value"
@@ -335,13 +336,13 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         if not all(valid):
             return self._render(request, patron, form, formsets, status=400)
         data = edited_json(patron=patron, form=form, formsets=formsets)
+        actor = Actor.staff(request.user)  # type: ignore[arg-type]
         try:
-            changes = patron_update(
-                patron=patron,
-                data=data,
-                actor=Actor.staff(request.user),  # type: ignore[arg-type]
-                codes=codes,
-            )
+            with transaction.atomic():
+                changes = patron_update(patron=patron, data=data, actor=actor, codes=codes)
+                exempt = form.cleaned_data["exempt"]
+                if patron_set_exempt(patron=patron, exempt=exempt, actor=actor):
+                    changes = {**changes, "exempt": {"before": not exempt, "after": exempt}}
         except RuleViolation as exc:
             patron.refresh_from_db()
             _place_error(exc, form, formsets)

@@ -36,6 +36,7 @@ from patronsync.core.models import Institution
 from patronsync.core.selectors import code_table_codes
 from patronsync.core.services import code_table_entry_declare, model_assign
 from patronsync.patrons.fields import IDENTIFIER_FIELDS, OWNABLE_FIELDS
+from patronsync.patrons.leavers import leaver_rule_from
 from patronsync.patrons.services import patrons_feed_bytes_forget
 
 from .choices import (
@@ -99,6 +100,7 @@ SECTION_KEYS = {
         "cron": "sync_cron",
         "xsd_version": "sync_xsd_version",
         "take_over_users": "sync_take_over_users",
+        "leavers": "sync_leavers",
         "ownership": "sync_ownership",
         "protection": "sync_protection",
     },
@@ -171,6 +173,7 @@ def profile_check(profile: IntegrationProfile) -> None:
                 f"one of the {CodeTableName.IDENTIFIER_TYPES} codes: {', '.join(known) or 'none'}."
             )
     errors.update(_match_id_types_errors(profile))
+    errors.update(_leavers_errors(profile))
     errors.update(_purge_errors(profile))
     for field in XSD_FIELDS:
         value = getattr(profile, field)
@@ -342,6 +345,29 @@ def _purge_settings(
     except PurgeSettingError as exc:
         place = f"{where}.purge" if exc.key == "purge" else f"{where}.purge.{exc.key}"
         raise _error(source, place, exc.message) from None
+
+
+def _leavers_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """Leavers (`sync_leavers`): a rule only on a complete snapshot, no negative number, no
+    unknown key (`patrons.leavers.leaver_rule_from`)."""
+    try:
+        leaver_rule_from(profile.sync_leavers, where="leavers")
+    except ConfigurationError as exc:
+        return {"sync_leavers": str(exc)}
+    return {}
+
+
+def _leavers_settings(values: dict[str, Any], *, source: str, where: str) -> None:
+    """`leavers:` in a configuration document, refused naming the setting
+    (`profiles[0].synchronize.leavers.expire_after_runs`) and stored as checked; left out,
+    the profile keeps its own."""
+    if "sync_leavers" not in values:
+        return
+    try:
+        rule = leaver_rule_from(values["sync_leavers"], where=f"{where}.synchronize.leavers")
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
+    values["sync_leavers"] = rule.as_settings()
 
 
 def _leavers_errors(profile: IntegrationProfile) -> dict[str, str]:
@@ -844,6 +870,7 @@ def config_apply(
                 )
             )
         _match_keys_settings(values, source=source, where=where)
+        _leavers_settings(values, source=source, where=where)
         _ownership_settings(values, source=source, where=where)
         _purge_settings(values, purge, institution=institution, source=source, where=where)
         values.setdefault("sync_match_id_type", PRIMARY_ID_MATCH)
