@@ -166,6 +166,50 @@ def job_cancel_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def job_decide_command(args: argparse.Namespace) -> int:
+    """Approve or reject a job held by the mass-change guard (by id or Process ID).
+
+    An approved job goes back to pending for a worker; with --run it is applied here, at once,
+    and the exit code is `run`'s.
+    """
+    from patronsync.jobs.runner import job_run
+    from patronsync.jobs.selectors import job_report
+    from patronsync.jobs.services import (
+        JobAlreadyRunning,
+        JobNotHeld,
+        PlanNoLongerApplies,
+        job_approve,
+        job_reject,
+    )
+
+    job = _job(args.job_id)
+    if job is None:
+        print(f"No job {args.job_id}", file=sys.stderr)
+        return EXIT_USAGE
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        if args.action == "reject":
+            job = job_reject(job=job, actor=actor)
+            print(f"Job {job.pk} (Process ID {job.process_id}) {job.title}: rejected; nothing "
+                  "was applied")  # fmt: skip
+            return 0
+        job = job_approve(job=job, actor=actor)
+    except (JobNotHeld, PlanNoLongerApplies) as exc:
+        print(f"Job {job.pk} (Process ID {job.process_id}): {exc}", file=sys.stderr)
+        return 1
+    if not args.run:
+        print(f"Job {job.pk} (Process ID {job.process_id}) {job.title}: approved; the next "
+              "worker applies its plan (patronsync worker --once)")  # fmt: skip
+        return 0
+    try:
+        job = job_run(job=job)
+    except JobAlreadyRunning as exc:  # a worker took it first
+        print(str(exc), file=sys.stderr)
+        return EXIT_SKIPPED
+    print_report(job_report(job=job), report_console(stderr=False))
+    return EXIT_OF_STATUS.get(job.status, EXIT_OF_STATUS["errored"])
+
+
 def job_monitor_command(args: argparse.Namespace) -> int:
     """Monitor Jobs: running jobs with their progress, the next scheduled runs, the history."""
     from patronsync.core.models import Institution
@@ -370,12 +414,27 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
     job = subparsers.add_parser(
-        "job", aliases=["jobs"], help="cancel a job; Monitor Jobs (running, scheduled, history)"
+        "job",
+        aliases=["jobs"],
+        help="cancel, approve or reject a job; Monitor Jobs (running, scheduled, history)",
     )
     actions = job.add_subparsers(dest="action", metavar="ACTION", required=True)
     cancel = actions.add_parser("cancel", help="cancel a pending or running job")
     cancel.add_argument("job_id", metavar="JOB_ID", help="job id or Process ID")
     cancel.set_defaults(func=job_cancel_command)
+    approve = actions.add_parser(
+        "approve", help="approve a job held by the mass-change guard: its plan is applied"
+    )
+    approve.add_argument("job_id", metavar="JOB_ID", help="job id or Process ID")
+    approve.add_argument(
+        "--run", action="store_true", help="apply the plan here, now (else: the next worker)"
+    )
+    approve.set_defaults(func=job_decide_command)
+    reject = actions.add_parser(
+        "reject", help="reject a job held by the mass-change guard: nothing is applied"
+    )
+    reject.add_argument("job_id", metavar="JOB_ID", help="job id or Process ID")
+    reject.set_defaults(func=job_decide_command)
     monitor = actions.add_parser(
         "monitor", help="running jobs with their progress, the next scheduled runs, the history"
     )

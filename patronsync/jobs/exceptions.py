@@ -13,12 +13,20 @@ class JobAlreadyRunning(PatronsyncError):
     """Another job of the same profile is pending or running."""
 
 
+class JobHeld(JobAlreadyRunning):
+    """A job of the profile is held by the mass-change guard: later runs wait for its decision."""
+
+
+class PlanNoLongerApplies(PatronsyncError):
+    """A held job's plan cannot be approved: what it planned changed (its files, a newer job)."""
+
+
 class JobNotCancellable(PatronsyncError):
     """The job cannot be cancelled in its current status."""
 
 
 class JobNotHeld(PatronsyncError):
-    """Only a job held by the mass-change guard can be approved."""
+    """Only a job held by the mass-change guard can be approved or rejected."""
 
 
 class JobTakenOver(PatronsyncError):

@@ -29,12 +29,12 @@ from .modes import mode_of
 class Job(models.Model):
     """One Import or Synchronize run of a profile ("Users SYNCHRONIZE using profile X").
 
-    At most one job per profile is pending or running: a partial unique constraint, which holds
-    on SQLite and PostgreSQL alike. `parameters` are the settings the job runs with, taken from
-    the profile when it was created. `checkpoint` is committed with every batch so that a killed
-    job resumes where it stopped. While a job runs, its runner (`jobs.runner`) is the only
-    writer of its row, and writes only the fields it owns; a cancel request and log lines come
-    in through conditional and appending updates.
+    At most one job per profile is pending, running or held for approval: a partial unique
+    constraint, which holds on SQLite and PostgreSQL alike. `parameters` are the settings the
+    job runs with, taken from the profile when it was created. `checkpoint` is committed with
+    every batch so that a killed job resumes where it stopped. While a job runs, its runner
+    (`jobs.runner`) is the only writer of its row, and writes only the fields it owns; a cancel
+    request and log lines come in through conditional and appending updates.
 
     A running job is held by one worker (`worker`, named per claim) until `lease_until`: every
     write of its runner renews the lease, on the condition that the job is still running and
@@ -88,7 +88,8 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["profile"],
-                condition=Q(status__in=ACTIVE_STATUSES),
+                # A held job counts: later runs of the profile wait for its decision.
+                condition=Q(status__in=(*ACTIVE_STATUSES, JobStatus.HELD)),
                 name="one_active_job_per_profile",
             ),
             models.UniqueConstraint(

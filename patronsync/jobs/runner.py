@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -55,10 +56,12 @@ from patronsync.core.text import LOG_LINE_CHARS, bounded
 from patronsync.loader.context import RunContext
 from patronsync.loader.pipeline import JobCancelled, Progress, load_file
 from patronsync.loader.state import TouchedUsers
+from patronsync.patrons.models import Patron
 from patronsync.patrons.swap import SwapContext
 
-from .choices import ACTIVE_STATUSES, FileStatus, JobStatus, RecordOutcome
+from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, RecordOutcome
 from .exceptions import JobAlreadyRunning, JobTakenOver
+from .guard import GuardSettingError, PlanCounts, guard_check, guard_settings
 from .hooks import job_end_hooks_run
 from .leases import (
     WorkerStopping,
@@ -97,6 +100,18 @@ COUNTER_OF_OUTCOME: dict[str, str] = {
     RecordOutcome.DEACTIVATED: "updated",
     RecordOutcome.WOULD_DEACTIVATE: "updated",
 }
+# What a planned outcome becomes once applied (the guard's two passes compare them).
+APPLIED_OF_PLANNED: dict[str, str] = {
+    RecordOutcome.WOULD_CREATE: RecordOutcome.CREATED,
+    RecordOutcome.WOULD_UPDATE: RecordOutcome.UPDATED,
+    RecordOutcome.WOULD_EXPIRE: RecordOutcome.EXPIRED,
+    RecordOutcome.WOULD_DEACTIVATE: RecordOutcome.DEACTIVATED,
+    RecordOutcome.WOULD_REACTIVATE: RecordOutcome.REACTIVATED,
+}
+# The kinds the mass-change guard plans first (a purge brings its own plan: `jobs.purge`).
+GUARDED_KINDS = (JobKind.IMPORT, JobKind.SYNCHRONIZE)
+# How many users that came out otherwise than planned the report names.
+RECHECKED_EXAMPLES = 20
 RECORD_COLUMNS = (
     "job_id", "file", "entry", "line", "position", "match_value", "primary_id", "patron_id",
     "outcome", "reason_code", "reason", "changes", "raw_xml",
@@ -249,6 +264,124 @@ class Heartbeat(threading.Thread):
             self.join()
 
 
+def _as_stored(value: Any) -> Any:
+    """`value` as a JSON field gives it back (tuples become lists, dates text)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _loses_segments(changes: dict[str, Any]) -> bool:
+    """Whether a user's changes remove a segment (a list of segments that gets shorter)."""
+    return any(
+        isinstance(change, dict)
+        and isinstance(change.get("before"), list)
+        and len(change["before"]) > len(change.get("after") or [])
+        for change in changes.values()
+    )
+
+
+class PlanFollower:
+    """The apply pass of a guarded run, beside the plan it applies (`Job.guard["plan"]`).
+
+    The plan is the job's records up to `last_record_id`, in the order of the feed. Each
+    applied batch is compared, user by user, with the plan's records of its positions (read by
+    id, after the last one compared: one query a batch), which are then deleted in the batch's
+    transaction once the applied records are in: a resumed apply pass goes on from the plan
+    records left. A user whose applied outcome or changes differ from the plan's (the stored
+    user changed since the plan was made, and was decided again against what is stored now)
+    is counted as re-checked, and the first RECHECKED_EXAMPLES are named in the report.
+    """
+
+    def __init__(self, job_id: int, plan: dict[str, Any], applied: dict[str, Any]) -> None:
+        self.job_id = job_id
+        self.last_record_id = int(plan.get("last_record_id") or 0)
+        self.file_order = {name: index for index, name in enumerate(plan.get("file_names", []))}
+        self.rechecked = int(applied.get("rechecked", 0))
+        self.examples: list[dict[str, Any]] = list(applied.get("examples", []))
+
+    def _differs(self, primary_id: str, planned: str, applied: str) -> None:
+        self.rechecked += 1
+        if len(self.examples) < RECHECKED_EXAMPLES:
+            self.examples.append({"user": primary_id, "planned": planned, "applied": applied})
+
+    def follow(self, outcomes: Sequence[Outcome]) -> None:
+        """Compare a batch with the plan, and delete the plan records it stands for (to be
+        called after the batch's own records are inserted, in the same transaction)."""
+        if not outcomes or not self.last_record_id:
+            for o in outcomes:
+                if o.outcome != RecordOutcome.UNCHANGED:
+                    self._differs(o.primary_id, str(RecordOutcome.UNCHANGED), str(o.outcome))
+        file = outcomes[0].raw.position.file[:512]
+        here = self.file_order.get(file, len(self.file_order))
+        last = max(o.raw.position.ordinal for o in outcomes)
+        rows = list(
+            JobRecord.objects.filter(job_id=self.job_id, id__lte=self.last_record_id)
+            .order_by("id")
+            .values_list("id", "file", "position", "outcome", "reason_code", "changes",
+                         "primary_id")[: len(outcomes)]
+        )  # fmt: skip
+        planned: dict[int, tuple[str, str, Any]] = {}
+        consumed: list[int] = []
+        for pk, rec_file, position, outcome, reason_code, changes, primary_id in rows:
+            order = self.file_order.get(rec_file)
+            if order is None or order > here or (order == here and position > last):
+                break
+            consumed.append(pk)
+            if order < here:  # of an earlier file, not met again: applied otherwise
+                self._differs(primary_id, outcome, "not in the feed applied")
+                continue
+            planned[position] = (outcome, reason_code, changes)
+        for o in outcomes:
+            plan = planned.pop(o.raw.position.ordinal, None)
+            applied = str(o.outcome)
+            if plan is None:
+                if applied != RecordOutcome.UNCHANGED:
+                    self._differs(o.primary_id, str(RecordOutcome.UNCHANGED), applied)
+                continue
+            outcome, reason_code, changes = plan
+            expected = APPLIED_OF_PLANNED.get(outcome, outcome)
+            same = applied == expected and (
+                o.reason_code == reason_code
+                if applied == RecordOutcome.REJECTED
+                else _as_stored(o.changes) == changes
+            )
+            if not same:
+                self._differs(o.primary_id, outcome, applied)
+        if consumed:
+            JobRecord.objects.filter(
+                job_id=self.job_id, id__gte=consumed[0], id__lte=consumed[-1]
+            ).delete()
+
+    def finish(self) -> int:
+        """Compare the plan records no batch stood for with what the rest of the run recorded
+        (the leavers step's records, which name no file: `jobs.leavers`), by user and outcome;
+        each that differs is counted as re-checked. Deletes them; returns how many there were."""
+        left = JobRecord.objects.filter(job_id=self.job_id, id__lte=self.last_record_id)
+        planned = Counter(
+            (primary_id, APPLIED_OF_PLANNED.get(outcome, outcome))
+            for primary_id, outcome in left.values_list("primary_id", "outcome").iterator()
+        )
+        steps = (RecordOutcome.EXPIRED, RecordOutcome.DEACTIVATED, RecordOutcome.REACTIVATED)
+        done = Counter(
+            JobRecord.objects.filter(
+                job_id=self.job_id, id__gt=self.last_record_id, file="", outcome__in=steps
+            )
+            .values_list("primary_id", "outcome")
+            .iterator()
+        )
+        for (primary_id, outcome), n in (planned - done).items():
+            for _ in range(n):
+                self._differs(primary_id, outcome, "not applied")
+        for (primary_id, outcome), n in (done - planned).items():
+            for _ in range(n):
+                self._differs(primary_id, "not planned", outcome)
+        count = sum(planned.values())
+        left.delete()
+        return count
+
+    def state(self) -> dict[str, Any]:
+        return {"rechecked": self.rechecked, "examples": self.examples}
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -289,6 +422,13 @@ class JobRunner:
         self.logger = logging.LoggerAdapter(run_logger, {"job_id": job.id})
         self.files: list[dict[str, Any]] = list(job.files)
         self.gave_up = False  # the claim found the job tried too often, and errored it
+        # The mass-change guard's two passes: while `planning`, the run writes no user (the
+        # plan pass, the dry run's path); `follower` compares the apply pass with the plan.
+        self.planning = False
+        self.follower: PlanFollower | None = None
+        self.plan_outcomes: Counter[str] = Counter()
+        self.segment_removals = 0
+        self.planned_files: set[tuple[str, str]] = set()
 
     # Claiming and ending: the job's status, times and worker.
 
@@ -439,11 +579,21 @@ class JobRunner:
         """
         job_id = self.job.id
         counts = Counter(COUNTER_OF_OUTCOME[o.outcome] for o in outcomes)
+        if self.planning or self.job.dry_run:
+            self.plan_outcomes.update(str(o.outcome) for o in outcomes)
+            self.segment_removals += sum(
+                1 for o in outcomes if o.outcome == RecordOutcome.WOULD_UPDATE
+                and _loses_segments(o.changes)
+            )  # fmt: skip
         self._hold(
             total_records_processed=F("total_records_processed") + len(outcomes),
             **{counter: F(counter) + n for counter, n in counts.items()},
             # The ledger row too: the same bytes may come twice in one run, under two names.
-            checkpoint={**checkpoint, "taking": self.taking_id},
+            checkpoint={
+                **checkpoint,
+                "taking": self.taking_id,
+                **({"rechecked": self.follower.state()} if self.follower is not None else {}),
+            },
         )
         insert_rows(
             JobRecord,
@@ -458,6 +608,8 @@ class JobRunner:
                 if o.outcome != RecordOutcome.UNCHANGED
             ],
         )  # fmt: skip
+        if self.follower is not None:
+            self.follower.follow(outcomes)
 
     def stop_requested(self) -> str:
         return str(
@@ -505,7 +657,16 @@ class JobRunner:
                 return
         self.logger.info("%s started (%s)", job.title, "dry run" if job.dry_run else "live")
         try:
-            had_problems = self._take_files(self._context())
+            settings = self._guard_settings()
+            if settings is None or job.dry_run:
+                had_problems = self._take_files(self._context())
+                if settings is not None:  # a dry run: would a live run be held?
+                    self._guard_findings(settings, had_problems)
+            else:
+                guarded = self._guarded(settings)
+                if guarded is None:
+                    return  # held for approval
+                had_problems = guarded
         except JobTakenOver as exc:
             # Not this worker's job any more: it writes nothing, not even the job's end.
             self.logger.warning("Stopped: %s", exc)
@@ -527,6 +688,207 @@ class JobRunner:
         status = JobStatus.COMPLETED if clean else JobStatus.COMPLETED_WITH_ERRORS
         if self._end(status):
             self.logger.info("Finished: %s", status.label)
+
+    # The mass-change guard: plan the whole feed, check the plan, then hold or apply it.
+
+    def _guard_settings(self) -> dict[str, Any] | None:
+        """The guard's settings for this job (from its parameters), None when it does not
+        guard it (the guard is off, or the kind is not one it plans)."""
+        if self.job.kind not in GUARDED_KINDS:
+            return None
+        try:
+            settings = guard_settings(self.job.parameters.get("guard") or {})
+        except GuardSettingError as exc:
+            raise ConfigurationError(f"The profile's guard setting {exc}") from None
+        return settings if settings["enabled"] else None
+
+    def _guard_findings(self, settings: dict[str, Any], had_problems: bool) -> dict[str, Any]:
+        """The plan just made (this run's records so far, counted as they were recorded):
+        its counts, and the thresholds it crosses; written on the job (`Job.guard`)."""
+        job = self.job
+        taken = [f for f in self.files if "users" in f]
+        counts = PlanCounts(
+            creates=self.plan_outcomes[RecordOutcome.WOULD_CREATE],
+            updates=self.plan_outcomes[RecordOutcome.WOULD_UPDATE],
+            segment_removals=self.segment_removals,
+            expirations=self.plan_outcomes[RecordOutcome.WOULD_EXPIRE],
+            deactivations=self.plan_outcomes[RecordOutcome.WOULD_DEACTIVATE],
+            feed_users=sum(int(f["users"]) for f in taken),
+        )
+        profile_code = str(job.parameters["profile"])
+        profile_users = Patron.objects.filter(
+            institution=job.institution, external_id=profile_code
+        ).count()
+        last_complete = None
+        if not job.parameters.get("rerun_of"):  # a Run again loads a few users by design
+            last_complete = (
+                Job.objects.filter(
+                    profile_id=job.profile_id,
+                    kind=job.kind,
+                    dry_run=False,
+                    rerun_of__isnull=True,
+                    status__in=(JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS),
+                    total_records_processed__gt=0,
+                )
+                .exclude(pk=job.pk)
+                .order_by("-finished_at", "-id")
+                .values_list("total_records_processed", flat=True)
+                .first()
+            )
+        crossed = guard_check(counts, profile_users, last_complete, settings) if taken else []
+        last_record_id = (
+            JobRecord.objects.filter(job=job).order_by("-id").values_list("id", flat=True).first()
+        )
+        guard = {
+            "pass": "planned",
+            "settings": settings,
+            "plan": {
+                "counts": counts.as_dict(),
+                "profile_users": profile_users,
+                "last_complete_users": last_complete,
+                "files": [
+                    {"name": f["name"], "sha256": f.get("sha256", ""), "size": f.get("size"),
+                     "users": f["users"]}
+                    for f in taken
+                ],
+                "file_names": [f["name"][:512] for f in taken],
+                "last_record_id": last_record_id or 0,
+                "had_problems": had_problems,
+                "planned_at": timezone.now().isoformat(),
+            },
+            "crossed": crossed,
+        }  # fmt: skip
+        if job.dry_run:
+            guard["pass"] = "dry run"
+            for finding in crossed:
+                self.logger.warning("A live run would be held: %s", finding["message"])
+        self._hold(guard=guard)
+        job.guard = guard
+        return guard
+
+    def _guarded(self, settings: dict[str, Any]) -> bool | None:
+        """Plan the whole feed, check it, then hold the job (None) or apply the plan; returns
+        whether the run had file problems. An approved job applies the plan it was held with,
+        without checking the thresholds again; a job resumed in its apply pass goes on."""
+        state = dict(self.job.guard or {})
+        if state.get("pass") != "apply":
+            if not state.get("approved"):
+                had_problems = self._plan(settings)
+                state = dict(self.job.guard)
+                if not state["plan"]["files"]:
+                    return had_problems  # no file was taken: nothing to apply
+                if state["crossed"]:
+                    self._hold_for_approval(state)
+                    return None
+            self._start_apply(state)
+            state = dict(self.job.guard)
+        return self._apply(state)
+
+    def _plan(self, settings: dict[str, Any]) -> bool:
+        """The plan pass: the whole feed through the dry run's path (no user written, no file
+        taken or renamed), its records the plan. A plan pass resumed after its worker died
+        begins again."""
+        self._hold(
+            guard={"pass": "plan"}, files=[], checkpoint={}, users_expected=None,
+            total_records_processed=0, created=0, updated=0, unchanged=0, rejected=0,
+        )  # fmt: skip
+        JobRecord.objects.filter(job=self.job).delete()
+        self.files, self.job.checkpoint = [], {}
+        self.plan_outcomes, self.segment_removals = Counter(), 0
+        self.logger.info("Planning the whole feed first (mass-change guard); nothing is written")
+        ctx = self._context()
+        ctx.dry_run = True
+        self.planning = True
+        try:
+            # With the leavers step's plan (`jobs.leavers`): its WOULD_EXPIRE and
+            # WOULD_DEACTIVATE outcomes are added to `plan_outcomes`, so the guard counts them.
+            had_problems = self._take_files(ctx)
+        finally:
+            self.planning = False
+        guard = self._guard_findings(settings, had_problems)
+        counts = guard["plan"]["counts"]
+        self.logger.info(
+            "Plan: %s to create, %s to update (%s losing segments), %s to expire, %s to "
+            "deactivate, %s users in the feed",
+            counts["creates"], counts["updates"], counts["segment_removals"],
+            counts["expirations"], counts["deactivations"], counts["feed_users"],
+        )  # fmt: skip
+        return had_problems
+
+    def _hold_for_approval(self, state: dict[str, Any]) -> None:
+        """End the run held for approval: nothing applied, the plan and what it crossed kept."""
+        for finding in state["crossed"]:
+            self.logger.warning("Held for approval: %s", finding["message"])
+        self.logger.warning(
+            "Nothing was applied. Approve the plan (patronsync job approve %s) to apply it, or "
+            "reject it (patronsync job reject %s); until then later runs of profile %s are "
+            "skipped",
+            self.job.id,
+            self.job.id,
+            self.job.parameters["profile"],
+        )
+        with transaction.atomic():
+            self._hold(status=JobStatus.HELD, finished_at=timezone.now(), lease_until=None)
+
+    def _start_apply(self, state: dict[str, Any]) -> None:
+        """Begin the apply pass: the feed must be the one planned; the counters start again."""
+        plan = state["plan"]
+        self._check_feed_unchanged(plan)
+        state = {**state, "pass": "apply"}
+        self._hold(
+            guard=state, files=[], checkpoint={}, users_expected=None,
+            total_records_processed=0, created=0, updated=0, unchanged=0, rejected=0,
+        )  # fmt: skip
+        self.files, self.job.checkpoint, self.job.guard = [], {}, state
+        if state.get("approved"):
+            self.logger.info(
+                "Applying the plan approved by %s (the thresholds are not checked again)",
+                self.job.decided_by,
+            )
+        else:
+            self.logger.info("The plan crosses no threshold of the guard; applying it")
+
+    def _check_feed_unchanged(self, plan: dict[str, Any]) -> None:
+        """Raise ConfigurationError naming what changed when the planned files are no longer
+        in the folder as they were planned (a Run again loads kept records: nothing to check)."""
+        if self.job.parameters.get("rerun_of"):
+        folder = str(self.job.parameters["input_path"])
+        with transport_for(self._connection()) as transport:
+            transport.logger = self.logger
+            listed = {remote.name: remote.size for remote in transport.list(folder)}
+        changes = plan_changes(plan, listed, folder)
+        if changes:
+            raise ConfigurationError(
+                f"The feed changed since the plan was made ({'; '.join(changes)}); nothing "
+                "was applied"
+            )
+
+    def _apply(self, state: dict[str, Any]) -> bool:
+        """The apply pass: the feed again, live, each batch compared with the plan."""
+        plan = state["plan"]
+        self.planned_files = {(f["name"], f["sha256"]) for f in plan["files"]}
+        self.follower = PlanFollower(self.job.id, plan, self.job.checkpoint.get("rechecked") or {})
+        had_problems = self._take_files(self._context())  # the leavers step applied with it
+        self.follower.finish()
+        applied = self.follower.state()
+        applied["as"] = "re-checked" if applied["rechecked"] else "exact"
+        if applied["rechecked"]:
+            named = ", ".join(
+                f"{e['user']} ({e['planned']} -> {e['applied']})" for e in applied["examples"]
+            )
+            self.logger.warning(
+                "Applied the plan re-checked against changes made since: %s users came out "
+                "otherwise than planned, each decided against what was stored by then: %s",
+                applied["rechecked"],
+                named,
+            )
+        else:
+            self.logger.info("Applied exactly the plan")
+        guard = {**state, "applied": applied}
+        self._hold(guard=guard)
+        self.job.guard = guard
+        self.follower = None
+        return had_problems
 
     def _context(self) -> RunContext:
         """The run's settings, from the job's parameters (not from the profile as it is now)."""
@@ -606,6 +968,15 @@ class JobRunner:
             files, had_problems = self._files_left_unmarked(
                 transport, folder, transport.list(folder)
             )
+            if self.follower is not None:  # the apply pass takes the files planned, no other
+                planned = {name for name, _ in self.planned_files}
+                later = [remote.name for remote in files if remote.name not in planned]
+                if later:
+                    self.logger.info(
+                        "Came after the plan was made, left for the next run: %s",
+                        ", ".join(later),
+                    )
+                files = [remote for remote in files if remote.name in planned]
             if not files:
                 self.logger.info("No new zip files in %s", where)
                 return had_problems
@@ -764,7 +1135,7 @@ class JobRunner:
     def _forget_unmarked(self, rows: list[ReceivedFile], why: str) -> None:
         """Clear the `mark_error` of rows whose file is gone from the folder, with a log line
         each: no later run renames (and so skips) a file of that name for them."""
-        if not rows or self.job.dry_run:
+        if not rows or self.job.dry_run or self.planning:
             return
         for row in rows:
             self.logger.info(
@@ -814,7 +1185,7 @@ class JobRunner:
         taken_by = f"job {earlier.job_id}" + (
             f", Process ID {earlier.job.process_id}" if earlier.job is not None else ""
         )
-        if self.job.dry_run:
+        if self.job.dry_run or self.planning:
             self.logger.info(
                 "%s: loaded by %s, not yet renamed .handled; not loaded again (a dry run "
                 "renames nothing)",
@@ -926,6 +1297,11 @@ class JobRunner:
         path = transport.fetch(folder, remote.name, workdir)
         sha256 = _sha256(path)
         entry["sha256"] = sha256
+        if self.follower is not None and (remote.name, sha256) not in self.planned_files:
+            raise ConfigurationError(
+                f"The feed changed since the plan was made: {remote.name} is not the file "
+                "planned (other content); nothing more was applied"
+            )
         with transaction.atomic():
             self._hold()  # no ledger row for a job that is not this worker's
             taking, skip = (None, 0) if ctx.dry_run else self._record_taking(remote, sha256)
@@ -1003,6 +1379,20 @@ class JobRunner:
         if taking is not None:
             earlier = earlier.exclude(pk=taking.pk)
         return earlier.select_related("job").order_by("-received_at", "-id").first()
+
+
+def plan_changes(plan: dict[str, Any], listed: dict[str, int], folder: str) -> list[str]:
+    """What changed in the folder since `plan` (a guarded job's) was made: its files gone or
+    of another size, in words; [] when each planned file is there as it was."""
+    where = folder or "(home folder)"
+    changes = []
+    for planned in plan.get("files", []):
+        name = planned["name"]
+        if name not in listed:
+            changes.append(f"{name} is no longer in {where}")
+        elif planned.get("size") is not None and listed[name] != planned["size"]:
+            changes.append(f"{name} is now {listed[name]:,} bytes, planned at {planned['size']:,}")
+    return changes
 
 
 def job_run(*, job: Job, progress: Progress | None = None, worker: str | None = None) -> Job:

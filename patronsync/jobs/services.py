@@ -20,32 +20,38 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from patronsync.core.exceptions import PatronsyncError
 from patronsync.loader.pipeline import Progress
 from patronsync.profiles.models import IntegrationProfile
 
-from .choices import ACTIVE_STATUSES, JobStatus, JobTrigger
+from .choices import ACTIVE_STATUSES, GuardDecision, JobStatus, JobTrigger
 from .exceptions import (
     JobAlreadyRunning,
+    JobHeld,
     JobNotCancellable,
     JobNotHeld,
     JobNotRerunnable,
+    PlanNoLongerApplies,
     SectionNotActive,
 )
 from .hooks import job_end_hooks_run
 from .models import Job
 from .modes import mode_of
 from .rerun import job_rerunnable
-from .runner import job_cancel_abandoned, job_run, log_appended, log_line
+from .runner import job_cancel_abandoned, job_run, log_appended, log_line, plan_changes
 
 __all__ = [
     "JobAlreadyRunning",
+    "JobHeld",
     "JobNotCancellable",
     "JobNotHeld",
     "JobNotRerunnable",
+    "PlanNoLongerApplies",
     "SectionNotActive",
     "job_approve",
     "job_cancel",
     "job_create",
+    "job_reject",
     "job_rerun",
     "job_start",
     "profile_run",
@@ -87,6 +93,8 @@ def job_create(
     never handed to a second caller) or held by a worker whose lease has not run out (the
     database's partial unique constraint makes this hold across processes and machines). Two
     callers handed the same expired job both try to claim it: one conditional update wins.
+    While a job of the profile is held by the mass-change guard, every later run of it
+    (a dry run too) raises JobHeld, naming that job, until it is approved or rejected.
     """
     mode = mode_of(kind)
     if not mode.is_active(profile):
@@ -94,6 +102,9 @@ def job_create(
             f"The {mode.label} section of profile {profile.code} is not active; "
             f"activate it to run {mode.label} jobs"
         )
+    held = Job.objects.filter(profile=profile, status=JobStatus.HELD).first()
+    if held is not None:
+        raise JobHeld(_held(held))
     active = Job.objects.filter(profile=profile, status__in=ACTIVE_STATUSES).first()
     if active is not None:
         resumable = (
@@ -106,6 +117,7 @@ def job_create(
             return active  # its runner takes it over and logs the resumption
         raise JobAlreadyRunning(_busy(active))
     parameters = mode.parameters(profile, dry_run=dry_run)
+    parameters["guard"] = dict(profile.sync_guard or {})  # the mass-change guard's settings
     if rerun_of is not None:
         parameters["rerun_of"] = rerun_of.process_id  # the report says which job it runs again
     try:
@@ -122,7 +134,20 @@ def job_create(
                 rerun_of=rerun_of,
             )
     except IntegrityError:
+        held = Job.objects.filter(profile=profile, status=JobStatus.HELD).first()
+        if held is not None:
+            raise JobHeld(_held(held)) from None
         raise JobAlreadyRunning(f"A job of profile {profile.code} is already running") from None
+
+
+def _held(job: Job) -> str:
+    """Why a run is skipped while the profile's job `job` is held for approval."""
+    return (
+        f"{job.title} (job {job.pk}, Process ID {job.process_id}) is held for approval by the "
+        f"mass-change guard; runs of profile {job.profile.code} are skipped until it is "
+        f"approved (patronsync job approve {job.pk}) or rejected (patronsync job reject "
+        f"{job.pk})"
+    )
 
 
 def _busy(job: Job) -> str:
@@ -156,9 +181,9 @@ def profile_run(
     return job_run(job=job, progress=progress)
 
 
-# The mass-change guard (not built yet) will hold a job whose changes exceed its thresholds and
-# give it this status until someone approves it.
-JOB_STATUS_HELD = "held"
+# The mass-change guard holds a job whose plan crosses a threshold with this status until
+# someone approves or rejects it (`jobs.guard`, `jobs.runner`).
+JOB_STATUS_HELD = JobStatus.HELD
 
 
 def job_start(
@@ -225,18 +250,94 @@ def job_cancel(*, job: Job, actor: str) -> Job:
     return job
 
 
-def job_approve(*, job: Job, actor: str) -> Job:
-    """Approve a job held by the mass-change guard, which returns it to pending.
+def _plan_problems(job: Job) -> list[str]:
+    """Why `job`'s held plan no longer applies, in words: a job of its profile that ran since,
+    its files gone from the folder or changed; [] when it still applies."""
+    from patronsync.connections.models import Connection
+    from patronsync.connections.transports import TransportError, transport_for
 
-    The future hook of the guard: no job is held today, so every call raises JobNotHeld.
-    """
-    approved = Job.objects.filter(pk=job.pk, status=JOB_STATUS_HELD).update(
-        status=JobStatus.PENDING, log=log_appended(log_line(f"Approved by {actor}"))
+    problems = []
+    newer = (
+        Job.objects.filter(profile_id=job.profile_id, dry_run=False, created_at__gt=job.created_at)
+        .exclude(status__in=(JobStatus.CANCELLED, JobStatus.FAILED, JobStatus.HELD))
+        .order_by("created_at")
+        .first()
     )
+    if newer is not None:
+        problems.append(
+            f"job {newer.pk} (Process ID {newer.process_id}) of the profile ran after it was "
+            "planned"
+        )
+    plan = (job.guard or {}).get("plan") or {}
+    if job.parameters.get("rerun_of") or not plan.get("files"):
+        return problems
+    name = job.parameters.get("connection")
+    connection = Connection.objects.filter(institution=job.institution, name=name).first()
+    if connection is None:
+        return [*problems, f"connection {name}, which it reads, no longer exists"]
+    folder = str(job.parameters.get("input_path", ""))
+    try:
+        with transport_for(connection) as transport:
+            listed = {remote.name: remote.size for remote in transport.list(folder)}
+    except (TransportError, PatronsyncError) as exc:
+        return [*problems, f"its folder could not be listed: {exc}"]
+    return [*problems, *plan_changes(plan, listed, folder)]
+
+
+def job_approve(*, job: Job, actor: str) -> Job:
+    """Approve a job held by the mass-change guard: it goes back to pending, its plan marked
+    approved (`Job.guard["approved"]`), and the worker that takes it applies that plan without
+    checking the thresholds again (`jobs.runner`). Records who approved it and when.
+
+    Raises JobNotHeld when the job is not held, and PlanNoLongerApplies, saying what changed,
+    when its plan no longer applies (its files are gone or changed, a newer job ran).
+    """
+    if job.status != JobStatus.HELD:
+        raise JobNotHeld(f"job {job.pk} is {job.status}; only a held job can be approved")
+    problems = _plan_problems(job)
+    if problems:
+        raise PlanNoLongerApplies(
+            f"The plan of job {job.pk} no longer applies: {'; '.join(problems)}. Reject it, "
+            "and run the profile again"
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        approved = Job.objects.filter(pk=job.pk, status=JobStatus.HELD).update(
+            status=JobStatus.PENDING,
+            finished_at=None,
+            decision=GuardDecision.APPROVED,
+            decided_by=actor,
+            decided_at=now,
+            guard={**(job.guard or {}), "approved": True},
+            log=log_appended(log_line(f"Approved by {actor}: the plan is applied by a worker")),
+        )
+        if approved and settings.PATRONSYNC_BROKER_URL:
+            from .worker import job_send
+
+            transaction.on_commit(partial(job_send, job_id=job.pk), robust=True)
     job.refresh_from_db()
     if not approved:
-        raise JobNotHeld("job is not held")
+        raise JobNotHeld(f"job {job.pk} is {job.status}; only a held job can be approved")
     logger.info("job %s: approved by %s", job.id, actor)
+    return job
+
+
+def job_reject(*, job: Job, actor: str) -> Job:
+    """Reject a job held by the mass-change guard: it ends cancelled with nothing applied, its
+    plan kept in its report. Records who rejected it and when; later runs of the profile go
+    ahead again. Raises JobNotHeld when the job is not held."""
+    now = timezone.now()
+    rejected = Job.objects.filter(pk=job.pk, status=JobStatus.HELD).update(
+        status=JobStatus.CANCELLED,
+        decision=GuardDecision.REJECTED,
+        decided_by=actor,
+        decided_at=now,
+        log=log_appended(log_line(f"Rejected by {actor}: nothing was applied")),
+    )
+    job.refresh_from_db()
+    if not rejected:
+        raise JobNotHeld(f"job {job.pk} is {job.status}; only a held job can be rejected")
+    logger.info("job %s: rejected by %s", job.id, actor)
     return job
 
 

@@ -103,6 +103,7 @@ SECTION_KEYS = {
         "leavers": "sync_leavers",
         "ownership": "sync_ownership",
         "protection": "sync_protection",
+        "guard": "sync_guard",
     },
 }
 # A profile field's place in a configuration document, for errors: "synchronize.input_path".
@@ -185,6 +186,7 @@ def profile_check(profile: IntegrationProfile) -> None:
     errors.update(_input_path_errors(profile, connection))
     errors.update(_schedule_errors(profile))
     errors.update(_ownership_errors(profile))
+    errors.update(_guard_errors(profile))
     bad = [a for a in subscriber_addresses(profile.subscribers) if not _is_email(a)]
     if bad:
         errors["subscribers"] = (
@@ -193,6 +195,18 @@ def profile_check(profile: IntegrationProfile) -> None:
         )
     if errors:
         raise ValidationError(errors)
+
+
+def _guard_errors(profile: IntegrationProfile) -> dict[str, str]:
+    """The mass-change guard's settings (`jobs.guard`): known keys, counts of 0 or more,
+    percentages from 0 to 100 ({}: on, with the defaults)."""
+    from patronsync.jobs.guard import GuardSettingError, guard_settings
+
+    try:
+        guard_settings(profile.sync_guard)
+    except GuardSettingError as exc:
+        return {"sync_guard": str(exc) if exc.key == "guard" else f"guard.{exc}"}
+    return {}
 
 
 def _match_id_types_errors(profile: IntegrationProfile) -> dict[str, str]:
