@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "patronsync.connections.commands",
     "patronsync.core.commands",
     "patronsync.notifications.commands",
+    "patronsync.patrons.commands",
 )
 
 

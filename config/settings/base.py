@@ -314,7 +314,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Both sections of a profile take the same schedule menu: one enum in the schema.
-    "ENUM_NAME_OVERRIDES": {"ScheduleEnum": "patronsync.profiles.choices.Schedule"},
+    "ENUM_NAME_OVERRIDES": {
+        "ScheduleEnum": "patronsync.profiles.choices.Schedule",
+        "ActorKindEnum": "patronsync.patrons.choices.ActorKind",
+    },
 }
 
 # Secrets at rest (S/FTP passwords, keys) are encrypted with this Fernet key.
@@ -334,6 +337,10 @@ PATRONSYNC_SCHEDULE_GRACE_MINUTES = env_int("SCHEDULE_GRACE_MINUTES", 60)
 # read in a second process. Read here so that a bad value stops every command in one line.
 PATRONSYNC_BATCH_SIZE = env_int("BATCH_SIZE", 2000)
 PATRONSYNC_READ_AHEAD = env_bool("READ_AHEAD", True)
+
+# The audit trail (users' history): days a change is kept; 0, the default, keeps it forever.
+# `patronsync history prune` (and the embedded worker, daily) removes older changes.
+PATRONSYNC_HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 0, minimum=0)
 
 # Institutions still in implementation (comma-separated codes, `*` for all, empty for none):
 # their S/FTP definitions reach only the servers of their Allowed S/FTP Connections. Unset:

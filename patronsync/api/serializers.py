@@ -18,6 +18,7 @@ from patronsync.jobs.choices import SECTION_KIND_CHOICES, JobKind, JobStatus, Re
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.scheduler import section_next_runs
 from patronsync.jobs.selectors import job_progress
+from patronsync.patrons.choices import ActorKind, ChangeAction
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import schedule_description
@@ -215,6 +216,7 @@ PROFILE_FIELDS = [
     "sync_active",
     "sync_record_type",
     "sync_match_id_type",
+    "sync_match_id_types",
     "sync_type",
     "sync_unmatched",
     "sync_input_path",
@@ -354,6 +356,11 @@ class ProfileInputSerializer(serializers.ModelSerializer):
             "sync_match_id_type": {
                 "help_text": "PRIMARY_ID, or an enabled code of the institution's "
                 "UserIdentifierTypes code table (e.g. UNIV_ID)."
+            },
+            "sync_match_id_types": {
+                "help_text": "Ordered match keys: match ID types tried in order, e.g. "
+                '["UNIV_ID", "PRIMARY_ID"]; the first is sync_match_id_type. [] (the default): '
+                "sync_match_id_type alone. See docs/configuration-file.md."
             },
             "import_xsd_version": {"help_text": "The User XSD version: 2 (the only one)."},
             "sync_xsd_version": {"help_text": "The User XSD version: 2 (the only one)."},
@@ -606,3 +613,73 @@ class JobRecordFilterSerializer(serializers.Serializer):
     reason_code = serializers.CharField(required=False)
     primary_id = serializers.CharField(required=False)
     file = serializers.CharField(required=False)
+
+
+class HistoryActorSerializer(serializers.Serializer):
+    """Who made a change."""
+
+    kind = serializers.ChoiceField(
+        choices=ActorKind.choices,
+        help_text="staff (a staff account, on the pages), api (an API key or a staff account "
+        "through the Alma API), job (a feed's job) or system.",
+    )
+    label = serializers.CharField(help_text='e.g. "API key registrar-sync", a job\'s title.')
+    staff_account = serializers.CharField(help_text="The staff account's username, or empty.")
+    job_id = serializers.IntegerField(allow_null=True, help_text="The job's ID, or null.")
+
+
+class HistorySourceSerializer(serializers.Serializer):
+    """Where a job's change came from: the record's file, zip entry and line."""
+
+    file = serializers.CharField()
+    entry = serializers.CharField(help_text="The zip entry (XML document), or empty.")
+    line = serializers.IntegerField(allow_null=True, help_text="The line of the <user> element.")
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One change to one user: each field's before and after, who made it, and from where."""
+
+    id = serializers.IntegerField()
+    institution = serializers.CharField(source="institution.code")
+    primary_id = serializers.CharField(help_text="The user's primary ID when it was changed.")
+    action = serializers.ChoiceField(choices=ChangeAction.choices)
+    changed_at = serializers.DateTimeField(source="created_at")
+    actor = serializers.SerializerMethodField()
+    source = serializers.SerializerMethodField()
+    changes = serializers.JSONField(
+        help_text='{field: {"before": value, "after": value}}; PINs and passwords masked.'
+    )
+
+    @extend_schema_field(HistoryActorSerializer)
+    def get_actor(self, obj: Any) -> dict[str, Any]:
+        user = obj.actor_user
+        return {
+            "kind": obj.actor_kind,
+            "label": obj.actor_label,
+            "staff_account": user.get_username() if user is not None else "",
+            "job_id": obj.job_id,
+        }
+
+    @extend_schema_field(HistorySourceSerializer(allow_null=True))
+    def get_source(self, obj: Any) -> dict[str, Any] | None:
+        if not obj.file:
+            return None
+        return {"file": obj.file, "entry": obj.entry, "line": obj.line}
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    """Filters of the users' history."""
+
+    user = serializers.CharField(
+        required=False, help_text="A user's primary ID: its changes (under earlier IDs too)."
+    )
+    since = serializers.CharField(
+        required=False,
+        help_text="From this day (YYYY-MM-DD, in the institution's time zone) or time (ISO "
+        "8601), included.",
+    )
+    until = serializers.CharField(
+        required=False, help_text="To this day (its whole day included) or time, excluded."
+    )
+    job = serializers.IntegerField(required=False, min_value=1, help_text="A job's ID.")
+    institution = serializers.CharField(required=False, help_text="An institution's code.")

@@ -5,7 +5,13 @@ from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
-from .views import AllowedConnectionViewSet, ConnectionViewSet, JobViewSet, ProfileViewSet
+from .views import (
+    AllowedConnectionViewSet,
+    ConnectionViewSet,
+    HistoryViewSet,
+    JobViewSet,
+    ProfileViewSet,
+)
 
 
 @csrf_exempt
@@ -21,5 +27,6 @@ router.register("allowed-connections", AllowedConnectionViewSet, basename="allow
 router.register("connections", ConnectionViewSet, basename="connection")
 router.register("profiles", ProfileViewSet, basename="profile")
 router.register("jobs", JobViewSet, basename="job")
+router.register("history", HistoryViewSet, basename="history")
 
 urlpatterns = [*router.urls, re_path(r"^(?P<path>.*)$", not_found, name="not-found")]

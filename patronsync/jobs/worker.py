@@ -154,6 +154,27 @@ def worker_pass(
     )
 
 
+class DailyHistoryPrune:
+    """The embedded worker's daily removal of the users' history past its retention
+    (PATRONSYNC_HISTORY_RETENTION_DAYS; 0 keeps it forever, and nothing runs)."""
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+
+    def __call__(self, say: Callable[[str], None]) -> None:
+        from patronsync.patrons.audit import history_prune, history_retention_days
+
+        days = history_retention_days()
+        now = timezone.now()
+        if not days or (self.last is not None and now - self.last < timedelta(days=1)):
+            return
+        self.last = now
+        removed = history_prune(days=days, now=now)
+        if removed:
+            noun = "change" if removed == 1 else "changes"
+            say(f"Removed {removed:,} {noun} older than {days} days from the users' history")
+
+
 def worker_run(
     *, once: bool, interval: float | None = None, say: Callable[[str], None] = print
 ) -> int:
@@ -170,6 +191,7 @@ def worker_run(
     # Once (from cron), the worker says nothing unless it runs a job: cron mails what it prints.
     if not once:
         say(f"Worker {worker} started, every {interval:g} s")
+    prune = DailyHistoryPrune()
     try:
         first = True
         while not stops.requested():
@@ -179,6 +201,8 @@ def worker_run(
             first = False
             try:
                 worker_pass(worker=worker, say=say, stops=stops)
+                if not once:  # `--once` from cron: cron runs `patronsync history prune`
+                    prune(say)
             except WorkerStopping:
                 raise
             except Exception:
