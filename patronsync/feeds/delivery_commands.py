@@ -198,7 +198,9 @@ def diff_command(args: argparse.Namespace) -> int:
         print(f"{change.kind} {change.primary_id} ({where})", file=out)
         if change.kind == CHANGED:
             for item in change.changes:
-                if item.old is None:
+                if item.secret:
+                    text = "changed (not shown)"
+                elif item.old is None:
                     text = f"added {_shown(item.new)}"
                 elif item.new is None:
                     text = f"removed {_shown(item.old)}"

@@ -27,24 +27,32 @@ from patronsync.almaxml.jsonform import user_to_json
 from patronsync.almaxml.reader import ParsedUser, iter_users
 from patronsync.feeds.index import UserIndex
 from patronsync.feeds.pack import INPUT_LIMITS
+from patronsync.patrons.fields import CORE_FIELDS
 
 DEFAULT_MIN_RATIO = 0.8
 FeedPath = str | os.PathLike[str]
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
+# The user fields that hold a credential (password, SIP2 PIN): a difference in them is reported
+# as changed, never with its values, in the text and the JSON output alike.
+SECRET_FIELDS = frozenset(name for name, spec in CORE_FIELDS.items() if spec.kind == "secret")
 
 
 @dataclass(frozen=True, slots=True)
 class FieldChange:
     """One difference of a changed user: a field's old and new value, or, in a list of
     segments (addresses, emails, identifiers...), a segment removed (new is None) or added
-    (old is None)."""
+    (old is None). A secret field (`SECRET_FIELDS`) changed carries no values: `secret` is set
+    and old and new are None."""
 
     field: str
     old: Any
     new: Any
+    secret: bool = False
 
     def as_dict(self) -> dict[str, Any]:
+        if self.secret:
+            return {"field": self.field, "secret": True, "old": None, "new": None}
         return {"field": self.field, "old": self.old, "new": self.new}
 
 
@@ -129,6 +137,7 @@ def field_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
 
     A list of one segment on each side is compared field by field (``contact_info.address.city``);
     other lists as multisets: the segments only in OLD are removed, those only in NEW added.
+    A secret field (a password, a PIN) is reported as changed without its values.
     """
     changes: list[FieldChange] = []
     for name in sorted(set(old) | set(new), key=lambda n: (n not in old, n)):
@@ -136,7 +145,9 @@ def field_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") ->
         before, after = _collapsed(old.get(name)), _collapsed(new.get(name))
         if _key(before) == _key(after):
             continue
-        if isinstance(before, dict) and isinstance(after, dict):
+        if not prefix and name in SECRET_FIELDS:
+            changes.append(FieldChange(path, None, None, secret=True))
+        elif isinstance(before, dict) and isinstance(after, dict):
             changes += field_changes(before, after, f"{path}.")
         elif isinstance(before, list) or isinstance(after, list):
             olds, news = before or [], after or []

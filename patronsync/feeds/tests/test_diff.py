@@ -173,3 +173,28 @@ def test_duplicates_in_a_feed_are_warned_about_and_counted_once(tmp_path, capsys
         captured.err
     )
     assert "OLD 1 users, NEW 1 users: 0 added, 0 removed, 0 changed, 1 unchanged" in captured.out
+
+
+def test_a_changed_password_or_pin_is_reported_as_changed_without_its_values(tmp_path, capsys):
+    secrets = "<pin_number>{pin}</pin_number><password>{pw}</password>"
+    old = feed(tmp_path / "old.xml", user("s1", extra=secrets.format(pin="4711", pw="OldPass1!")))
+    new = feed(tmp_path / "new.xml", user("s1", extra=secrets.format(pin="0815", pw="NewPass2?")))
+
+    [change] = feed_diff([old], [new])
+    assert {c.field: c.secret for c in change.changes} == {"password": True, "pin_number": True}
+
+    assert main(["feed", "diff", str(old), str(new)]) == 0
+    text = capsys.readouterr().out
+    assert "    password: changed (not shown)\n" in text
+    assert "    pin_number: changed (not shown)\n" in text
+
+    assert main(["feed", "diff", str(old), str(new), "--json"]) == 0
+    lines = capsys.readouterr().out
+    [line, _summary] = [json.loads(text) for text in lines.splitlines()]
+    assert line["changes"] == [
+        {"field": "password", "secret": True, "old": None, "new": None},
+        {"field": "pin_number", "secret": True, "old": None, "new": None},
+    ]
+    for value in ("4711", "0815", "OldPass1!", "NewPass2?"):
+        assert value not in text
+        assert value not in lines
