@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "patronsync.demo.commands",
     "patronsync.accounts.commands",
     "patronsync.jobs.commands",
+    "patronsync.jobs.purge_commands",
     "patronsync.profiles.commands",
     "patronsync.feeds.commands",
     "patronsync.connections.commands",

@@ -1,8 +1,8 @@
 """Permissions of the API: roles for staff accounts, scopes for API keys, per institution.
 
 - A read (GET) needs VIEW (every role), or a key with `users:read`.
-- Starting, cancelling or approving a job, or running a profile, needs CONFIGURE (a General
-  System Administrator), or a key with `users:write`: jobs write users.
+- Starting, cancelling or approving a job, or running or purging a profile, needs CONFIGURE
+  (a General System Administrator), or a key with `users:write`: jobs write users.
 - Every other write (connections, profiles) needs CONFIGURE, or a key with `config:write`.
 """
 
@@ -21,7 +21,7 @@ from .access import caller_of
 # does not change configuration. Every other write needs `config:write`.
 USERS_WRITE_ACTIONS: dict[str, frozenset[str]] = {
     "job": frozenset({"create", "cancel", "approve"}),
-    "profile": frozenset({"run"}),
+    "profile": frozenset({"run", "purge"}),  # a purge removes users
 }
 
 

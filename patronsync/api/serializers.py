@@ -529,6 +529,34 @@ class RejectedUserSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True)
 
 
+class PurgeSettingsSerializer(serializers.Serializer):
+    """Purge User Records' settings as a job ran with them (the profile's `purge:`)."""
+
+    days_after_purge_date = serializers.IntegerField()
+    record_types = serializers.ListField(child=serializers.CharField())
+    user_groups = serializers.ListField(child=serializers.CharField())
+    expiry_before = serializers.DateField(allow_null=True)
+    keep = serializers.ChoiceField(choices=["remove", "anonymise"])
+
+
+class PurgeSummarySerializer(serializers.Serializer):
+    """A purge job's part of its report: settings, the day it counted from, its users."""
+
+    settings = PurgeSettingsSerializer()
+    today = serializers.DateField(help_text="The day the purge counted from.")
+    from_dry_run = serializers.IntegerField(
+        allow_null=True, help_text="The dry run whose listed users this purge applied."
+    )
+    would_purge = serializers.IntegerField(help_text="Users listed (a dry run, a held plan).")
+    purged = serializers.IntegerField(help_text="Users removed or anonymised.")
+    left_alone = serializers.IntegerField(
+        help_text="Listed users not purged: exempted, deleted or no longer due since the plan."
+    )
+    applied_as = serializers.CharField(
+        allow_blank=True, help_text="`exact`, `re-checked`, or empty before the apply pass."
+    )
+
+
 class JobReportSerializer(serializers.Serializer):
     """The job report ("Patron Import Results"), as `patronsync report JOB --json` prints it.
     The counters always add up: users processed = created + updated + unchanged + rejected."""
@@ -558,6 +586,9 @@ class JobReportSerializer(serializers.Serializer):
         help_text="The job's log, a line each: files taken or skipped, and why.",
     )
     rejected_users = RejectedUserSerializer(many=True, help_text="The first 1,000 only.")
+    purge = PurgeSummarySerializer(
+        required=False, help_text="A Purge User Records job's settings and users (its kind only)."
+    )
 
 
 class JobStartSerializer(serializers.Serializer):

@@ -442,6 +442,9 @@ def register(subparsers: Any) -> None:
     monitor.add_argument("--history", type=int, default=20, help="ended jobs shown (20)")
     monitor.add_argument("--json", action="store_true", help="one JSON object")
     monitor.set_defaults(func=job_monitor_command)
+    from .purge_commands import register_job_actions  # `job rejected` (re-post)
+
+    register_job_actions(actions)
 
     parser = subparsers.add_parser(
         "worker",

@@ -73,6 +73,7 @@ from .leases import (
 from .leavers import JobLeavers
 from .models import Job, JobRecord, ReceivedFile
 from .modes import mode_of
+from .purge import purge_run
 from .rerun import job_rejected_count_without_xml, rerun_feed_write
 
 if TYPE_CHECKING:
@@ -656,6 +657,10 @@ class JobRunner:
                 self._end(JobStatus.CANCELLED)
                 return
         self.logger.info("%s started (%s)", job.title, "dry run" if job.dry_run else "live")
+        # Purge User Records takes no file: its plan, guard and apply pass are `jobs.purge`'s.
+        if job.kind == JobKind.PURGE:
+            purge_run(runner=self)
+            return
         try:
             settings = self._guard_settings()
             if settings is None or job.dry_run:
@@ -852,6 +857,7 @@ class JobRunner:
         """Raise ConfigurationError naming what changed when the planned files are no longer
         in the folder as they were planned (a Run again loads kept records: nothing to check)."""
         if self.job.parameters.get("rerun_of"):
+            return
         folder = str(self.job.parameters["input_path"])
         with transport_for(self._connection()) as transport:
             transport.logger = self.logger

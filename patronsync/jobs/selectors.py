@@ -18,8 +18,9 @@ from patronsync.core.models import CodeTableEntry, Institution
 from patronsync.core.selectors import CodeTables, code_tables_for_institution
 from patronsync.patrons.fields import CORE_FIELDS
 
-from .choices import ACTIVE_STATUSES, JobStatus
+from .choices import ACTIVE_STATUSES, JobKind, JobStatus
 from .models import Job, JobRecord
+from .purge import job_purge_summary
 from .scheduler import ScheduledSection, scheduled_sections
 
 RECORD_CSV_FIELDS = (
@@ -71,6 +72,8 @@ def job_report(*, job: Job) -> dict[str, Any]:
         "files": job.files,
         "log": job.log.splitlines(),
         "rejected_users": list(rejected[:1000]),
+        # Purge User Records: its settings and users by outcome (`jobs.purge`).
+        **({"purge": job_purge_summary(job=job)} if job.kind == JobKind.PURGE else {}),
     }
 
 

@@ -116,9 +116,7 @@ def _change_row(
     changes: dict[str, Any],
     now: dt.datetime,
 ) -> tuple[Any, ...]:
-    institution_id = (
-        patron["institution_id"] if isinstance(patron, dict) else patron.institution_id
-    )
+    institution_id = patron["institution_id"] if isinstance(patron, dict) else patron.institution_id
     user_id = actor.user.pk if actor.user is not None else None
     return (
         institution_id, patron_id, primary_id, action, str(actor.kind), user_id, actor.label,

@@ -52,6 +52,7 @@ from ..serializers import (
     ProfileSerializer,
 )
 from .base import ApiViewSet, Conflict
+from .purge import PurgeStartSerializer, purge_start
 
 INSTITUTION_PARAMETER = OpenApiParameter(
     "institution", str, description="Limit to one institution (by code)."
@@ -327,7 +328,7 @@ class ProfileViewSet(ApiViewSet):
     queryset = IntegrationProfile.objects.none()
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
-    write_actions = ("run",)
+    write_actions = ("run", "purge")
 
     def get_queryset(self) -> QuerySet[IntegrationProfile]:
         return IntegrationProfile.objects.filter(
@@ -386,6 +387,23 @@ class ProfileViewSet(ApiViewSet):
         data = ProfileRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return start_job(profile=profile, request=request, **data.validated_data)
+
+    @extend_schema(
+        summary="Start Purge User Records of the profile's users (or a dry run); a worker runs it",
+        description="Users of the profile whose purge date is more than the profile's "
+        "`days_after_purge_date` days in the past, within its filters, less the exempt ones, "
+        "are removed or anonymised (its `purge` settings, docs/jobs.md). `from_dry_run`: "
+        "exactly the users that completed dry run listed. Answers 202 with the pending job's "
+        "`job_id` and `url` (also the `Location` header), as `run` does; 400 naming "
+        "`from_dry_run` when it is not a completed purge dry run of the profile; 409 while a "
+        "job of the profile is pending, running or held.",
+        request=PurgeStartSerializer,
+        responses={202: JobAcceptedSerializer, 400: ErrorSerializer, 409: ErrorSerializer},
+        parameters=[INSTITUTION_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def purge(self, request: Request, code: str) -> Response:
+        return purge_start(profile=self.get_object(), request=request)
 
 
 def start_job(

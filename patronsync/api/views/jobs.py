@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.decorators import action
@@ -41,6 +41,7 @@ from ..serializers import (
 )
 from .base import ApiViewSet, Conflict
 from .config import start_job
+from .purge import ZipRenderer, rejected_zip
 
 
 class CsvRenderer(BaseRenderer):
@@ -163,6 +164,30 @@ class JobViewSet(ApiViewSet):
         except JobNotHeld as exc:
             raise Conflict(str(exc)) from None
         return Response(JobSerializer(job).data)
+
+    @extend_schema(
+        summary="A job's rejected users as a zip of Alma User XML, as the feed sent them",
+        description="One XML file of the rejected users' `<user>` elements, each exactly as "
+        "the feed sent it (re-post: fix and deliver it again, or load it once the cause is "
+        "fixed). It holds whole records, a PIN among them: a General System Administrator, or "
+        "a key with `users:write` (403 otherwise). `X-Patronsync-Users` counts the users in "
+        "it, `X-Patronsync-Users-Without-Xml` those the job kept no XML of (not in it).",
+        operation_id="jobs_rejected_zip",
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="A zip"),
+            (403, "application/json"): ErrorSerializer,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"rejected\.zip",
+        url_name="rejected-zip",
+        renderer_classes=[JSONRenderer, ZipRenderer],
+        pagination_class=None,
+    )
+    def rejected_zip(self, request: Request, pk: str) -> FileResponse:
+        return rejected_zip(job=self.get_object(), caller=self.caller)
 
     @extend_schema(
         summary="A job's records (one per incoming user), filtered and paginated",
