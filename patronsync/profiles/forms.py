@@ -22,6 +22,7 @@ from .choices import (
     PRIMARY_ID_MATCH,
     XSD_VERSION_2,
     IntegrationType,
+    ProtectionMode,
     RecordType,
     Schedule,
     SynchronizationType,
@@ -57,6 +58,7 @@ SYNC_FIELDS = (
     "sync_cron",
     "sync_xsd_version",
     "sync_take_over_users",
+    "sync_protection",
     "subscribers",
 )
 STEP_2_FIELDS = IMPORT_FIELDS + SYNC_FIELDS
@@ -322,6 +324,15 @@ class ProfileStep2Form(WizardForm):
         help_text="Match users another profile loaded (their external ID is its code) and make "
         "them this profile's; when off, they are rejected (OTHER_PROFILES_USER).",
     )
+    sync_protection = forms.ChoiceField(
+        label="Protection of library edits",
+        choices=ProtectionMode.choices,
+        initial=ProtectionMode.ALMA,
+        required=False,  # a form posted without it (not a browser's) keeps Alma's rule
+        help_text="How long a Synchronize keeps a protected field (user group, PIN, preferred "
+        "names...) that staff changed: until the SIS repeats the value it sent before the edit "
+        "(Alma's rule), or until staff press Restore on the user's page (sticky).",
+    )
     subscribers = forms.CharField(
         label="Subscribers",
         required=False,
@@ -357,6 +368,8 @@ class ProfileStep2Form(WizardForm):
                     "its files are read from, such as "
                     f"{'alma/sis_load' if section == 'import' else 'synchronize'}.",
                 )
+        if "sync_protection" in cleaned:
+            cleaned["sync_protection"] = cleaned["sync_protection"] or ProtectionMode.ALMA
         for field in ("import_input_path", "sync_input_path", "import_cron", "sync_cron"):
             if field in cleaned:
                 cleaned[field] = str(cleaned[field]).strip()

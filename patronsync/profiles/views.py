@@ -21,7 +21,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 
 from patronsync.accounts.views import ConfigureRequiredMixin, InstitutionRoleMixin
 
-from .choices import IntegrationType, Schedule
+from .choices import FieldOwner, IntegrationType, Schedule
 from .forms import (
     STEP_1_FIELDS,
     ProfileStep1Form,
@@ -99,6 +99,12 @@ class ProfileDetailView(InstitutionRoleMixin, DetailView):
             institution=self.institution, value=profile.sync_match_id_type
         )
         context["subscribers"] = subscriber_addresses(profile.subscribers)
+        owners = dict(FieldOwner.choices)
+        context["ownership_rows"] = [
+            (field, owners.get(owner, owner))
+            for field, owner in sorted((profile.sync_ownership or {}).items())
+            if owner != FieldOwner.SIS
+        ]
         return context
 
 
