@@ -96,6 +96,13 @@ def _child(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
     return json.loads(done.stdout.strip().splitlines()[-1]), wall
 
 
+def _match_setting(match_id_type: str) -> str:
+    """`match_id_type: X`, or for a comma-separated list the ordered match keys."""
+    if "," in match_id_type:
+        return f"match_id_types: [{match_id_type}]"
+    return f"match_id_type: {match_id_type}"
+
+
 def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> dict[str, str]:
     env = {
         **os.environ,
@@ -120,7 +127,7 @@ def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> d
         "profiles:\n  - code: BENCH\n    name: Benchmark\n    connection: bench\n"
         "    system: Benchmark SIS\n    import: {active: true, input_path: import}\n"
         f"    synchronize: {{active: true, input_path: synchronize, "
-        f"match_id_type: {match_id_type}, unmatched: ADD}}\n"
+        f"{_match_setting(match_id_type)}, unmatched: ADD}}\n"
     )
     subprocess.run([patronsync, "config", "apply", str(config)], env=env, cwd=ROOT, check=True,
                    capture_output=True)  # fmt: skip
@@ -168,7 +175,8 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument(
         "--match-id-type", default="PRIMARY_ID",
-        help="what the Synchronize matches on: PRIMARY_ID or an identifier type (UNIV_ID)",
+        help="what the Synchronize matches on: PRIMARY_ID or an identifier type (UNIV_ID), "
+        "or ordered match keys, comma-separated (UNIV_ID,PRIMARY_ID)",
     )  # fmt: skip
     args = parser.parse_args()
     print(f"{'users':>9} {'database':<10} {'step':<11} {'rate':>15} {'wall':>9} {'peak':>9}")

@@ -95,8 +95,10 @@ class ProfileDetailView(InstitutionRoleMixin, DetailView):
         )
         context["import_inactive"] = not profile.import_active
         context["sync_inactive"] = not profile.sync_active
-        context["match_id_label"] = match_id_type_label(
-            institution=self.institution, value=profile.sync_match_id_type
+        # Ordered match keys (match_id_types:) show in the order they are tried.
+        context["match_id_label"] = ", then ".join(
+            match_id_type_label(institution=self.institution, value=value)
+            for value in (profile.sync_match_id_types or [profile.sync_match_id_type])
         )
         context["subscribers"] = subscriber_addresses(profile.subscribers)
         owners = dict(FieldOwner.choices)

@@ -166,3 +166,35 @@ def test_config_apply_refuses_a_match_id_type_other_than_the_first_key(instituti
 def test_a_document_without_the_keys_goes_back_to_one_key(ordered, institution, drop):
     profile = make_profile(institution, drop, match_id_type="PRIMARY_ID")
     assert (profile.sync_match_id_types, profile.sync_match_id_type) == ([], "PRIMARY_ID")
+
+
+def test_the_profile_page_shows_the_keys_in_order(ordered, client, staff, institution):
+    from django.urls import reverse
+
+    from patronsync.accounts.choices import StaffRole
+
+    client.force_login(staff(institution, StaffRole.VIEWER))
+    page = client.get(reverse("profiles:detail", args=[ordered.pk])).content.decode()
+    assert "(UNIV_ID), then Primary Identifier" in page
+
+
+def test_the_api_takes_and_refuses_keys_naming_the_field(ordered, institution):
+    from rest_framework.test import APIClient
+
+    from patronsync.accounts.choices import StaffRole
+    from patronsync.api.tests.conftest import staff_client
+
+    api: APIClient = staff_client("gsa", {institution: StaffRole.GENERAL_SYSTEM_ADMINISTRATOR})
+    url = f"/api/v1/profiles/{ordered.code}"
+    assert api.get(url).json()["sync_match_id_types"] == ORDERED
+    bad = api.patch(url, {"sync_match_id_types": ["UNIV_ID", "SHOE"]}, format="json")
+    assert bad.status_code == 400
+    assert "'SHOE' is neither PRIMARY_ID" in str(bad.json()["sync_match_id_types"])
+    good = api.patch(
+        url,
+        {"sync_match_id_types": ["PRIMARY_ID", "UNIV_ID"], "sync_match_id_type": "PRIMARY_ID"},
+        format="json",
+    )
+    assert good.status_code == 200, good.json()
+    ordered.refresh_from_db()
+    assert ordered.sync_match_id_types == ["PRIMARY_ID", "UNIV_ID"]
