@@ -1,8 +1,8 @@
 """Permissions of the API: roles for staff accounts, scopes for API keys, per institution.
 
 - A read (GET) needs VIEW (every role), or a key with `users:read`.
-- Starting, cancelling or approving a job, or running or purging a profile, needs CONFIGURE
-  (a General System Administrator), or a key with `users:write`: jobs write users.
+- Starting, cancelling, approving or rejecting a job, or running or purging a profile, needs
+  CONFIGURE (a General System Administrator), or a key with `users:write`: jobs write users.
 - Every other write (connections, profiles) needs CONFIGURE, or a key with `config:write`.
 """
 
@@ -20,7 +20,7 @@ from .access import caller_of
 # The writes a `users:write` key may make, by viewset basename: running jobs writes users, it
 # does not change configuration. Every other write needs `config:write`.
 USERS_WRITE_ACTIONS: dict[str, frozenset[str]] = {
-    "job": frozenset({"create", "cancel", "approve"}),
+    "job": frozenset({"create", "cancel", "approve", "reject"}),
     "profile": frozenset({"run", "purge"}),  # a purge removes users
 }
 

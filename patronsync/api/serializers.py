@@ -432,8 +432,23 @@ class JobSerializer(serializers.ModelSerializer):
             "unchanged",
             "rejected",
             "progress",
+            "guard",
+            "decision",
+            "decided_by",
+            "decided_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "guard": {
+                "help_text": "The mass-change guard: `plan` (its `counts` of creates, updates, "
+                "segment removals, expirations, deactivations and feed users; the profile's "
+                "users; the last complete run's), `crossed` (each threshold crossed, with its "
+                "`message`), `approved`, and once applied `applied.as`: `exact` or "
+                "`re-checked` (users stored otherwise since the plan, decided again)."
+            },
+            "decision": {"help_text": "`approved` or `rejected`, for a job the guard held."},
+            "decided_by": {"help_text": "Who approved or rejected it."},
+        }
 
 
 class ScheduledRunSerializer(serializers.Serializer):
@@ -581,6 +596,14 @@ class JobReportSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     parameters = serializers.DictField()
     files = JobFileSerializer(many=True)
+    guard = serializers.DictField(
+        help_text="The mass-change guard: the plan's counts, the thresholds it crossed "
+        "(`crossed`, each with its `message`), `approved`, and `applied.as` (`exact` or "
+        "`re-checked`); empty for a job it did not plan."
+    )
+    decision = serializers.CharField(help_text="`approved` or `rejected` (a held job), or empty.")
+    decided_by = serializers.CharField()
+    decided_at = serializers.DateTimeField(allow_null=True)
     log = serializers.ListField(
         child=serializers.CharField(),
         help_text="The job's log, a line each: files taken or skipped, and why.",

@@ -17,6 +17,49 @@ from rich.text import Text
 from patronsync.commands import report_console
 
 
+def print_guard(report: dict[str, Any], console: Console) -> None:
+    """The mass-change guard's part of a report: what held the run, the decision, how the plan
+    was applied."""
+    guard = report.get("guard") or {}
+    if not guard.get("plan"):
+        return
+    counts = guard["plan"]["counts"]
+    console.print(
+        f"Plan: {counts['creates']:,} to create, {counts['updates']:,} to update "
+        f"({counts['segment_removals']:,} losing segments), {counts['expirations']:,} to "
+        f"expire, {counts['deactivations']:,} to deactivate; {counts['feed_users']:,} users in "
+        "the feed",
+        markup=False,
+        highlight=False,
+    )
+    would = "A live run would be held: " if report["dry_run"] else "Held for approval: "
+    for finding in guard.get("crossed", []):
+        console.print(Text(would + finding["message"], style="yellow"))
+    if report["status"] == "held":
+        console.print(
+            f"Nothing was applied. Later runs of profile {report['profile']} are skipped until "
+            f"this job is decided: patronsync job approve {report['job_id']} (or reject)",
+            markup=False,
+            highlight=False,
+        )
+    if report.get("decision"):
+        console.print(
+            f"{report['decision'].capitalize()} by {report['decided_by']} at "
+            f"{report['decided_at']}",
+            markup=False,
+            highlight=False,
+        )
+    applied = guard.get("applied")
+    if applied:
+        how = (
+            "exactly the plan"
+            if applied["as"] == "exact"
+            else f"the plan re-checked against changes made since ({applied['rechecked']:,} "
+            "users decided again)"
+        )
+        console.print(f"Applied {how}", markup=False, highlight=False)
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
     """Render a job report the way Alma's "Patron Import Results" page lays it out.
 
@@ -41,6 +84,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     ]:
         summary.add_row(label, f"{report[key]:,}")
     console.print(summary)
+    print_guard(report, console)
     params = Table(title="Job parameters", show_header=False)
     for key, value in report["parameters"].items():
         params.add_row(Text(str(key)), Text(str(value)))

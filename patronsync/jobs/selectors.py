@@ -72,6 +72,11 @@ def job_report(*, job: Job) -> dict[str, Any]:
         "files": job.files,
         "log": job.log.splitlines(),
         "rejected_users": list(rejected[:1000]),
+        # The mass-change guard: the plan's counts, the thresholds crossed, the decision.
+        "guard": job.guard,
+        "decision": job.decision,
+        "decided_by": job.decided_by,
+        "decided_at": job.decided_at.isoformat() if job.decided_at else None,
         # Purge User Records: its settings and users by outcome (`jobs.purge`).
         **({"purge": job_purge_summary(job=job)} if job.kind == JobKind.PURGE else {}),
     }

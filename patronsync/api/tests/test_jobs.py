@@ -166,4 +166,4 @@ def test_approve_answers_409_for_a_job_that_is_not_held(admin_api, profile):
     job = job_create(profile=profile, kind="import")
     response = admin_api.post(f"/api/v1/jobs/{job.pk}/approve")
     assert response.status_code == 409
-    assert response.json()["detail"] == "job is not held"
+    assert "only a held job can be approved" in response.json()["detail"]

@@ -77,6 +77,7 @@ def endpoints(profile, job) -> list[tuple[str, str, dict | None]]:
         ("get", f"{job_url}/records.csv", None),
         ("post", f"{job_url}/cancel", None),
         ("post", f"{job_url}/approve", None),
+        ("post", f"{job_url}/reject", None),
     ]
 
 
@@ -88,7 +89,7 @@ def snapshot() -> list:
     ]
 
 
-@pytest.mark.parametrize("index", range(16))
+@pytest.mark.parametrize("index", range(17))
 def test_each_object_endpoint_answers_404_to_another_institution(intruder, main_job, index):
     profile = main_job.profile
     method, url, body = endpoints(profile, main_job)[index]

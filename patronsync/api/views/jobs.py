@@ -24,7 +24,14 @@ from patronsync.jobs.selectors import (
     job_report,
     jobs_monitor,
 )
-from patronsync.jobs.services import JobNotCancellable, JobNotHeld, job_approve, job_cancel
+from patronsync.jobs.services import (
+    JobNotCancellable,
+    JobNotHeld,
+    PlanNoLongerApplies,
+    job_approve,
+    job_cancel,
+    job_reject,
+)
 from patronsync.profiles.models import IntegrationProfile
 
 from ..schema import ErrorSerializer
@@ -80,7 +87,7 @@ class JobViewSet(ApiViewSet):
 
     serializer_class = JobSerializer
     queryset = Job.objects.none()
-    write_actions = ("create", "cancel", "approve")
+    write_actions = ("create", "cancel", "approve", "reject")
 
     def get_queryset(self) -> QuerySet[Job]:
         return Job.objects.filter(institution__in=self.visible_institutions()).select_related(
@@ -152,8 +159,14 @@ class JobViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Approve a job held by the mass-change guard",
-        description="No job is held yet: the mass-change guard will hold jobs whose changes "
-        "exceed its thresholds. Until then this answers 409 `job is not held`.",
+        description="A job whose plan crossed a threshold of the profile's mass-change guard is "
+        "`held`, with nothing applied (`guard`: the plan's counts and the thresholds crossed). "
+        "Approving it sends it back to `pending`: the next worker applies exactly that plan, "
+        "without checking the thresholds again (a user stored otherwise since the plan was "
+        "made is decided again, and the report says so: `guard.applied.as` is `exact` or "
+        "`re-checked`). Records who approved it and when (`decision`, `decided_by`, "
+        "`decided_at`). 409 when the job is not held, or when its plan no longer applies "
+        "(its files are gone from the folder or changed, a newer job ran), saying what changed.",
         request=None,
         responses={200: JobSerializer, 409: ErrorSerializer},
     )
@@ -161,6 +174,22 @@ class JobViewSet(ApiViewSet):
     def approve(self, request: Request, pk: str) -> Response:
         try:
             job = job_approve(job=self.get_object(), actor=self.caller.actor)
+        except (JobNotHeld, PlanNoLongerApplies) as exc:
+            raise Conflict(str(exc)) from None
+        return Response(JobSerializer(job).data)
+
+    @extend_schema(
+        summary="Reject a job held by the mass-change guard",
+        description="The held job ends `cancelled` with nothing applied; its plan stays in its "
+        "report. Records who rejected it and when; later runs of the profile go ahead again. "
+        "409 when the job is not held.",
+        request=None,
+        responses={200: JobSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        try:
+            job = job_reject(job=self.get_object(), actor=self.caller.actor)
         except JobNotHeld as exc:
             raise Conflict(str(exc)) from None
         return Response(JobSerializer(job).data)
