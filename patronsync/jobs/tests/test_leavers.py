@@ -14,6 +14,7 @@ from patronsync.jobs import leavers as job_leavers
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.runner import job_run
 from patronsync.jobs.services import job_approve, job_create, profile_run
+from patronsync.loader.state import TouchedUsers
 from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
 from patronsync.patrons.models import Patron, PatronChange
 from patronsync.profiles.services import config_apply
@@ -340,3 +341,32 @@ def test_config_apply_stores_the_rule_with_its_defaults(institution, drop):
     }
     profile = make_profile(institution, drop, leavers={})
     assert profile.sync_leavers == {}
+
+
+def test_a_resumed_run_remembers_whom_its_first_part_carried(leaving, drop, clock):
+    clock.today = DAY0 + dt.timedelta(days=1)
+    feed(drop, "day1.zip", range(3))
+    job = job_create(profile=leaving, kind="synchronize")
+    carried = TouchedUsers()
+    carried.add(user("u3").pk)  # by a file the job loaded before it was interrupted
+    Job.objects.filter(pk=job.pk).update(checkpoint={"seen": carried.dump()})
+    job = job_run(job=Job.objects.get(pk=job.pk))
+    assert job.status == "completed", job.log
+    assert (user("u3").missing_runs, user("u4").missing_runs) == (0, 1)
+    assert user("u3").pk in TouchedUsers.load(job.checkpoint["seen"])
+    assert job.checkpoint["leavers_done"] is True
+
+
+def test_a_resumed_run_whose_step_was_committed_does_not_count_again(leaving, drop, clock):
+    """The job stopped after its leavers step was committed, before it ended: its file was
+    loaded and renamed, so the resumed run takes none, and must not count anyone again."""
+    clock.today = DAY0 + dt.timedelta(days=1)
+    job = job_create(profile=leaving, kind="synchronize")
+    Patron.objects.filter(primary_id__in=["u3", "u4"]).update(missing_runs=1)
+    Job.objects.filter(pk=job.pk).update(
+        checkpoint={"leavers_done": True},
+        files=[{"name": "day1.zip", "users": 3, "problems": []}],
+    )
+    job = job_run(job=Job.objects.get(pk=job.pk))
+    assert job.status == "completed", job.log
+    assert (user("u3").missing_runs, user("u4").missing_runs) == (1, 1)
