@@ -10,55 +10,72 @@ from django.http import HttpRequest
 
 from patronsync.core.models import Institution
 
-from .choices import Action, StaffRole
+from .choices import ROLE_ACTIONS, Action, StaffRole
 from .selectors import institutions_for_staff
-from .services import staff_can, staff_role
+from .services import staff_role
+
+# The institution a page's form or htmx request was made for: forms carry it as a field (added
+# by patronsync.js), htmx sends it as a header (web/base.html). A form opened for one
+# institution writes there even after another tab switched the session to another one.
+INSTITUTION_FIELD = "institution"
+INSTITUTION_HEADER = "HTTP_X_PATRONSYNC_INSTITUTION"
 
 
 class InstitutionRoleMixin(LoginRequiredMixin):
-    """Resolve the current institution (`?institution=CODE`, else the first the account sees)
-    and refuse the request unless the account's role there allows `required_action`."""
+    """Resolve the current institution and refuse the request unless the account's role there
+    allows `required_action`.
+
+    The institution is the one the request names (`?institution=CODE`, a form's `institution`
+    field, htmx's institution header), else the session's, else the first the account sees.
+    The role is read once per request.
+    """
 
     required_action: str = "view"
     request: HttpRequest
     institution: Institution
+    role: str | None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         visible = institutions_for_staff(user=request.user)  # type: ignore[arg-type]
-        code = request.GET.get("institution") or request.session.get("institution")
+        code = self._named_institution(request)
         institution = visible.filter(code=code).first() if code else None
         institution = institution or visible.first()
-        if institution is None or not staff_can(
-            user=request.user,  # type: ignore[arg-type]
-            institution=institution,
-            action=self.required_action,
-        ):
+        role = (
+            staff_role(user=request.user, institution=institution)  # type: ignore[arg-type]
+            if institution is not None
+            else None
+        )
+        if institution is None or role is None or self.required_action not in ROLE_ACTIONS[role]:
             raise PermissionDenied("Your role does not allow this page in this institution.")
-        request.session["institution"] = institution.code
+        if request.session.get("institution") != institution.code:
+            # Written only when it changes: pages polled every second write no session.
+            request.session["institution"] = institution.code
         self.institution = institution
+        self.role = role
         self.visible_institutions = visible
         return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def _named_institution(request: HttpRequest) -> str | None:
+        named = request.GET.get(INSTITUTION_FIELD) or request.META.get(INSTITUTION_HEADER)
+        if request.method == "POST":
+            named = request.POST.get(INSTITUTION_FIELD) or named
+        return named or request.session.get("institution")
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)  # type: ignore[misc]
         context["institution"] = self.institution
         context["visible_institutions"] = self.visible_institutions
-        user = self.request.user
-        role = staff_role(user=user, institution=self.institution)  # type: ignore[arg-type]
-        context["role_label"] = StaffRole(role).label if role else ""
+        context["role_label"] = StaffRole(self.role).label if self.role else ""
         context["can_configure"] = self.may(Action.CONFIGURE)
         context["can_edit_users"] = self.may(Action.EDIT_USERS)
         return context
 
     def may(self, action: str) -> bool:
         """Whether the account's role in the current institution allows `action`."""
-        return staff_can(
-            user=self.request.user,  # type: ignore[arg-type]
-            institution=self.institution,
-            action=action,
-        )
+        return self.role is not None and action in ROLE_ACTIONS[self.role]
 
 
 class ConfigureRequiredMixin(InstitutionRoleMixin):

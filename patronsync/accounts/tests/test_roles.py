@@ -84,4 +84,4 @@ def test_user_page_shows_identifiers_and_history(client, institution):
     client.force_login(viewer)
     page = client.get(f"/users/{patron.pk}/").content.decode()
     assert "BARCODE" in page
-    assert "created" in page
+    assert "Created" in page  # the history row of its creation

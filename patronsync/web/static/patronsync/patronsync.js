@@ -1,4 +1,5 @@
-// patronsync's few page behaviours that are not htmx: the copy buttons.
+// patronsync's few page behaviours that are not htmx: the copy buttons, and the institution
+// every form is sent for.
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy-target]");
   if (!button) return;
@@ -22,4 +23,17 @@ document.addEventListener("click", (event) => {
     document.execCommand("copy");
     done();
   }
+});
+
+// A form writes into the institution its page showed, even when another tab has switched the
+// session to another one since: each POST form carries the page's institution.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const code = document.body.dataset.institution;
+  if (!code || (form.method || "").toLowerCase() !== "post" || form.elements.namedItem("institution")) return;
+  const field = document.createElement("input");
+  field.type = "hidden";
+  field.name = "institution";
+  field.value = code;
+  form.appendChild(field);
 });
