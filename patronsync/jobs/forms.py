@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from patronsync.core.models import Institution
 from patronsync.profiles.models import IntegrationProfile
@@ -13,6 +15,25 @@ from .choices import JobKind, JobStatus, JobTrigger, RecordOutcome
 from .selectors import ENDED_STATUSES, RecordCounts
 
 ANY = [("", "Any")]
+# The days the History tab searches: a day further out has no start in every time zone
+# (9999-12-31's next day, 0001-01-01 east of UTC), and no job ran before 2000.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(9998, 12, 31)
+DAY_RANGE = f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."
+
+
+def day_field(label: str) -> forms.DateField:
+    """An optional date input bounded to the days the History tab can search."""
+    return forms.DateField(
+        required=False,
+        label=label,
+        validators=[
+            MinValueValidator(FIRST_DAY, message=DAY_RANGE),
+            MaxValueValidator(LAST_DAY, message=DAY_RANGE),
+        ],
+        widget=forms.DateInput(
+            attrs={"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        ),
+    )
 
 
 class FilterForm(forms.Form):
@@ -44,12 +65,8 @@ class JobHistoryFilterForm(FilterForm):
         choices=ANY + [(s.value, s.label) for s in JobStatus if s in ENDED_STATUSES],
     )
     trigger = forms.ChoiceField(required=False, choices=ANY + JobTrigger.choices)
-    date_from = forms.DateField(
-        required=False, label="Started from", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="Started to", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = day_field("Started from")
+    date_to = day_field("Started to")
 
     def __init__(self, *args: Any, institution: Institution, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
