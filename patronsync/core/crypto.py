@@ -82,6 +82,22 @@ def decrypt(token: str) -> str:
         ) from exc
 
 
+def encrypt_bytes(data: bytes) -> bytes:
+    """Encrypt `data` (a rejected user's XML, which may carry a PIN or password) like `encrypt`."""
+    return _multi().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    """Decrypt a value made by `encrypt_bytes`; ConfigurationError as `decrypt` for a lost key."""
+    try:
+        return _multi().decrypt(token)
+    except InvalidToken as exc:
+        raise ConfigurationError(
+            "Kept data cannot be decrypted: it was saved with a key that "
+            "PATRONSYNC_ENCRYPTION_KEY no longer holds. Put the old key back after the new one."
+        ) from exc
+
+
 class SecretValue(str):
     """A decrypted secret whose repr never shows the value (safe in tracebacks and logs)."""
 

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from patronsync.core.crypto import decrypt_bytes
+
 from .choices import ACTIVE_STATUSES, RecordOutcome
 from .models import Job, JobRecord
 
@@ -44,7 +46,7 @@ def job_rejected_xml(*, job: Job) -> Iterator[bytes]:
     """
     for record in _rejected(job):
         if record.raw_xml:
-            yield bytes(record.raw_xml)
+            yield decrypt_bytes(bytes(record.raw_xml))
 
 
 def job_rerunnable(*, job: Job) -> bool:

@@ -50,6 +50,7 @@ from patronsync.almaxml.count import users_count
 from patronsync.connections.models import Connection
 from patronsync.connections.transports import RemoteFile, Transport, TransportError, transport_for
 from patronsync.core.bulk import insert_rows
+from patronsync.core.crypto import encrypt_bytes
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
 from patronsync.core.text import LOG_LINE_CHARS, bounded
@@ -120,10 +121,11 @@ RECORD_COLUMNS = (
 
 
 def _kept_xml(outcome: Outcome) -> bytes | None:
-    """A rejected user's element bytes, kept on its record for "Run again" (`jobs.rerun`)."""
+    """A rejected user's element bytes, kept on its record for "Run again" (`jobs.rerun`),
+    encrypted: the feed's element may carry the user's PIN or password in clear."""
     if outcome.outcome != RecordOutcome.REJECTED or not outcome.raw.raw:
         return None
-    return outcome.raw.raw
+    return encrypt_bytes(outcome.raw.raw)
 
 
 def log_appended(line: str) -> Any:
@@ -311,6 +313,7 @@ class PlanFollower:
             for o in outcomes:
                 if o.outcome != RecordOutcome.UNCHANGED:
                     self._differs(o.primary_id, str(RecordOutcome.UNCHANGED), str(o.outcome))
+            return
         file = outcomes[0].raw.position.file[:512]
         here = self.file_order.get(file, len(self.file_order))
         last = max(o.raw.position.ordinal for o in outcomes)

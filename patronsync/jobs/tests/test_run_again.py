@@ -96,6 +96,14 @@ def test_each_rejected_user_keeps_its_element_as_the_feed_gave_it(institution, f
     assert document.count(b"<user>") == 4
 
 
+def test_a_kept_element_is_stored_encrypted(institution, first):
+    # The feed's element may carry a PIN or password in clear: at rest it is ciphertext.
+    for stored in first.records.filter(outcome="rejected").values_list("raw_xml", flat=True):
+        assert stored is not None
+        assert b"<user>" not in bytes(stored)
+        assert b"primary_id" not in bytes(stored)
+
+
 def test_run_again_loads_exactly_the_users_the_first_job_rejected(institution, first):
     add_code(institution, "UserGroups", "VISITOR")
     rerun = job_rerun(job=first)
