@@ -24,14 +24,20 @@ def print_guard(report: dict[str, Any], console: Console) -> None:
     if not guard.get("plan"):
         return
     counts = guard["plan"]["counts"]
-    console.print(
-        f"Plan: {counts['creates']:,} to create, {counts['updates']:,} to update "
-        f"({counts['segment_removals']:,} losing segments), {counts['expirations']:,} to "
-        f"expire, {counts['deactivations']:,} to deactivate; {counts['feed_users']:,} users in "
-        "the feed",
-        markup=False,
-        highlight=False,
-    )
+    if "purges" in counts:  # Purge User Records (`jobs.purge`)
+        console.print(
+            f"Plan: {counts['purges']:,} users to purge, of the profile's "
+            f"{guard['plan'].get('profile_users', 0):,}"
+        )
+    else:
+        console.print(
+            f"Plan: {counts['creates']:,} to create, {counts['updates']:,} to update "
+            f"({counts['segment_removals']:,} losing segments), {counts['expirations']:,} to "
+            f"expire, {counts['deactivations']:,} to deactivate; {counts['feed_users']:,} users "
+            "in the feed",
+            markup=False,
+            highlight=False,
+        )
     would = "A live run would be held: " if report["dry_run"] else "Held for approval: "
     for finding in guard.get("crossed", []):
         console.print(Text(would + finding["message"], style="yellow"))

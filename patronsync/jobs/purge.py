@@ -273,7 +273,9 @@ class PurgeRun:
         )
         return count
 
-    def _why(self, purge_date: dt.date) -> str:
+    def _why(self, purge_date: dt.date | None) -> str:
+        if purge_date is None:  # not chosen without one (`purge_candidates`)
+            return ""
         days = (self.today - purge_date).days
         what = "anonymised" if self.settings.keep == KEEP_ANONYMISE else "removed"
         return f"Purge date {purge_date.isoformat()}, {days:,} days before {self.today}: {what}"

@@ -11,11 +11,12 @@ from typing import Any
 
 from .commands import EXIT_OF_STATUS, EXIT_SKIPPED, EXIT_USAGE, RUN_EXIT_CODES_HELP
 
-PURGE_HELP = """Purge User Records of a profile's users, as Alma's job: the users whose purge date is
-more than the profile's days_after_purge_date days in the past, within its filters, less the
-exempt ones, are removed or anonymised (the profile's `purge:` settings, docs/jobs.md). A dry run
-lists them and writes nothing; --from-dry-run JOB_ID purges exactly the users that dry run
-listed. A purge over the mass-change guard's leavers thresholds is held for approval (exit 7).
+PURGE_HELP = """Purge User Records of a profile's users, as Alma's job: the users whose
+purge date is more than the profile's days_after_purge_date days in the past, within its
+filters, less the exempt ones, are removed or anonymised (the profile's `purge:` settings,
+docs/jobs.md). A dry run lists them and writes nothing; --from-dry-run JOB_ID purges exactly
+the users that dry run listed. A purge over the mass-change guard's leavers thresholds is held
+for approval (exit 7).
 """
 
 

@@ -34,7 +34,8 @@ def test_purge_answers_202_and_a_worker_runs_it(admin_api, profile, institution)
     response = admin_api.post("/api/v1/profiles/SIS/purge", {"dry_run": True}, format="json")
     assert response.status_code == 202, response.content
     accepted = response.json()
-    assert accepted["kind"] == "purge" and accepted["dry_run"] is True
+    assert accepted["kind"] == "purge"
+    assert accepted["dry_run"] is True
     assert response["Location"] == accepted["url"]
     assert main(["worker", "--once"]) == 0
     report = admin_api.get(accepted["url"]).json()
@@ -49,7 +50,8 @@ def test_purge_answers_202_and_a_worker_runs_it(admin_api, profile, institution)
     assert response.status_code == 202, response.content
     assert main(["worker", "--once"]) == 0
     report = admin_api.get(response.json()["url"]).json()
-    assert report["purge"]["purged"] == 1 and report["purge"]["applied_as"] == "exact"
+    assert report["purge"]["purged"] == 1
+    assert report["purge"]["applied_as"] == "exact"
     assert report["purge"]["from_dry_run"] == accepted["job_id"]
     assert not Patron.objects.filter(primary_id="gone1").exists()
 
@@ -64,7 +66,8 @@ def test_purge_refuses_a_from_dry_run_that_is_not_one_naming_it(admin_api, profi
     assert response.status_code == 400
     assert "not a purge dry run" in response.json()["from_dry_run"][0]
     response = admin_api.post("/api/v1/profiles/SIS/purge", {"from_dry_run": 999}, format="json")
-    assert response.status_code == 400 and "from_dry_run" in response.json()
+    assert response.status_code == 400
+    assert "from_dry_run" in response.json()
 
 
 def test_purge_answers_409_while_a_job_of_the_profile_is_pending(admin_api, profile):
@@ -106,7 +109,8 @@ def test_rejected_zip_holds_the_rejected_users(admin_api, rejecting_job):
     data = b"".join(response.streaming_content)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         (xml,) = [archive.read(name) for name in archive.namelist()]
-    assert b"<primary_id>r1</primary_id>" in xml and b"ok1" not in xml
+    assert b"<primary_id>r1</primary_id>" in xml
+    assert b"ok1" not in xml
 
 
 def test_rejected_zip_is_for_administrators_and_write_keys_only(

@@ -103,7 +103,8 @@ def test_a_listed_user_exempted_since_the_dry_run_is_left_alone_and_the_report_s
     assert (left.primary_id, left.reason_code) == ("keepme", "USER_EXEMPT")
     assert live.guard["applied"]["as"] == "re-checked"
     assert Patron.objects.filter(pk=keep.pk).exists()
-    assert live.unchanged == 1 and live.total_records_processed == 2
+    assert live.unchanged == 1
+    assert live.total_records_processed == 2
 
 
 def test_exempt_users_are_never_listed(institution, profile):
@@ -161,11 +162,14 @@ def test_anonymise_keeps_a_row_for_statistics_without_personal_data(institution,
     row = Patron.objects.get(pk=gone.pk)
     assert row.primary_id == anonymous_primary_id(gone.pk)
     assert (row.first_name, row.last_name, row.birth_date) == ("", "", None)
-    assert row.user_group == "UNDERGRAD" and row.record_type == "PUBLIC"
-    assert row.purge_date is not None and row.expiry_date is not None
+    assert row.user_group == "UNDERGRAD"
+    assert row.record_type == "PUBLIC"
+    assert row.purge_date is not None
+    assert row.expiry_date is not None
     assert [s["statistic_category"] for s in row.segments["user_statistic"]] == [{"value": "SCI"}]
     assert set(row.segments) == {"user_statistic"}
-    assert row.status == UserStatus.INACTIVE and row.exempt
+    assert row.status == UserStatus.INACTIVE
+    assert row.exempt
     # Identifiers are gone (but the anonymous primary ID): a new user may take them at once.
     ids = list(PatronIdentifier.objects.filter(patron=row).values_list("id_type", "value"))
     assert ids == [("primary_id", anonymous_primary_id(gone.pk))]
@@ -173,7 +177,8 @@ def test_anonymise_keeps_a_row_for_statistics_without_personal_data(institution,
     assert again.pk != gone.pk
     # The history names no one: one row by the job, the old values masked.
     history = list(PatronChange.objects.filter(patron_id=gone.pk))
-    assert len(history) == 1 and history[0].job_id == job.pk
+    assert len(history) == 1
+    assert history[0].job_id == job.pk
     assert "Anna" not in json.dumps(history[0].changes)
     assert history[0].changes["first_name"]["before"] == "********"
     # The job's records name no anonymised row (no link from the ID back to it).
@@ -209,7 +214,8 @@ def test_a_dry_run_says_when_a_live_purge_would_be_held(institution, profile):
     user(institution, "p", purge_days_ago=5)
     job = run_purge(profile, dry_run=True)
     assert job.status == JobStatus.COMPLETED
-    assert job.guard["crossed"] and "A live run would be held" in job.log
+    assert job.guard["crossed"]
+    assert "A live run would be held" in job.log
 
 
 def test_from_dry_run_must_be_a_completed_purge_dry_run_of_the_profile(institution, profile):
@@ -247,7 +253,8 @@ def test_cli_purge_exit_codes(institution, profile, capsys):
     assert main(["purge", "NOPE"]) == 2
     assert main(["purge", "SIS", "--dry-run", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["kind"] == "purge" and report["purge"]["would_purge"] == 1
+    assert report["kind"] == "purge"
+    assert report["purge"]["would_purge"] == 1
     dry = Job.objects.get(pk=report["job_id"])
     profile.sync_guard = {"max_leavers": 0, "max_leavers_percent": 0}
     profile.save(update_fields=["sync_guard"])

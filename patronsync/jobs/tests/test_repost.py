@@ -52,7 +52,8 @@ def test_the_zip_holds_exactly_the_rejected_users_as_the_feed_sent_them(rejectin
     xml = next(iter(members.values()))
     for element in REJECTED:
         assert element.encode() in xml  # byte for byte, the PIN as it was sent
-    assert b"s2000" not in xml and b"s2003" not in xml
+    assert b"s2000" not in xml
+    assert b"s2003" not in xml
     assert job_rejected_zip_name(job=rejecting_job).endswith(".zip")
 
 
@@ -77,7 +78,8 @@ def test_the_zip_is_a_valid_feed_and_loads_once_the_cause_is_fixed(
     profile.save(update_fields=["sync_guard"])
     job = profile_run(profile=profile, kind=JobKind.SYNCHRONIZE)
     assert job.status == JobStatus.COMPLETED, job.log
-    assert job.created == 2 and job.rejected == 0
+    assert job.created == 2
+    assert job.rejected == 0
     loaded = Patron.objects.get(primary_id="s2001")
     assert (loaded.first_name, loaded.user_group) == ("Zoë", "SUMMERSCHOOL")
     assert Patron.objects.get(primary_id="s2002").pin_hash  # the PIN came along
@@ -97,4 +99,5 @@ def test_records_without_kept_xml_are_counted_not_zipped(rejecting_job, tmp_path
     assert "1 rejected user of job" in captured.out
     assert "1 rejected users kept no XML" in captured.err
     xml = next(iter(zip_members(out.read_bytes()).values()))
-    assert b"s2001" in xml and b"s2002" not in xml
+    assert b"s2001" in xml
+    assert b"s2002" not in xml
