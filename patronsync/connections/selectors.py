@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from patronsync.core.exceptions import ConfigurationError
 from patronsync.core.models import Institution
 
-from .allowed import host_normalize
+from .allowed import host_normalize, in_implementation
 from .models import AllowedConnection, Connection
 
 
@@ -46,3 +48,31 @@ def connection_list_on_host(*, institution: Institution, host: str) -> QuerySet[
     normal = host_normalize(host)
     rows = connection_list(institution=institution).exclude(transport="local")
     return rows.filter(server__iexact=normal) | rows.filter(server__iexact=f"{normal}.")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionListRow:
+    """A definition of the S/FTP definitions page, and whether its server is refused."""
+
+    connection: Connection
+    not_allowed: bool
+
+
+def connection_list_with_allowed(*, institution: Institution) -> list[ConnectionListRow]:
+    """The institution's definitions by name (with the profiles using each), each flagged
+    `not_allowed` when, the institution being in implementation, it is a remote definition
+    whose server is not an enabled row of the Allowed S/FTP Connections (its jobs fail)."""
+    hosts = (
+        allowed_hosts(institution=institution)
+        if in_implementation(institution=institution)
+        else None
+    )
+    return [
+        ConnectionListRow(
+            connection=row,
+            not_allowed=hosts is not None
+            and row.is_remote
+            and host_normalize(row.server) not in hosts,
+        )
+        for row in connection_list(institution=institution).prefetch_related("profiles")
+    ]

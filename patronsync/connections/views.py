@@ -24,15 +24,15 @@ from patronsync.accounts.views import ConfigureRequiredMixin, InstitutionRoleMix
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.profiles.services import connection_change
 
-from .allowed import host_normalize, in_implementation, server_not_allowed
+from .allowed import in_implementation, server_not_allowed
 from .forms import AllowedConnectionForm, ConnectionForm, errors_onto
 from .hostkeys import host_key_trust
 from .models import AllowedConnection, Connection
 from .selectors import (
     allowed_connection_list,
-    allowed_hosts,
     connection_list,
     connection_list_on_host,
+    connection_list_with_allowed,
 )
 from .services import (
     ConnectionInUse,
@@ -203,23 +203,7 @@ class ConnectionListView(InstitutionRoleMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        rows = connection_list(institution=self.institution).prefetch_related("profiles")
-        # While the institution is in implementation, a remote definition whose server is not
-        # an enabled row of the allowed table is flagged (its jobs fail).
-        hosts = (
-            allowed_hosts(institution=self.institution)
-            if in_implementation(institution=self.institution)
-            else None
-        )
-        context["rows"] = [
-            {
-                "connection": row,
-                "not_allowed": hosts is not None
-                and row.is_remote
-                and host_normalize(row.server) not in hosts,
-            }
-            for row in rows
-        ]
+        context["rows"] = connection_list_with_allowed(institution=self.institution)
         return context
 
 

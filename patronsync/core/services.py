@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,6 +12,8 @@ from .models import CodeTableEntry, Institution
 from .seeds import seed_code_tables
 
 DEFAULT_INSTITUTION_CODE = "main"
+
+logger = logging.getLogger(__name__)
 
 
 def model_assign(obj: Any, values: dict[str, Any], *, actor: str) -> bool:
@@ -139,6 +142,70 @@ def code_table_entry_declare(
         setattr(entry, field, value)
     code_table_entry_save(entry=entry)
     return "updated"
+
+
+@transaction.atomic
+def code_table_entry_update(*, entry: CodeTableEntry, values: dict[str, Any], actor: str) -> bool:
+    """Set a row's `values` (keys of CODE_TABLE_ROW_FIELDS, and "position") and save it.
+
+    Returns False, writing nothing, when the row already holds them. The description is
+    stripped; marking the row default unmarks the table's other default. Raises ValidationError
+    naming the field for a value the model refuses (the row is then left as it was stored).
+    `actor` (the staff account) is logged with what changed.
+    """
+    fields = dict(CODE_TABLE_ROW_FIELDS, position="position")
+    wanted = {fields[key]: value for key, value in values.items()}
+    if "description" in wanted:
+        wanted["description"] = str(wanted["description"]).strip()
+    changed = [name for name, value in wanted.items() if getattr(entry, name) != value]
+    if not changed:
+        return False
+    before = {name: getattr(entry, name) for name in changed}
+    for name in changed:
+        setattr(entry, name, wanted[name])
+    try:
+        code_table_entry_save(entry=entry)
+    except ValidationError:
+        for name, value in before.items():
+            setattr(entry, name, value)
+        raise
+    logger.info(
+        "code table %s of %s: %s changed %s of code %s",
+        entry.table, entry.institution_id, actor, ", ".join(changed), entry.code,
+    )  # fmt: skip
+    return True
+
+
+@transaction.atomic
+def code_table_entry_add_or_enable(
+    *, institution: Institution, table: str, code: str, description: str, actor: str
+) -> str:
+    """Make `code` usable in one of `institution`'s code tables, as staff do from a job's report
+    when its feed used a code the table lacked: add the row (enabled, last), or enable the
+    table's disabled row of it, giving it `description` only if it had none (a description
+    staff wrote is kept).
+
+    Returns what was done: "added", "enabled", or "was already in the table" for an enabled row
+    (someone added it meanwhile; nothing is written). Raises ValidationError naming the field,
+    as `code_table_entry_add` does. `actor` (the staff account) is logged with the write.
+    """
+    entry = CodeTableEntry.objects.filter(institution=institution, table=table, code=code).first()
+    if entry is None:
+        code_table_entry_add(
+            institution=institution, table=table, code=code, description=description
+        )
+        outcome = "added"
+    elif entry.enabled:
+        return "was already in the table"
+    else:
+        values: dict[str, Any] = {"enabled": True}
+        if not entry.description:
+            values["description"] = description.strip()
+        code_table_entry_declare(institution=institution, table=table, code=code, values=values)
+        outcome = "enabled"
+    logger.info("code table %s of %s: %s %s code %s",
+                table, institution.code, actor, outcome, code)  # fmt: skip
+    return outcome
 
 
 def institution_get_or_create_default() -> Institution:

@@ -23,9 +23,10 @@ from patronsync.core.models import CodeTableEntry
 from patronsync.core.selectors import code_table_summaries
 from patronsync.core.services import (
     code_table_entry_add,
+    code_table_entry_add_or_enable,
     code_table_entry_declare,
     code_table_entry_delete,
-    code_table_entry_save,
+    code_table_entry_update,
 )
 from patronsync.jobs.models import Job
 
@@ -137,13 +138,10 @@ class CodeTableRowEditView(CodeTableRowMixin, TemplateView):
             if not form.has_changed():
                 messages.info(request, f"Code {entry.code}: nothing changed.")
                 return HttpResponseRedirect(_detail_url(table, f"row-{entry.pk}"))
-            data = form.cleaned_data
-            entry.description = data["description"].strip()
-            entry.is_default = data["default"]
-            entry.enabled = data["enabled"]
-            entry.position = data["position"]
             try:
-                code_table_entry_save(entry=entry)
+                code_table_entry_update(
+                    entry=entry, values=form.cleaned_data, actor=request.user.get_username()
+                )
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -201,7 +199,13 @@ class UnknownCodeAddView(ConfigureRequiredMixin, View):
             data = form.cleaned_data
             table = CodeTableName(data["table"])
             try:
-                outcome = self._add(table, data["code"], data["description"])
+                outcome = code_table_entry_add_or_enable(
+                    institution=self.institution,
+                    table=table,
+                    code=data["code"],
+                    description=data["description"],
+                    actor=request.user.get_username(),
+                )
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
@@ -210,24 +214,3 @@ class UnknownCodeAddView(ConfigureRequiredMixin, View):
         for line in form.non_field_messages():
             messages.error(request, f"The code was not added. {line}")
         return HttpResponseRedirect(report)
-
-    def _add(self, table: CodeTableName, code: str, description: str) -> str:
-        """Add the row, or enable the disabled one (describing it if it had no description);
-        what was done, in words. A row added meanwhile by someone else is left as it is."""
-        entry = CodeTableEntry.objects.filter(
-            institution=self.institution, table=table, code=code
-        ).first()
-        if entry is None:
-            code_table_entry_add(
-                institution=self.institution, table=table, code=code, description=description
-            )
-            return "added"
-        if entry.enabled:
-            return "was already in the table"
-        values: dict[str, Any] = {"enabled": True}
-        if not entry.description:
-            values["description"] = description.strip()
-        code_table_entry_declare(
-            institution=self.institution, table=table, code=code, values=values
-        )
-        return "enabled"

@@ -696,3 +696,19 @@ def test_enabling_a_row_takes_only_one_or_zero(login, campus):
     assert login("gsa").post(url, {"enabled": "maybe"}).status_code == 400
     row.refresh_from_db()
     assert row.enabled is True
+
+
+def test_the_list_selector_flags_remote_definitions_off_the_allowed_table(settings, campus):
+    from patronsync.connections.selectors import connection_list_with_allowed
+
+    institution = campus.institution
+    settings.PATRONSYNC_IN_IMPLEMENTATION = "*"
+    rows = connection_list_with_allowed(institution=institution)
+    assert [(r.connection, r.not_allowed) for r in rows] == [(campus, False)]
+
+    AllowedConnection.objects.filter(host="sftp.example.edu").update(enabled=False)
+    rows = connection_list_with_allowed(institution=institution)
+    assert [(r.connection, r.not_allowed) for r in rows] == [(campus, True)]
+
+    settings.PATRONSYNC_IN_IMPLEMENTATION = ""  # not in implementation: the table does not apply
+    assert [r.not_allowed for r in connection_list_with_allowed(institution=institution)] == [False]
