@@ -42,7 +42,7 @@ from patronsync.profiles.schedules import (
     schedule_next_runs,
 )
 
-from .choices import ACTIVE_STATUSES, JobKind, JobTrigger
+from .choices import ACTIVE_STATUSES, JobKind, JobStatus, JobTrigger
 from .exceptions import JobAlreadyRunning, SectionNotActive
 from .models import Job
 from .modes import mode_of
@@ -271,7 +271,8 @@ def _skip_marker(*, kind: str, slot: datetime) -> str:
 def _skip_recorded(*, profile: IntegrationProfile, kind: str, slot: datetime) -> bool:
     """Whether the slot was skipped already: a job active at the slot carries its line."""
     candidates = Job.objects.filter(profile=profile).filter(
-        Q(finished_at__isnull=True) | Q(finished_at__gte=slot)
+        # A job held by the mass-change guard blocks the profile until decided.
+        Q(finished_at__isnull=True) | Q(finished_at__gte=slot) | Q(status=JobStatus.HELD)
     )
     return candidates.filter(log__contains=_skip_marker(kind=kind, slot=slot)).exists()
 
@@ -279,7 +280,9 @@ def _skip_recorded(*, profile: IntegrationProfile, kind: str, slot: datetime) ->
 def _skip_record(*, profile: IntegrationProfile, kind: str, slot: datetime) -> None:
     """Say in the log of the profile's active job that it made this slot skip, once: the
     conditional update leaves a log that has the line already as it is."""
-    active = Job.objects.filter(profile=profile, status__in=ACTIVE_STATUSES).first()
+    active = Job.objects.filter(
+        profile=profile, status__in=(*ACTIVE_STATUSES, JobStatus.HELD)
+    ).first()
     if active is None:
         return  # it ended in the meantime; the next call fires the slot
     marker = _skip_marker(kind=kind, slot=slot)

@@ -209,3 +209,23 @@ def test_the_cli_exits_7_when_held_then_approves_and_rejects(loaded, drop, capsy
     held.refresh_from_db()
     assert (held.status, held.decision) == ("completed", "approved")
     assert Patron.objects.filter(last_name="Byron").count() == USERS
+
+
+def test_the_scheduler_skips_a_profile_whose_job_is_held_and_says_so_in_its_log(loaded, drop):
+    from datetime import UTC, datetime
+
+    from patronsync.jobs.scheduler import schedules_fire
+    from patronsync.profiles.models import IntegrationProfile
+    from patronsync.profiles.services import profile_update
+
+    job = held_job(loaded, drop)
+    profile = profile_update(profile=loaded, values={"sync_schedule": "DAILY_0300"}, actor="t")
+    IntegrationProfile.objects.filter(pk=profile.pk).update(
+        schedule_changed_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    now = datetime(2030, 12, 1, 3, 0, 10, tzinfo=UTC)  # 03:00 in the institution's zone (UTC)
+    assert schedules_fire(now=now) == []
+    job.refresh_from_db()
+    [skip] = [line for line in job.log.splitlines() if "Scheduled Synchronize" in line]
+    assert "this job was still held" in skip
+    assert Job.objects.filter(profile=loaded).count() == 2
