@@ -14,11 +14,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from patronsync.connections.models import AllowedConnection, Connection
+from patronsync.core.exceptions import ConfigurationError
 from patronsync.jobs.choices import SECTION_KIND_CHOICES, JobKind, JobStatus, RecordOutcome
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.scheduler import section_next_runs
 from patronsync.jobs.selectors import job_progress
 from patronsync.patrons.choices import ActorKind, ChangeAction
+from patronsync.patrons.leavers import leaver_rule_from
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.schedules import schedule_description
@@ -226,6 +228,7 @@ PROFILE_FIELDS = [
     "sync_take_over_users",
     "sync_ownership",
     "sync_protection",
+    "sync_leavers",
 ]
 
 
@@ -276,6 +279,16 @@ OWNERSHIP_HELP = (
 PROTECTION_HELP = (
     "How long a library edit of a protected field holds against a Synchronize: alma (until the "
     "SIS repeats its last value, Alma's rule; the default) or sticky (until staff press Restore)."
+)
+
+
+LEAVERS_HELP = (
+    "Leavers: {complete_snapshot: true} declares the Synchronize feed a complete snapshot; "
+    "expire_after_runs (N consecutive complete runs) and/or expire_after_days (D days) expire "
+    "a user missing from it (expiry date today + expiry_grace_days, default 30), and "
+    "deactivate_after_days (at least the grace period) deactivates it that long after; a user "
+    "the feed carries again is reactivated. {} (the default): off. See "
+    "docs/configuration-file.md."
 )
 
 
@@ -371,7 +384,14 @@ class ProfileInputSerializer(serializers.ModelSerializer):
             "import_cron": {"help_text": CRON_HELP},
             "sync_cron": {"help_text": CRON_HELP},
             "sync_protection": {"help_text": PROTECTION_HELP},
+            "sync_leavers": {"help_text": LEAVERS_HELP},
         }
+
+    def validate_sync_leavers(self, value: Any) -> dict[str, Any]:
+        try:
+            return leaver_rule_from(value, where="sync_leavers").as_settings()
+        except ConfigurationError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate_sync_ownership(self, value: dict[str, str]) -> dict[str, str]:
         problem = ownership_problem(value)
