@@ -66,6 +66,22 @@ def print_guard(report: dict[str, Any], console: Console) -> None:
         console.print(f"Applied {how}", markup=False, highlight=False)
 
 
+def print_purge(purge: dict[str, Any], *, dry_run: bool, console: Console) -> None:
+    """A purge job's summary: its users by outcome, its keep policy and day."""
+    table = Table(title="Purge User Records", show_header=False)
+    rows = [("Users it would purge", purge["would_purge"])] if dry_run else [
+        ("Users purged", purge["purged"]),
+        ("Listed users left alone", purge["left_alone"]),
+    ]  # fmt: skip
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    table.add_row("Keep policy", str(purge["settings"].get("keep", "")))
+    table.add_row("Counted from", str(purge["today"]))
+    if purge.get("from_dry_run"):
+        table.add_row("Users listed by dry run job", str(purge["from_dry_run"]))
+    console.print(table)
+
+
 def print_report(report: dict[str, Any], console: Console) -> None:
     """Render a job report the way Alma's "Patron Import Results" page lays it out.
 
@@ -90,6 +106,8 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     ]:
         summary.add_row(label, f"{report[key]:,}")
     console.print(summary)
+    if report.get("purge"):  # Purge User Records (`jobs.purge`)
+        print_purge(report["purge"], dry_run=report["dry_run"], console=console)
     print_guard(report, console)
     params = Table(title="Job parameters", show_header=False)
     for key, value in report["parameters"].items():

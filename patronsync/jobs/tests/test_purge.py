@@ -262,3 +262,13 @@ def test_cli_purge_exit_codes(institution, profile, capsys):
     assert main(["purge", "SIS", "--dry-run"]) == 3  # skipped while a purge is held
     assert Patron.objects.filter(primary_id="p").exists()
     assert main(["purge", "SIS", "--dry-run", "--from-dry-run", str(dry.pk)]) == 2
+
+
+def test_cli_report_of_a_purge_prints_its_users(institution, profile, capsys):
+    guard_off(profile)
+    user(institution, "p", purge_days_ago=5)
+    assert main(["purge", "SIS"]) == 0
+    out = capsys.readouterr().out
+    assert "Purge User Records" in out
+    assert "Users purged" in out
+    assert not Patron.objects.filter(primary_id="p").exists()

@@ -185,3 +185,18 @@ def test_rejected_zip_of_another_institution_or_anonymous(
     assert response["Location"].startswith("/login/")
     client.force_login(staff(other_institution, GSA))
     assert client.get(f"/jobs/{rejecting_job.pk}/rejected.zip").status_code == 404
+
+
+def test_a_held_purge_is_approved_from_its_report(client, staff, institution, profile, due):
+    profile.sync_guard = {"max_leavers": 0, "max_leavers_percent": 0}
+    profile.save(update_fields=["sync_guard"])
+    job = job_run(job=profile_purge_start(profile=profile))
+    assert job.status == JobStatus.HELD
+    client.force_login(staff(institution, GSA))
+    report = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Plan: 1 users to purge" in report
+    assert f"/jobs/{job.pk}/approve/" in report
+    assert client.post(f"/jobs/{job.pk}/approve/").status_code == 302
+    job = job_run(job=Job.objects.get(pk=job.pk))
+    assert job.status == JobStatus.COMPLETED
+    assert not Patron.objects.filter(primary_id="leaver1").exists()
