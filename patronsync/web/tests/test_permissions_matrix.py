@@ -3,8 +3,9 @@
 Each URL pattern of the page namespaces is built with the primary keys of real objects of the
 default institution (a connection, an allowed connection, a profile, a job with a rejected user,
 a user) and asked as an anonymous visitor (sent to the login page), as a General System
-Administrator of another institution only (403 or 404, and never the objects' data), and as a
-Viewer of the institution posting (403, or 405 where the page takes no POST). A pattern the walk
+Administrator of another institution only (403 or 404, and never the objects' data), as a
+Viewer of the institution posting (403, or 405 where the page takes no POST), and as a User
+Manager posting anywhere but the user pages (the same). A pattern the walk
 cannot build fails the coverage test, naming it: no pattern is skipped silently.
 """
 
@@ -259,4 +260,21 @@ def test_a_viewer_reads_every_page_that_takes_no_action(client, world, instituti
         if response.status_code not in (200, 403, 405):
             wrong.append(f"GET {page.label}: {response.status_code}")
 
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_user_managers_post_is_refused_on_every_page_but_the_users(
+    client, world, institution, staff
+):
+    """A User Manager edits users, and nothing else: configuration and jobs stay the General
+    System Administrator's, so a page guarded for user editing only fails here."""
+    client.force_login(staff(institution, StaffRole.USER_MANAGER))
+    wrong = []
+    pages = [page for page in page_patterns() if page.namespace != "patrons"]
+    for page in pages:
+        response = client.post(world.url(page), {})
+        if response.status_code not in (403, 405):
+            wrong.append(f"POST {page.label}: {response.status_code}")
+
+    assert pages
     assert not wrong, "\n".join(wrong)
