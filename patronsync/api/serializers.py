@@ -23,6 +23,7 @@ from patronsync.patrons.choices import ActorKind, ChangeAction
 from patronsync.patrons.leavers import leaver_rule_from
 from patronsync.profiles.choices import RecordType
 from patronsync.profiles.models import IntegrationProfile
+from patronsync.profiles.purge import PurgeSettingError, purge_settings_stored
 from patronsync.profiles.schedules import schedule_description
 from patronsync.profiles.services import ownership_problem, subscriber_addresses
 
@@ -229,6 +230,7 @@ PROFILE_FIELDS = [
     "sync_ownership",
     "sync_protection",
     "sync_leavers",
+    "purge",
 ]
 
 
@@ -301,6 +303,29 @@ class OwnershipField(serializers.DictField):
         super().__init__(child=serializers.CharField(), **kwargs)
 
 
+PURGE_HELP = (
+    "Purge User Records' settings (docs/configuration-file.md, `purge:`): "
+    "days_after_purge_date (users whose purge date is more than N days in the past; 0), "
+    "record_types and user_groups (lists; [] all), expiry_before (a date, or null), keep "
+    "(remove, the default, or anonymise). Only what differs from the defaults is stored."
+)
+
+
+class PurgeSettingsField(serializers.DictField):
+    """A profile's purge settings, checked as by `config apply` (`profiles.purge`), each bad
+    one named; the user groups against the code table by the profiles service."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", PURGE_HELP)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        try:
+            return purge_settings_stored(super().to_internal_value(data))
+        except PurgeSettingError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     """An integration profile with its Import and Synchronize settings, and when each
     section runs next."""
@@ -313,6 +338,7 @@ class ProfileSerializer(serializers.ModelSerializer):
     sync_next_runs = serializers.SerializerMethodField()
     subscribers = SubscribersField(read_only=True)
     sync_ownership = OwnershipField(read_only=True)
+    purge = PurgeSettingsField(read_only=True)
 
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
     connection_name = serializers.CharField(source="connection.name", read_only=True)
@@ -359,6 +385,7 @@ class ProfileInputSerializer(serializers.ModelSerializer):
     sync_record_type = RecordTypeField(required=False)
     subscribers = SubscribersField(required=False)
     sync_ownership = OwnershipField(required=False)
+    purge = PurgeSettingsField(required=False)
 
     class Meta:
         model = IntegrationProfile
