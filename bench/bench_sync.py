@@ -1,7 +1,9 @@
 """Sync-engine benchmark: a first Import, then the next day's Synchronize, on SQLite and PG.
 
 Run: ``.venv/bin/python bench/bench_sync.py`` (100,000 and 1,000,000 users, SQLite and
-PostgreSQL; ``--users``, ``--databases`` and ``--match-id-type UNIV_ID`` narrow or vary it).
+PostgreSQL; ``--users``, ``--databases`` and ``--match-id-type UNIV_ID`` narrow or vary it;
+``--guard off`` turns the mass-change guard off, so each job reads its feed once instead of
+planning it first).
 
 For each size it generates (once, cached in ``bench/.cache/``) a day-1 feed of realistic users and
 a day-2 feed of the same population with 1 % of users changed and 0.1 % added. For each database
@@ -103,7 +105,14 @@ def _match_setting(match_id_type: str) -> str:
     return f"match_id_type: {match_id_type}"
 
 
-def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> dict[str, str]:
+def _prepare(
+    database: str,
+    data_dir: Path,
+    drop: Path,
+    match_id_type: str,
+    leavers: bool = False,
+    guard: bool = True,
+) -> dict[str, str]:
     env = {
         **os.environ,
         "PATRONSYNC_DATA_DIR": str(data_dir),
@@ -127,21 +136,28 @@ def _prepare(database: str, data_dir: Path, drop: Path, match_id_type: str) -> d
         "profiles:\n  - code: BENCH\n    name: Benchmark\n    connection: bench\n"
         "    system: Benchmark SIS\n    import: {active: true, input_path: import}\n"
         f"    synchronize: {{active: true, input_path: synchronize, "
-        f"{_match_setting(match_id_type)}, unmatched: ADD}}\n"
+        f"{_match_setting(match_id_type)}, unmatched: ADD"
+        # --leavers: the feed is a complete snapshot, its missing users counted and expired
+        + (", leavers: {complete_snapshot: true, expire_after_runs: 3}" if leavers else "")
+        # --guard off: no plan pass (the mass-change guard is on by default, as users run it)
+        + ("" if guard else ", guard: {enabled: false}")
+        + "}\n"
     )
     subprocess.run([patronsync, "config", "apply", str(config)], env=env, cwd=ROOT, check=True,
                    capture_output=True)  # fmt: skip
     return env
 
 
-def bench(users: int, database: str, match_id_type: str) -> None:
+def bench(
+    users: int, database: str, match_id_type: str, leavers: bool = False, guard: bool = True
+) -> None:
     day1, day2 = feeds(users)
     work = Path(tempfile.mkdtemp(prefix="patronsync-bench-"))
     try:
         drop = work / "drop"
         for folder in ("import", "synchronize"):
             (drop / folder).mkdir(parents=True)
-        env = _prepare(database, work / "var", drop, match_id_type)
+        env = _prepare(database, work / "var", drop, match_id_type, leavers, guard)
         floor, floor_wall = _child(["floor", str(day2)], env)
         print(f"{users:>9,} {database:<10} floor       {floor['users'] / floor_wall:>9,.0f} users/s"
               f" {floor_wall:>7.1f} s {floor['peak_mb']:>6.0f} MB")  # fmt: skip
@@ -178,11 +194,22 @@ def main() -> None:
         help="what the Synchronize matches on: PRIMARY_ID or an identifier type (UNIV_ID), "
         "or ordered match keys, comma-separated (UNIV_ID,PRIMARY_ID)",
     )  # fmt: skip
+    parser.add_argument(
+        "--leavers", action="store_true",
+        help="the profile's feed is a complete snapshot (synchronize.leavers): measures the "
+        "leavers rule's cost",
+    )  # fmt: skip
+    parser.add_argument(
+        "--guard", choices=["on", "off"], default="on",
+        help="the mass-change guard (default on, as users run it: each job plans its whole "
+        "feed, then applies it; off: one pass)",
+    )  # fmt: skip
     args = parser.parse_args()
+    print(f"mass-change guard {args.guard}")
     print(f"{'users':>9} {'database':<10} {'step':<11} {'rate':>15} {'wall':>9} {'peak':>9}")
     for users in args.users:
         for database in args.databases:
-            bench(users, database, args.match_id_type)
+            bench(users, database, args.match_id_type, args.leavers, args.guard == "on")
 
 
 if __name__ == "__main__":

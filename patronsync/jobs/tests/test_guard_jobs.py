@@ -229,3 +229,28 @@ def test_the_scheduler_skips_a_profile_whose_job_is_held_and_says_so_in_its_log(
     [skip] = [line for line in job.log.splitlines() if "Scheduled Synchronize" in line]
     assert "this job was still held" in skip
     assert Job.objects.filter(profile=loaded).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("guard", "words"),
+    [
+        ({"max_changes": -1}, "synchronize.guard: guard.max_changes is -1; expected 0 or more"),
+        ({"max_leavers_percent": 150}, "guard.max_leavers_percent is 150"),
+        ({"max_change": 5}, "guard.max_change is not a setting of the guard"),
+    ],
+)
+def test_config_apply_refuses_a_guard_setting_that_makes_no_sense_naming_it(
+    institution, drop, guard, words
+):
+    from patronsync.core.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as raised:
+        make_profile(institution, drop, guard=guard)
+    assert words in str(raised.value)
+
+
+def test_config_apply_stores_the_guard_settings_a_job_then_runs_with(institution, drop):
+    profile = make_profile(institution, drop, guard={"max_changes": 7})
+    assert profile.sync_guard == {"max_changes": 7}
+    job = job_create(profile=profile, kind="synchronize")
+    assert job.parameters["guard"] == {"max_changes": 7}
