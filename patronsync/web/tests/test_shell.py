@@ -216,3 +216,40 @@ def test_the_base_page_loads_the_shell_and_sends_the_csrf_token_with_htmx(client
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
     assert '<a class="skip-link" href="#main">' in page
     assert '<main id="main"' in page
+
+
+def test_a_logged_in_account_asking_for_the_login_page_goes_on(client, admin_account):
+    client.force_login(admin_account)
+
+    response = client.get("/login/?next=/jobs/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/jobs/"
+
+
+def test_an_account_of_two_institutions_switches_between_them_in_the_menu(
+    client, institution, other_institution
+):
+    from patronsync.accounts.services import staff_create
+
+    account = staff_create(
+        username="consortium",
+        password=PASSWORD,
+        memberships={
+            institution: StaffRole.GENERAL_SYSTEM_ADMINISTRATOR,
+            other_institution: StaffRole.VIEWER,
+        },
+    )
+    client.force_login(account)
+
+    first = client.get("/?institution=main").content.decode()
+    switched = client.get("/?institution=branch").content.decode()
+    stays = client.get("/jobs/").content.decode()  # the choice holds for the session
+
+    assert '<select id="ps-institution" name="institution"' in first
+    assert '<option value="main" selected>Main library</option>' in first
+    assert '<option value="branch" >Branch library</option>' in first
+    assert "General System Administrator" in first
+    assert '<option value="branch" selected>Branch library</option>' in switched
+    assert "Viewer" in switched  # the role there, under the account's name
+    assert '<option value="branch" selected>Branch library</option>' in stays
