@@ -319,6 +319,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScheduleEnum": "patronsync.profiles.choices.Schedule",
         "ActorKindEnum": "patronsync.patrons.choices.ActorKind",
+        # A job's kind (purge too), and the kinds a profile's sections run (import, synchronize).
+        "JobKindEnum": "patronsync.loader.choices.JobKind",
+        "SectionKindEnum": "patronsync.loader.choices.SECTION_KIND_CHOICES",
     },
 }
 
