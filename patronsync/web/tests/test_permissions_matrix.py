@@ -12,6 +12,7 @@ cannot build fails the coverage test, naming it: no pattern is skipped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from urllib.parse import quote
 
 import pytest
@@ -278,3 +279,52 @@ def test_a_user_managers_post_is_refused_on_every_page_but_the_users(
 
     assert pages
     assert not wrong, "\n".join(wrong)
+
+
+class _Fields(HTMLParser):
+    """The form fields of a page and the ids its labels name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+        self._in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "label":
+            self._in_label += 1
+            if values.get("for"):
+                self.labelled.add(str(values["for"]))
+        elif tag in ("input", "select", "textarea"):
+            kind = (values.get("type") or "").lower()
+            if kind not in ("hidden", "submit", "button", "reset", "image"):
+                self.fields.append({**values, "_wrapped": "yes" if self._in_label else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label" and self._in_label:
+            self._in_label -= 1
+
+
+def test_every_field_of_every_page_has_a_label(client, world, institution, staff):
+    """Every input a General System Administrator meets has a <label> (or an aria-label):
+    a screen reader names each field, as the pages' rule says."""
+    client.force_login(staff(institution, StaffRole.GENERAL_SYSTEM_ADMINISTRATOR))
+    unlabelled = []
+    checked = 0
+    for page in page_patterns():
+        response = client.get(world.url(page))
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        parser = _Fields()
+        parser.feed(_body(response))
+        checked += len(parser.fields)
+        for field in parser.fields:
+            if field.get("_wrapped") or field.get("aria-label") or field.get("aria-labelledby"):
+                continue
+            if field.get("id") and field["id"] in parser.labelled:
+                continue
+            unlabelled.append(f"{page.label}: <{field.get('name') or field.get('id')}>")
+
+    assert checked > 50  # the forms were read: the wizard, the definitions, the user's edit
+    assert not unlabelled, "\n".join(unlabelled)
