@@ -3,7 +3,8 @@ definition, with the password and the private key as write-only inputs.
 
 The forms check what a field alone says; the rules (a server in the allowed table, a port from
 1 to 65535, a local folder inside its roots, ...) are the services' and the model's, and their
-ValidationErrors are put beside the fields they name (`errors_onto`).
+ValidationErrors are put beside the fields they name (`web.forms.service_errors_onto`); every
+error names its field once (`web.forms.NamedErrorsMixin`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 
 from patronsync.core.models import Institution
+from patronsync.web.forms import NamedErrorsMixin
 
 from .choices import FtpServerType, SizeType, TransportType
 from .models import Connection
@@ -40,44 +42,7 @@ CONNECTION_FIELDS = (
 SECRETS = ("password", "private_key")
 
 
-class AccessibleFormMixin:
-    """Ties each input to its help text and, once it has one, to its error
-    (`aria-describedby`, `aria-invalid`), for the templates' `_field.html`."""
-
-    fields: dict[str, forms.Field]
-
-    def _id(self, name: str) -> str:
-        return str(self[name].auto_id)  # type: ignore[index]
-
-    def describe_fields(self) -> None:
-        for name, field in self.fields.items():
-            if field.help_text:
-                field.widget.attrs["aria-describedby"] = f"{self._id(name)}-help"
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)  # type: ignore[misc]
-        for name in self.errors:  # type: ignore[attr-defined]
-            if name == NON_FIELD_ERRORS or name not in self.fields:
-                continue
-            attrs = self.fields[name].widget.attrs
-            attrs["aria-invalid"] = "true"
-            ids = [f"{self._id(name)}-error"]
-            if self.fields[name].help_text:
-                ids.append(f"{self._id(name)}-help")
-            attrs["aria-describedby"] = " ".join(ids)
-
-
-def errors_onto(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: beside the fields it names, above the form
-    for the rest."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
-class AllowedConnectionForm(AccessibleFormMixin, forms.Form):
+class AllowedConnectionForm(NamedErrorsMixin, forms.Form):
     """A new row of the Allowed S/FTP Connections (Alma's "+ Add Row")."""
 
     enabled = forms.BooleanField(
@@ -102,7 +67,6 @@ class AllowedConnectionForm(AccessibleFormMixin, forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "allowed-%s")
         super().__init__(*args, **kwargs)
-        self.describe_fields()
 
 
 class SecretTextarea(forms.Textarea):
@@ -113,7 +77,7 @@ class SecretTextarea(forms.Textarea):
         return ""
 
 
-class ConnectionForm(AccessibleFormMixin, forms.Form):
+class ConnectionForm(NamedErrorsMixin, forms.Form):
     """An S/FTP definition (or a local folder). The password and the private key are never
     filled in: left empty they keep what is stored, given they replace it, and their "clear"
     boxes remove it."""
@@ -249,7 +213,6 @@ class ConnectionForm(AccessibleFormMixin, forms.Form):
         self.connection = connection
         if connection is None:  # nothing stored yet: nothing to remove
             del self.fields["clear_password"], self.fields["clear_private_key"]
-        self.describe_fields()
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
@@ -273,10 +236,7 @@ class ConnectionForm(AccessibleFormMixin, forms.Form):
         data = super().clean() or {}
         for secret in SECRETS:
             if data.get(f"clear_{secret}") and data.get(secret):
-                label = self.fields[secret].label
-                self.add_error(
-                    secret, f"{label}: give a new one or remove the stored one, not both."
-                )
+                self.add_error(secret, "give a new one or remove the stored one, not both.")
         return data
 
     def values(self) -> dict[str, Any]:

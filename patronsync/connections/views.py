@@ -23,9 +23,10 @@ from patronsync.accounts.choices import Action
 from patronsync.accounts.views import ConfigureRequiredMixin, InstitutionRoleMixin
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.profiles.services import connection_change
+from patronsync.web.forms import service_errors_onto
 
 from .allowed import in_implementation, server_not_allowed
-from .forms import AllowedConnectionForm, ConnectionForm, errors_onto
+from .forms import AllowedConnectionForm, ConnectionForm
 from .hostkeys import host_key_trust
 from .models import AllowedConnection, Connection
 from .selectors import (
@@ -116,7 +117,7 @@ class AllowedConnectionCreateView(ConfigureRequiredMixin, AllowedConnectionListV
                     institution=self.institution, values=form.cleaned_data, actor=_actor(request)
                 )
             except ValidationError as exc:
-                errors_onto(form, exc)
+                service_errors_onto(form, exc)
             else:
                 messages.success(request, f"{row.host} was added to the Allowed S/FTP connections.")
                 return HttpResponseRedirect(reverse("connections:allowed-list"))
@@ -146,7 +147,7 @@ class AllowedConnectionEditView(ConfigureRequiredMixin, TemplateView):
                     allowed=row, values=form.cleaned_data, actor=_actor(request)
                 )
             except ValidationError as exc:
-                errors_onto(form, exc)
+                service_errors_onto(form, exc)
             else:
                 messages.success(request, f"{row.host} was saved.")
                 return HttpResponseRedirect(reverse("connections:allowed-list"))
@@ -264,7 +265,7 @@ class ConnectionCreateView(ConfigureRequiredMixin, ConnectionPageMixin, Template
                     institution=self.institution, values=form.values(), actor=_actor(request)
                 )
             except ValidationError as exc:
-                errors_onto(form, exc)
+                service_errors_onto(form, exc)
             else:
                 messages.success(request, f"S/FTP definition {connection.name} was created.")
                 return HttpResponseRedirect(reverse("connections:edit", args=[connection.pk]))
@@ -307,7 +308,7 @@ class ConnectionEditView(InstitutionRoleMixin, ConnectionPageMixin, TemplateView
                     connection=connection, values=form.values(), actor=_actor(request)
                 )
             except ValidationError as exc:
-                errors_onto(form, exc)
+                service_errors_onto(form, exc)
             else:
                 messages.success(request, f"S/FTP definition {connection.name} was saved.")
                 return HttpResponseRedirect(reverse("connections:edit", args=[connection.pk]))

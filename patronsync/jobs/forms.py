@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from patronsync.core.models import Institution
 from patronsync.profiles.models import IntegrationProfile
+from patronsync.web.forms import NamedErrorsMixin
 
 from .choices import JobKind, JobStatus, JobTrigger, RecordOutcome
 from .selectors import ENDED_STATUSES, RecordCounts
@@ -36,9 +37,13 @@ def day_field(label: str) -> forms.DateField:
     )
 
 
-class FilterForm(forms.Form):
-    """A GET form of filters: each valid field filters, an invalid one (shown with its error)
-    does not."""
+class FilterForm(NamedErrorsMixin, forms.Form):
+    """A GET form of filters: each valid field filters, an invalid one (shown with its error,
+    its input pointing at it) does not."""
+
+    # job_list.html and job_detail.html render the fields with their own markup, which names
+    # each error's field: drop this once they include web/_field.html.
+    shared_field_template = False
 
     def choice_field(self, name: str) -> forms.ChoiceField:
         return cast(forms.ChoiceField, self.fields[name])
@@ -46,10 +51,6 @@ class FilterForm(forms.Form):
     def filters(self) -> dict[str, Any]:
         """The valid, non-empty fields, as keyword arguments of the page's selector."""
         self.is_valid()
-        for name in self.errors:
-            if name in self.fields:  # the error is shown beside its input, which points to it
-                attrs = self.fields[name].widget.attrs
-                attrs.update({"aria-invalid": "true", "aria-describedby": f"id_{name}-error"})
         data = getattr(self, "cleaned_data", {})
         return {name: data[name] for name in self.fields if data.get(name)}
 

@@ -1,53 +1,104 @@
-"""Forms of the code-table pages: add a row, edit a row, add a code a job's feed used."""
+"""The pages' shared way of naming form errors (`NamedErrorsMixin`, `service_errors_onto`, with
+`web/_field.html`), and the forms of the code-table pages: add a row, edit a row, add a code a
+job's feed used."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from patronsync.core.choices import CodeTableName
+from patronsync.core.exceptions import ConfigurationError
 from patronsync.core.models import CodeTableEntry
 
 CODE_MAX = CodeTableEntry._meta.get_field("code").max_length
 DESCRIPTION_MAX = CodeTableEntry._meta.get_field("description").max_length
 
 
-class NamedErrorsForm(forms.Form):
-    """A form whose every field error names its field ("Code: ...") and marks its input
-    (`aria-invalid`, `aria-describedby` pointing at the error beside it)."""
+class NamedErrorsMixin:
+    """The pages' way of showing a form's errors, for a `forms.Form` that lists it first.
+
+    Each field error names its field once ("Password: give a new one ..."; a message that
+    already starts with "<label>:" is left as it is), and the field's input says it is invalid
+    and points at its error and help text (`aria-invalid`, `aria-describedby`), as
+    `web/_field.html` renders them (`<auto_id>-error`, `<auto_id>-help`). Django's own errors
+    ("This field is required.") go through `add_error` too, so they are named the same way.
+
+    A page that still renders its fields with its own markup, which names the field itself and
+    shows no help ids, sets `shared_field_template = False`: errors then keep their bare text
+    and inputs point at their error only.
+    """
+
+    shared_field_template: ClassVar[bool] = True
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.shared_field_template:
+            for name, field in self.fields.items():
+                if field.help_text:
+                    field.widget.attrs["aria-describedby"] = f"{self._auto_id(name)}-help"
+
+    def _auto_id(self, name: str) -> str:
+        return str(self[name].auto_id)  # type: ignore[index]
 
     def add_error(self, field: str | None, error: Any) -> None:
-        if field in self.fields and not isinstance(error, dict):
-            label = str(self.fields[field].label)
-            error = ValidationError(
-                [m if label.lower() in m.lower() else f"{label}: {m}" for m in _messages(error)]
-            )
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs.update(
-                    {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
-                )
-
-    def add_service_errors(self, exc: ValidationError) -> None:
-        """Put a service's ValidationError on the fields it names (the model's field names,
-        e.g. `is_default`, are mapped onto the form's); the rest above the form."""
-        fields = {"is_default": "default"}
-        if not hasattr(exc, "error_dict"):
-            self.add_error(None, exc)
+        if isinstance(error, dict) or (isinstance(error, ValidationError)
+                                       and hasattr(error, "error_dict")):  # fmt: skip
+            errors = error if isinstance(error, dict) else error.error_dict
+            for name, messages in errors.items():
+                self.add_error(None if name == NON_FIELD_ERRORS else name, messages)
             return
-        for name, messages in exc.message_dict.items():
-            name = fields.get(name, name)
-            self.add_error(name if name in self.fields else None, messages)
+        if field is not None and field in self.fields and self.shared_field_template:
+            label = str(self.fields[field].label)
+            error = [m if m.startswith(f"{label}:") else f"{label}: {m}" for m in _messages(error)]
+        super().add_error(field, error)  # type: ignore[misc]
+        if field is not None and field in self.fields:
+            auto_id = self._auto_id(field)
+            ids = [f"{auto_id}-error"]
+            if self.fields[field].help_text and self.shared_field_template:
+                ids.append(f"{auto_id}-help")
+            attrs = self.fields[field].widget.attrs
+            attrs.update({"aria-invalid": "true", "aria-describedby": " ".join(ids)})
+
+
+def service_errors_onto(
+    form: forms.Form,
+    exc: ValidationError | ConfigurationError,
+    *,
+    names: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    field: str | None = None,
+) -> None:
+    """Put a service's error on `form`: a ValidationError's messages beside the fields they
+    name (a service's name for a field the form calls otherwise is mapped by `names`, e.g.
+    ``{"is_default": "default"}``); a field the form has not is named by `labels`, when given,
+    in the error above the form. A ConfigurationError, or a ValidationError naming no field,
+    goes beside `field` or, without one, above the form. With `NamedErrorsMixin`, each error
+    beside a field then names it once."""
+    names, labels = names or {}, labels or {}
+    if isinstance(exc, ConfigurationError) or not hasattr(exc, "error_dict"):
+        messages = [str(exc)] if isinstance(exc, ConfigurationError) else exc.messages
+        form.add_error(field if field in form.fields else None, messages)
+        return
+    for name, messages in exc.message_dict.items():
+        target = names.get(name, name)
+        if target in form.fields:
+            form.add_error(target, messages)
+        elif name in labels:
+            form.add_error(None, [f"{labels[name]}: {m}" for m in messages])
+        else:
+            form.add_error(None, messages)
 
 
 def _messages(error: Any) -> list[str]:
     return list(ValidationError(error).messages)
 
 
-class CodeTableRowForm(NamedErrorsForm):
+class CodeTableRowForm(NamedErrorsMixin, forms.Form):
     """A row's description, default, enabled and position (its code is fixed once added:
     users and profiles hold it)."""
 
@@ -101,7 +152,7 @@ class CodeTableEditForm(CodeTableRowForm):
     )
 
 
-class UnknownCodeAddForm(NamedErrorsForm):
+class UnknownCodeAddForm(NamedErrorsMixin, forms.Form):
     """A code a job's feed used that its table lacks, added from the job's report."""
 
     job = forms.IntegerField(widget=forms.HiddenInput)

@@ -30,7 +30,10 @@ from patronsync.core.services import (
 )
 from patronsync.jobs.models import Job
 
-from .forms import CodeTableAddForm, CodeTableEditForm, UnknownCodeAddForm
+from .forms import CodeTableAddForm, CodeTableEditForm, UnknownCodeAddForm, service_errors_onto
+
+# The model's names of a row's fields that the forms call otherwise.
+MODEL_NAMES = {"is_default": "default"}
 
 
 def _table(name: str) -> CodeTableName:
@@ -92,7 +95,7 @@ class CodeTableRowAddView(ConfigureRequiredMixin, CodeTableDetailView):
                     position=data["position"],
                 )
             except ValidationError as exc:
-                form.add_service_errors(exc)
+                service_errors_onto(form, exc, names=MODEL_NAMES)
             else:
                 messages.success(request, f"Code {entry.code} added to {name.label}.")
                 return HttpResponseRedirect(_detail_url(name, f"row-{entry.pk}"))
@@ -143,7 +146,7 @@ class CodeTableRowEditView(CodeTableRowMixin, TemplateView):
                     entry=entry, values=form.cleaned_data, actor=request.user.get_username()
                 )
             except ValidationError as exc:
-                form.add_service_errors(exc)
+                service_errors_onto(form, exc, names=MODEL_NAMES)
             else:
                 messages.success(request, f"Code {entry.code} saved.")
                 return HttpResponseRedirect(_detail_url(table, f"row-{entry.pk}"))
@@ -207,7 +210,7 @@ class UnknownCodeAddView(ConfigureRequiredMixin, View):
                     actor=request.user.get_username(),
                 )
             except ValidationError as exc:
-                form.add_service_errors(exc)
+                service_errors_onto(form, exc, names=MODEL_NAMES)
             else:
                 messages.success(request, f"{table.label}: code {data['code']} {outcome}.")
                 return HttpResponseRedirect(report)

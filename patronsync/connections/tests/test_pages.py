@@ -712,3 +712,22 @@ def test_the_list_selector_flags_remote_definitions_off_the_allowed_table(settin
 
     settings.PATRONSYNC_IN_IMPLEMENTATION = ""  # not in implementation: the table does not apply
     assert [r.not_allowed for r in connection_list_with_allowed(institution=institution)] == [False]
+
+
+def test_each_error_names_its_field_exactly_once(login, campus):
+    response = edit(login("gsa"), campus, password="Brand-New-Pass-456", clear_password="on")
+    text = response.content.decode()
+    error = text.split('<small class="ps-field-error" id="id_password-error">', 1)[1]
+    assert error.split("</small>", 1)[0] == (
+        "Password: give a new one or remove the stored one, not both."
+    )
+
+    response = login("gsa").post(reverse("connections:create"), form_data(max_files=""))
+    text = response.content.decode()
+    assert text.count("Max. Number of Files: This field is required.") == 1
+    assert "Max. Number of Files: Max. Number of Files" not in text
+
+    response = login("gsa").post(reverse("connections:allowed-create"), {"host": ""})
+    text = response.content.decode()
+    assert text.count("FTP Hostname / IP: This field is required.") == 1
+    assert 'aria-describedby="allowed-host-error allowed-host-help"' in text

@@ -30,6 +30,7 @@ def test_a_date_out_of_range_is_an_error_naming_its_field_not_a_server_error(
     body = response.content.decode()
     assert f"{label}: Enter a date from 2000-01-01 to 9998-12-31." in body
     assert body.count("Enter a date from 2000-01-01 to 9998-12-31.") == 1
+    assert f"{label}: {label}:" not in body  # named once
     assert 'aria-invalid="true"' in body
 
 

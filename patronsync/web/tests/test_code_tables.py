@@ -159,7 +159,7 @@ def test_a_duplicate_code_is_refused_beside_the_code_field(client, staff, instit
     assert 'id="id_code-error"' in text
     assert "Code GRAD is already in the code table UserGroups" in text
     assert 'aria-invalid="true"' in text
-    assert 'aria-describedby="id_code-error"' in text
+    assert 'aria-describedby="id_code-error id_code-help"' in text
     assert CodeTableEntry.objects.filter(institution=institution, code="GRAD").count() == 1
     assert row(institution, "GRAD").description != "Again"
 
