@@ -328,3 +328,42 @@ def test_every_field_of_every_page_has_a_label(client, world, institution, staff
 
     assert checked > 50  # the forms were read: the wizard, the definitions, the user's edit
     assert not unlabelled, "\n".join(unlabelled)
+
+
+class _PostForms(HTMLParser):
+    """Each POST form of a page: its action, and whether it carries the CSRF token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[list] = []  # [action, has the token]
+        self._open: list | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form" and (values.get("method") or "").lower() == "post":
+            self._open = [values.get("action") or "", False]
+            self.forms.append(self._open)
+        elif tag == "input" and self._open and values.get("name") == "csrfmiddlewaretoken":
+            self._open[1] = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = None
+
+
+def test_every_post_form_of_every_page_carries_the_csrf_token(client, world, institution, staff):
+    """A form posted without JavaScript (no htmx header) still passes the CSRF check."""
+    client.force_login(staff(institution, StaffRole.GENERAL_SYSTEM_ADMINISTRATOR))
+    missing = []
+    forms = 0
+    for page in page_patterns():
+        response = client.get(world.url(page))
+        if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+            continue
+        parser = _PostForms()
+        parser.feed(_body(response))
+        forms += len(parser.forms)
+        missing += [f"{page.label}: form to {action!r}" for action, ok in parser.forms if not ok]
+
+    assert forms > 10
+    assert not missing, "\n".join(missing)
