@@ -12,6 +12,7 @@ import contextlib
 import csv
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ JSON_CHUNK = 1024 * 1024
 MAX_JSON_OBJECT = 16 * 1024 * 1024
 FALLBACK_ENCODING = "cp1252"
 DELIMITERS = ",;\t|"
+# Whitespace between JSON values: what str.strip() drops (both use Python's isspace).
+_SPACE = re.compile(r"\s*")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -236,57 +239,64 @@ def _json_array(path: str, encoding: str) -> Iterator[Row]:
     """A JSON array of objects, streamed: each element is decoded with raw_decode from a
     buffer read 1 MB at a time, so the array is never held whole. An object wrapping the array
     (``{"generated": "...", "users": [...]}``) is read the same way: its first key whose value
-    is an array holds the users; the values before it are skipped."""
+    is an array holds the users; the values before it are skipped.
+
+    The reader keeps an index into the buffer (decoding, whitespace and commas move it), and
+    drops what is behind it only when the next chunk is read: a chunk is copied once, not
+    once per element."""
     decoder = json.JSONDecoder()
     with _text(path, encoding) as fh:
         buffer = ""
-        line = 1
+        pos = 0  # the next character to read; buffer[:pos] is consumed
+        line = 1  # the line of buffer[pos]
         eof = False
 
         def fill() -> bool:
-            nonlocal buffer, eof
+            nonlocal buffer, pos, eof
             if eof:
                 return False
             chunk = fh.read(JSON_CHUNK)
             if not chunk:
                 eof = True
                 return False
-            buffer += chunk
+            buffer = buffer[pos:] + chunk
+            pos = 0
             return True
 
         def skip_space() -> str:
-            """Drop whitespace; the next character ('' at the end of the file)."""
-            nonlocal buffer, line
+            """Move past whitespace; the next character ('' at the end of the file)."""
+            nonlocal pos, line
             while True:
-                stripped = buffer.lstrip()
-                line += buffer.count("\n", 0, len(buffer) - len(stripped))
-                buffer = stripped
-                if buffer or not fill():
-                    return buffer[:1]
+                space = _SPACE.match(buffer, pos)
+                end = space.end() if space else pos
+                line += buffer.count("\n", pos, end)
+                pos = end
+                if pos < len(buffer) or not fill():
+                    return buffer[pos : pos + 1]
 
         def take(char: str) -> None:
-            nonlocal buffer
-            buffer = buffer[len(char) :]
+            nonlocal pos
+            pos += len(char)
 
         def decode() -> tuple[Any, int]:
-            """The next JSON value and the line it starts on; the buffer moves past it."""
-            nonlocal buffer, line
+            """The next JSON value and the line it starts on; the index moves past it."""
+            nonlocal pos, line
             while True:
                 try:
-                    value, end = decoder.raw_decode(buffer)
+                    value, end = decoder.raw_decode(buffer, pos)
                 except json.JSONDecodeError as exc:
                     # Most likely the value goes on in the next chunk; a real syntax error
                     # stops once one value would pass MAX_JSON_OBJECT.
-                    if len(buffer) < MAX_JSON_OBJECT and fill():
+                    if len(buffer) - pos < MAX_JSON_OBJECT and fill():
                         continue
-                    raise InputError(path, f"not valid JSON: {exc.msg}", line + exc.lineno - 1
-                                     ) from None  # fmt: skip
+                    at = line + buffer.count("\n", pos, exc.pos)
+                    raise InputError(path, f"not valid JSON: {exc.msg}", at) from None
                 number_cut = end == len(buffer) and isinstance(value, int | float)
                 if number_cut and not eof and fill():  # a number may go on in the next chunk
                     continue
                 start = line
-                line += buffer.count("\n", 0, end)
-                buffer = buffer[end:]
+                line += buffer.count("\n", pos, end)
+                pos = end
                 return value, start
 
         def expect(chars: str, what: str) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from patronsync.almaxml.reader import iter_users
 from patronsync.feeds.convert import inputs
 from patronsync.feeds.convert.inputs import InputError, JoinIndex, open_input
-from patronsync.feeds.convert.mapping import InputSpec
+from patronsync.feeds.convert.mapping import InputSpec, mapping_load
+from patronsync.feeds.convert.run import BadRow, feed_convert
 
 
 def rows(path: Path, **kwargs) -> list[tuple[int, dict, str | None]]:
@@ -90,7 +94,7 @@ def test_json_lines_are_streamed_and_a_bad_line_is_a_bad_row(tmp_path: Path) -> 
     assert got[0] == (1, {"id": "1"}, None)
     assert got[1] == (3, {"id": 2, "n": {"a": 1}}, None)
     assert got[2][0] == 4
-    assert got[2][2].startswith("not valid JSON: ")
+    assert (got[2][2] or "").startswith("not valid JSON: ")
     assert got[3] == (5, {}, "expected a JSON object for a user, got list")
 
 
@@ -158,3 +162,81 @@ def test_an_empty_json_array_has_no_rows(tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     path.write_text(" [ ] ")
     assert rows(path) == []
+
+
+LARGE_MAPPING = """\
+version: 1
+user:
+  primary_id: {column: id, required: true}
+  first_name: name.first
+  last_name: {expr: name.last, required: true}
+emails:
+  - {address: email, types: [school], preferred: true}
+"""
+
+
+def large_export(tmp_path: Path) -> tuple[Path, Path]:
+    """The same 20,000 objects as a JSON array and as JSON Lines, each object on the same line
+    of both files (the array's first line is "[", the JSON Lines file's is blank)."""
+    objects = [
+        {"id": f"S{i:06d}", "name": {"first": "Ada", "last": "" if i == 12_345 else f"L{i}"},
+         "email": f"s{i}@example.edu", "n": i, "score": i / 8}
+        for i in range(20_000)
+    ]  # fmt: skip
+    lines = [json.dumps(o) for o in objects]
+    (tmp_path / "in.jsonl").write_text("\n" + "\n".join(lines) + "\n")
+    (tmp_path / "in.json").write_text("[\n" + ",\n".join(lines) + "\n]\n")
+    return tmp_path / "in.json", tmp_path / "in.jsonl"
+
+
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_a_large_json_array_reads_as_the_same_rows_as_json_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    # A small chunk makes elements, commas and whitespace fall across chunk boundaries.
+    monkeypatch.setattr(inputs, "JSON_CHUNK", chunk)
+    array, lines = large_export(tmp_path)
+    got = rows(array)
+    assert len(got) == 20_000
+    assert got[0] == (2, {"id": "S000000", "name": {"first": "Ada", "last": "L0"},
+                          "email": "s0@example.edu", "n": 0, "score": 0.0}, None)  # fmt: skip
+    assert got[-1][0] == 20_001
+    assert got == rows(lines)
+
+
+def test_a_large_json_array_converts_to_the_users_of_the_same_json_lines(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "m.yaml").write_text(LARGE_MAPPING)
+    large_export(tmp_path)
+    mapping = mapping_load(tmp_path / "m.yaml")
+    results = {}
+    for name in ("in.jsonl", "in.json"):
+        bad: list[BadRow] = []
+        summary = feed_convert(mapping=mapping, inputs=[tmp_path / name],
+                               output=tmp_path / f"{name}.xml", today=date(2026, 9, 1),
+                               on_bad_row=bad.append)  # fmt: skip
+        users = [p.user for p in iter_users(tmp_path / f"{name}.xml", strict=True)]
+        results[name] = (summary.rows, summary.users, [(b.line, b.rule) for b in bad], users)
+    rows_, users_, bad_, converted = results["in.json"]
+    assert (rows_, users_) == (20_000, 19_999)
+    assert bad_ == [(12_345 + 2, "REQUIRED_MISSING")]
+    assert [u.primary_id for u in converted[:2]] == ["S000000", "S000001"]
+    assert converted[-1].emails[0].email_address == "s19999@example.edu"
+    assert results["in.json"] == results["in.jsonl"]
+    xml = (tmp_path / "in.json.xml").read_bytes()
+    assert xml == (tmp_path / "in.jsonl.xml").read_bytes()
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_a_syntax_error_deep_in_a_json_array_names_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(inputs, "JSON_CHUNK", chunk)
+    path = tmp_path / "x.json"
+    good = ",\n".join(f'{{"id": "{i}"}}' for i in range(500))
+    path.write_text(f'[\n{good},\n{{"id": \n  "500" oops}}\n]\n')
+    with pytest.raises(InputError) as caught:
+        rows(path)
+    assert caught.value.line == 503
+    assert caught.value.message.startswith("not valid JSON: ")
