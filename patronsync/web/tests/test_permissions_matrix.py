@@ -367,3 +367,17 @@ def test_every_post_form_of_every_page_carries_the_csrf_token(client, world, ins
 
     assert forms > 10
     assert not missing, "\n".join(missing)
+
+
+@pytest.mark.parametrize("role", [StaffRole.USER_MANAGER, StaffRole.GENERAL_SYSTEM_ADMINISTRATOR])
+def test_every_page_answers_each_role_without_a_server_error(
+    client, world, institution, staff, role
+):
+    client.force_login(staff(institution, role))
+    wrong = []
+    for page in page_patterns():
+        response = client.get(world.url(page))
+        if response.status_code not in (200, 302, 403, 405):
+            wrong.append(f"GET {page.label}: {response.status_code}")
+
+    assert not wrong, "\n".join(wrong)
