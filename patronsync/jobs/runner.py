@@ -300,6 +300,15 @@ class PlanFollower:
         self.file_order = {name: index for index, name in enumerate(plan.get("file_names", []))}
         self.rechecked = int(applied.get("rechecked", 0))
         self.examples: list[dict[str, Any]] = list(applied.get("examples", []))
+        # The plan records before `cursor` are compared (and deleted): each batch reads on from
+        # there by id, a range of the primary key, whatever other jobs' records lie around.
+        first = (
+            JobRecord.objects.filter(job_id=job_id, id__lte=self.last_record_id)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        self.cursor = (first - 1) if first is not None else self.last_record_id
 
     def _differs(self, primary_id: str, planned: str, applied: str) -> None:
         self.rechecked += 1
@@ -318,7 +327,9 @@ class PlanFollower:
         here = self.file_order.get(file, len(self.file_order))
         last = max(o.raw.position.ordinal for o in outcomes)
         rows = list(
-            JobRecord.objects.filter(job_id=self.job_id, id__lte=self.last_record_id)
+            JobRecord.objects.filter(
+                job_id=self.job_id, id__gt=self.cursor, id__lte=self.last_record_id
+            )
             .order_by("id")
             .values_list("id", "file", "position", "outcome", "reason_code", "changes",
                          "primary_id")[: len(outcomes)]
@@ -354,6 +365,7 @@ class PlanFollower:
             JobRecord.objects.filter(
                 job_id=self.job_id, id__gte=consumed[0], id__lte=consumed[-1]
             ).delete()
+            self.cursor = consumed[-1]
 
     def finish(self) -> int:
         """Compare the plan records no batch stood for with what the rest of the run recorded
