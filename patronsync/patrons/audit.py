@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from patronsync.core.csvsafe import csv_safe_row
@@ -92,17 +92,25 @@ def history_filter(
     """The changes of users of `institutions`, newest first: of one user (`primary_id`), from
     `since` (included) to `until` (excluded), of one job.
 
-    A user is the user whose primary ID it is now (all its changes, under any earlier primary
-    ID too), and any change made under that primary ID (case aside): a deleted user's history
-    stays readable.
+    A user is the user whose primary ID it is now: all its changes, under any earlier primary
+    ID too. When no user has that primary ID, the changes of deleted users made under it
+    (case aside): a deleted user's history stays readable.
     """
     rows = PatronChange.objects.filter(institution__in=institutions)
     if primary_id:
         value = primary_id.strip()
-        holders = PatronIdentifier.objects.filter(
-            institution__in=institutions, id_type=PRIMARY_ID_TYPE, value_key=identifier_key(value)
-        ).values("patron_id")
-        rows = rows.filter(Q(patron_id__in=holders) | Q(primary_id__iexact=value))
+        holders = list(
+            PatronIdentifier.objects.filter(
+                institution__in=institutions,
+                id_type=PRIMARY_ID_TYPE,
+                value_key=identifier_key(value),
+            ).values_list("patron_id", flat=True)
+        )
+        # A user's rows by its index; a deleted user's (no user any more) by the name.
+        if holders:
+            rows = rows.filter(patron_id__in=holders)
+        else:
+            rows = rows.filter(patron__isnull=True, primary_id__iexact=value)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
     if until is not None:

@@ -28,7 +28,7 @@ from patronsync.patrons.audit import (
     history_time_bound,
 )
 from patronsync.patrons.models import Patron, PatronChange
-from patronsync.patrons.services import Actor, patron_update
+from patronsync.patrons.services import Actor, patron_delete, patron_update
 from patronsync.patrons.tests.factories import patron_factory, user_json
 from patronsync.patrons.tests.test_pages import form_data
 
@@ -255,6 +255,20 @@ def test_export_command_of_one_user_to_stdout_and_bad_dates(trail, capsys):
     assert {r["primary_id"] for r in rows} == {"bert"}
     assert main(["history", "export", "--since", "March"]) == 2
     assert "--since: 'March' is not a date" in capsys.readouterr().err
+
+
+def test_a_users_history_is_found_after_a_rename_and_after_its_deletion(institution):
+    patron = patron_factory(institution, primary_id="anna")
+    patron_update(patron=patron, data={"primary_id": "anna.b"}, actor=Actor.api("API key k"))
+    patron_factory(institution, primary_id="anna")  # another user takes the old primary ID
+    renamed = history_filter(institutions=[institution], primary_id="ANNA.B")
+    assert [c.action for c in renamed] == ["updated", "created"]
+    assert renamed[0].changes["primary_id"] == {"before": "anna", "after": "anna.b"}
+    patron_delete(patron=Patron.objects.get(primary_id="anna.b"), actor=Actor.api("API key k"))
+    deleted = history_filter(institutions=[institution], primary_id="anna.b")
+    # The changes made under that primary ID: its deletion and the rename that gave it.
+    assert [c.action for c in deleted] == ["deleted", "updated"]
+    assert {c.patron_id for c in deleted} == {None}
 
 
 def test_dates_are_whole_days_of_the_institutions_zone(other_institution):
