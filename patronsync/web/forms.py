@@ -53,7 +53,7 @@ class NamedErrorsMixin:
                 self.add_error(None if name == NON_FIELD_ERRORS else name, messages)
             return
         if field is not None and field in self.fields and self.shared_field_template:
-            label = str(self.fields[field].label)
+            label = str(self[field].label)  # type: ignore[index]  # the field's name if unlabelled
             error = [m if m.startswith(f"{label}:") else f"{label}: {m}" for m in _messages(error)]
         super().add_error(field, error)  # type: ignore[misc]
         if field is not None and field in self.fields:

@@ -16,12 +16,14 @@ from patronsync.web.forms import NamedErrorsMixin, service_errors_onto
 class HostForm(NamedErrorsMixin, forms.Form):
     host = forms.CharField(label="Host name", help_text="e.g. sftp.example.edu")
     port = forms.IntegerField(label="Port", required=False)
+    max_files = forms.IntegerField(required=False)  # no label: named as Django labels it
 
 
 def test_a_field_error_names_its_field_once_and_its_input_points_at_error_and_help():
-    form = HostForm({"host": "", "port": "x"})
+    form = HostForm({"host": "", "port": "x", "max_files": "many"})
 
     assert not form.is_valid()
+    assert form.errors["max_files"] == ["Max files: Enter a whole number."]
     form.add_error("port", "Port: must be a number")  # already named: not named again
 
     assert form.errors["host"] == ["Host name: This field is required."]
