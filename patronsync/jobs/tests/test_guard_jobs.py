@@ -254,3 +254,13 @@ def test_config_apply_stores_the_guard_settings_a_job_then_runs_with(institution
     assert profile.sync_guard == {"max_changes": 7}
     job = job_create(profile=profile, kind="synchronize")
     assert job.parameters["guard"] == {"max_changes": 7}
+
+
+def test_the_profiles_subscribers_are_emailed_that_a_run_is_held(loaded, drop, mailoutbox):
+    loaded.subscribers = "registrar@example.edu"
+    loaded.save(update_fields=["subscribers"])
+    job = held_job(loaded, drop)
+    [mail] = mailoutbox
+    assert mail.to == ["registrar@example.edu"]
+    assert "Held for approval" in mail.subject
+    assert f"patronsync job approve {job.pk}" in mail.body
