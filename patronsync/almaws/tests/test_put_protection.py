@@ -7,7 +7,7 @@ Internal unless the request says otherwise (rest_user.xsd).
 from __future__ import annotations
 
 from patronsync.jobs.services import profile_run
-from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
+from patronsync.loader.tests.conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 from patronsync.patrons.models import Patron
 from patronsync.patrons.tests.factories import user_json
 
@@ -17,7 +17,7 @@ USERS = "/almaws/v1/users"
 def synchronize(institution, tmp_path, *users):
     for folder in ("import", "synchronize"):
         (tmp_path / folder).mkdir(exist_ok=True)
-    profile = make_profile(institution, tmp_path)
+    profile = make_profile(institution, tmp_path, guard=GUARD_OFF)
     name = f"feed{len(list((tmp_path / 'synchronize').iterdir()))}.zip"
     write_zip(tmp_path / "synchronize" / name, {"users.xml": users_doc(*users)})
     return profile_run(profile=profile, kind="synchronize")

@@ -18,7 +18,7 @@ from patronsync.jobs.selectors import UnknownCode, job_unknown_codes
 from patronsync.jobs.services import job_rerun, profile_run
 from patronsync.loader import pipeline
 from patronsync.loader import writer as batch_module
-from patronsync.loader.tests.conftest import make_profile, user_xml, users_doc, write_zip
+from patronsync.loader.tests.conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 from patronsync.patrons.models import Patron
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ FEED = (
 def first(institution, drop):
     """A Synchronize that rejects four users of six: two for an unknown user group, two for
     unknown campuses (one code holding a quote and parentheses)."""
-    profile = make_profile(institution, drop)
+    profile = make_profile(institution, drop, guard=GUARD_OFF)
     write_zip(drop / "synchronize" / "day1.zip", {"users.xml": users_doc(*FEED)})
     job = profile_run(profile=profile, kind="synchronize")
     assert (job.created, job.rejected) == (2, 4)
@@ -80,7 +80,7 @@ def test_unknown_codes_say_where_each_stands_now(institution, first):
 
 
 def test_a_job_without_unknown_codes_lists_none(institution, drop):
-    profile = make_profile(institution, drop, unmatched="REJECT")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, unmatched="REJECT")
     write_zip(drop / "synchronize" / "a.zip", {"u.xml": users_doc(user_xml("nobody"))})
     job = profile_run(profile=profile, kind="synchronize")
     assert job.rejected == 1
@@ -178,7 +178,7 @@ def test_the_next_run_of_the_same_file_finds_rerun_users_unchanged(institution, 
 
 
 def test_a_dry_run_is_run_again_as_a_dry_run(institution, drop):
-    profile = make_profile(institution, drop)
+    profile = make_profile(institution, drop, guard=GUARD_OFF)
     write_zip(drop / "synchronize" / "a.zip", {"u.xml": users_doc(*FEED[:2])})
     dry = profile_run(profile=profile, kind="synchronize", dry_run=True)
     assert dry.rejected == 1
@@ -192,7 +192,7 @@ def test_a_dry_run_is_run_again_as_a_dry_run(institution, drop):
 def test_an_import_runs_again_the_users_its_rules_refused(institution, drop):
     """An Import keeps the XML of users its rules refuse; one refused later (it exists
     already) kept none, which the re-run's log says."""
-    profile = make_profile(institution, drop)
+    profile = make_profile(institution, drop, guard=GUARD_OFF)
     write_zip(drop / "import" / "a.zip", {"u.xml": users_doc(FEED[0])})
     profile_run(profile=profile, kind="import")
     write_zip(drop / "import" / "b.zip", {"u.xml": users_doc(FEED[0], FEED[1])})
@@ -211,7 +211,7 @@ def test_an_import_runs_again_the_users_its_rules_refused(institution, drop):
 
 
 def test_a_job_with_nothing_to_load_again_is_not_run_again(institution, drop):
-    profile = make_profile(institution, drop)
+    profile = make_profile(institution, drop, guard=GUARD_OFF)
     write_zip(drop / "synchronize" / "a.zip", {"u.xml": users_doc(FEED[0])})
     clean = profile_run(profile=profile, kind="synchronize")
     with pytest.raises(JobNotRerunnable):
@@ -362,7 +362,7 @@ class Killed(BaseException):
 
 def test_a_killed_rerun_resumes_where_it_stopped(institution, drop, monkeypatch):
     monkeypatch.setattr(pipeline, "BATCH_SIZE", 3)
-    profile = make_profile(institution, drop)
+    profile = make_profile(institution, drop, guard=GUARD_OFF)
     visitors = [user_xml(f"v{n}", group="VISITOR") for n in range(8)]
     write_zip(drop / "synchronize" / "a.zip", {"u.xml": users_doc(*visitors)})
     first = profile_run(profile=profile, kind="synchronize")

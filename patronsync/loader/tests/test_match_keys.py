@@ -13,7 +13,7 @@ from patronsync.patrons.selectors import patron_get_by_identifier
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import config_apply
 
-from .conftest import make_profile, user_xml, users_doc, write_zip
+from .conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +164,7 @@ def test_config_apply_refuses_a_match_id_type_other_than_the_first_key(instituti
 
 
 def test_a_document_without_the_keys_goes_back_to_one_key(ordered, institution, drop):
-    profile = make_profile(institution, drop, match_id_type="PRIMARY_ID")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, match_id_type="PRIMARY_ID")
     assert (profile.sync_match_id_types, profile.sync_match_id_type) == ([], "PRIMARY_ID")
 
 

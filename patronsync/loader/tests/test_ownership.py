@@ -16,7 +16,7 @@ from patronsync.patrons.services import Actor, patron_restore, patron_update
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.services import config_apply
 
-from .conftest import make_profile, user_xml, users_doc, write_zip
+from .conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +52,7 @@ def test_a_new_user_takes_the_feeds_values_once_then_library_owned_fields_surviv
     profile = make_profile(
         institution,
         drop,
+        guard=GUARD_OFF,
         ownership={"last_name": "library", "email": "library", "user_group": "library"},
     )
     drop_feed(drop, "a.zip", user_xml("u1", last="Lovelace", group="GRAD", email="ada@uni.edu"))
@@ -105,7 +106,10 @@ def test_a_new_user_takes_the_feeds_values_once_then_library_owned_fields_surviv
 
 def test_a_second_run_of_the_same_feed_changes_nothing(institution, drop):
     profile = make_profile(
-        institution, drop, ownership={"last_name": "library", "expiry_date": "preserve_if_empty"}
+        institution,
+        drop,
+        guard=GUARD_OFF,
+        ownership={"last_name": "library", "expiry_date": "preserve_if_empty"},
     )
     drop_feed(drop, "a.zip", user_xml("u1", last="Lovelace"))
     sync(profile)
@@ -131,6 +135,7 @@ def test_preserve_if_empty_keeps_a_value_the_feed_leaves_out_and_takes_a_new_one
     profile = make_profile(
         institution,
         drop,
+        guard=GUARD_OFF,
         ownership={"expiry_date": "preserve_if_empty", "email": "preserve_if_empty"},
     )
     drop_feed(drop, "a.zip", user_xml("u1", email="ada@uni.edu"))
@@ -163,7 +168,7 @@ def test_without_ownership_a_field_the_feed_leaves_out_is_emptied(profile, drop,
 def test_sticky_protection_holds_until_restore_even_when_the_sis_repeats_its_value(
     institution, drop
 ):
-    profile = make_profile(institution, drop, protection="sticky")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, protection="sticky")
     drop_feed(drop, "a.zip", user_xml("u1", group="GRAD"))
     sync(profile)
     patron_update(patron=user(institution), data={"user_group": "STAFF"}, actor=DESK)
@@ -186,7 +191,7 @@ def test_sticky_protection_holds_until_restore_even_when_the_sis_repeats_its_val
 
 
 def test_sticky_restore_takes_the_sis_value_sent_after_the_edit(institution, drop):
-    profile = make_profile(institution, drop, protection="sticky")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, protection="sticky")
     drop_feed(drop, "a.zip", user_xml("u1", group="GRAD"))
     sync(profile)
     patron_update(patron=user(institution), data={"user_group": "STAFF"}, actor=DESK)
@@ -214,7 +219,7 @@ def test_almas_rule_lifts_the_protection_when_the_sis_repeats_its_value(profile,
 
 
 def test_a_library_owned_protected_field_is_left_alone_and_not_remembered(institution, drop):
-    profile = make_profile(institution, drop, ownership={"user_group": "library"})
+    profile = make_profile(institution, drop, guard=GUARD_OFF, ownership={"user_group": "library"})
     drop_feed(drop, "a.zip", user_xml("u1", group="GRAD"))
     sync(profile)
     drop_feed(drop, "b.zip", user_xml("u1", group="FACULTY"))

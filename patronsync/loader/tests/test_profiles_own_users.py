@@ -11,7 +11,7 @@ from patronsync.jobs.services import job_create, job_run, profile_run
 from patronsync.patrons.models import Patron, PatronChange
 from patronsync.patrons.tests.factories import patron_factory
 
-from .conftest import make_profile, user_xml, users_doc, write_zip
+from .conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_own_users_are_still_matched(profile, drop, institution):
 
 
 def test_a_profile_that_takes_over_users_makes_another_profiles_user_its_own(institution, drop):
-    profile = make_profile(institution, drop, take_over_users=True)
+    profile = make_profile(institution, drop, guard=GUARD_OFF, take_over_users=True)
     hr_user(institution)
     sync_feed(drop, "a.zip", user_xml("u1", last="Mine"))
     job = profile_run(profile=profile, kind="synchronize")
@@ -83,7 +83,7 @@ def test_a_profile_that_takes_over_users_makes_another_profiles_user_its_own(ins
 
 
 def test_a_job_keeps_the_take_over_setting_it_was_created_with(institution, drop):
-    profile = make_profile(institution, drop, take_over_users=True)
+    profile = make_profile(institution, drop, guard=GUARD_OFF, take_over_users=True)
     hr_user(institution)
     sync_feed(drop, "a.zip", user_xml("u1", last="Mine"))
     job = job_create(profile=profile, kind="synchronize")

@@ -12,7 +12,7 @@ from patronsync.patrons.selectors import patron_get_by_primary_id
 from patronsync.patrons.services import Actor, patron_update
 from patronsync.patrons.tests.factories import patron_factory
 
-from .conftest import make_profile, user_xml, users_doc, write_zip
+from .conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +99,7 @@ def test_changed_user_is_updated_with_history_tied_to_job(profile, drop, institu
 
 
 def test_unmatched_user_is_rejected_when_profile_says_reject(institution, drop):
-    profile = make_profile(institution, drop, unmatched="REJECT")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, unmatched="REJECT")
     drop_feed(drop, "a.zip", user_xml("nobody"))
     job = sync(profile)
     assert job.rejected == 1
@@ -163,7 +163,7 @@ def test_identifier_of_another_user_is_rejected_and_named(profile, drop, institu
 
 
 def test_match_on_identifier_type(institution, drop):
-    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, match_id_type="UNIV_ID")
     drop_feed(drop, "a.zip", user_xml("u1", univ_id="900"))
     sync(profile)
     drop_feed(drop, "b.zip", user_xml("renamed", univ_id="900", last="New"), user_xml("u2"))
@@ -314,7 +314,7 @@ def test_more_than_twenty_zips_are_left_for_the_next_run(profile, drop):
 
 
 def test_a_section_that_is_not_active_does_not_run(institution, drop):
-    profile = make_profile(institution, drop, active=False)
+    profile = make_profile(institution, drop, guard=GUARD_OFF, active=False)
     drop_feed(drop, "a.zip", user_xml("u1"))
     with pytest.raises(SectionNotActive, match="Synchronize section of profile SIS is not active"):
         sync(profile)
@@ -366,7 +366,7 @@ def test_imported_user_resent_reformatted_is_unchanged_then_changed_is_updated(p
 
 
 def test_feed_matched_on_an_identifier_sent_again_is_unchanged_until_it_changes(institution, drop):
-    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, match_id_type="UNIV_ID")
     users = [user_xml(f"u{n}", univ_id=f"90{n}", barcode=f"B{n}") for n in range(3)]
     drop_feed(drop, "a.zip", *users)
     assert sync(profile).created == 3

@@ -16,7 +16,7 @@ from patronsync.patrons.selectors import patron_get_by_primary_id
 from patronsync.patrons.services import Actor, patron_create
 from patronsync.patrons.tests.factories import patron_factory, user_json
 
-from .conftest import make_profile, user_xml, users_doc, write_zip
+from .conftest import GUARD_OFF, make_profile, user_xml, users_doc, write_zip
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def test_new_user_whose_primary_id_is_another_users_barcode_is_rejected_alone(
 def test_match_on_univ_id_where_stored_user_lacks_it_rejects_the_new_user_and_names_the_holder(
     institution, drop
 ):
-    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, match_id_type="UNIV_ID")
     patron_factory(institution, primary_id="u1", user_identifier=[])
     drop_feed(drop, "day1.zip", user_xml("u1", univ_id="U-1"), user_xml("u2", univ_id="U-2"))
     job = sync(profile)
@@ -84,7 +84,7 @@ def test_generated_primary_id_never_equals_a_taken_identifier(profile, drop, ins
 
 
 def test_swap_all_renaming_a_user_to_a_taken_primary_id_rejects_that_user_only(institution, drop):
-    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, match_id_type="UNIV_ID")
     drop_feed(drop, "day1.zip", user_xml("u1", univ_id="U-1"), user_xml("u2", univ_id="U-2"))
     assert sync(profile).created == 2
     drop_feed(
@@ -198,7 +198,7 @@ def test_profile_record_type_and_code_reach_users_whose_bytes_did_not_change(pro
 def test_primary_id_a_rename_gives_up_goes_to_the_first_record_asking_for_it(
     institution, drop, rename_first
 ):
-    profile = make_profile(institution, drop, match_id_type="UNIV_ID")
+    profile = make_profile(institution, drop, guard=GUARD_OFF, match_id_type="UNIV_ID")
     drop_feed(drop, "day1.zip", user_xml("u1", univ_id="U-1"))
     sync(profile)
     rename, newcomer = user_xml("u1new", univ_id="U-1"), user_xml("u1", univ_id="U-2")
