@@ -105,6 +105,7 @@ SYNCHRONIZE = SynchronizeJobMode(
     title_format="Users SYNCHRONIZE using profile {name}",
 )
 
+
 class PurgeJobMode(JobMode):
     """Purge User Records (`jobs.purge`): of no section (it takes no file, and may always
     run); its parameters are the profile's purge settings and the day it counts from."""
