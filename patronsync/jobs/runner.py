@@ -819,12 +819,16 @@ class JobRunner:
         ctx = self._context()
         ctx.dry_run = True
         self.planning = True
+        # The progress a caller follows (`patronsync run`'s bar, its lines) is the apply pass's:
+        # users applied of the feed's users, counted once.
+        progress, self.progress = self.progress, None
         try:
             # With the leavers step's plan (`jobs.leavers`): its WOULD_EXPIRE and
             # WOULD_DEACTIVATE outcomes are added to `plan_outcomes`, so the guard counts them.
             had_problems = self._take_files(ctx)
         finally:
             self.planning = False
+            self.progress = progress
         guard = self._guard_findings(settings, had_problems)
         counts = guard["plan"]["counts"]
         self.logger.info(
