@@ -1,12 +1,15 @@
 """Conversion benchmark: ``feed convert`` of a synthetic SIS export, rows/s and peak memory.
 
 Run: ``.venv/bin/python bench/bench_convert.py --rows 100000 1000000`` (``--join`` also converts
-an HR export whose addresses come from a second file, joined on the employee ID). The exports
-are generated once and cached in ``bench/.cache/``. Each conversion runs in a fresh Python
-process, which reports its own peak RSS (``resource.getrusage``), so the figures of one size do
-not leak into the next: flat memory shows as the same peak at 100,000 and 1,000,000 rows.
-The mappings are the examples of docs/mappings/ (students.yaml, hr.toml). Wall-clock rows/s
-depend on what else the machine runs; rows per CPU second are the steadier figure.
+an HR export whose addresses come from a second file, joined on the employee ID). The students
+export is converted as CSV, as JSON Lines and as a JSON array (``--formats csv jsonl json``
+chooses), the same rows in each; the last column says whether the output is byte for byte the
+CSV's. The exports are generated once and cached in ``bench/.cache/``. Each conversion runs in
+a fresh Python process, which reports its own peak RSS (``resource.getrusage``), so the figures
+of one size do not leak into the next: flat memory shows as the same peak at 100,000 and
+1,000,000 rows. The mappings are the examples of docs/mappings/ (students.yaml, hr.toml; the
+JSON cases read students.yaml with its format changed). Wall-clock rows/s depend on what else
+the machine runs; rows per CPU second are the steadier figure.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ MAPPINGS = ROOT / "docs" / "mappings"
 FIRST = ("Ada", "Ben", "Chloé", "Dmitri", "Eva", "Farah", "Gustav", "Hana", "Ivan", "Jun")
 LAST = ("Abebe", "Berg", "Costa", "Dubois", "Müller", "Nakamura", "Okafor", "Petrov", "Rossi")
 PROGRAMS = ("BA", "BS", "MA", "MS", "PHD")
+FORMATS = ("csv", "jsonl", "json")
 DEPARTMENTS = ("CSCI", "HIST", "ENGL", "MATH", "BIOL", "ECON", "PHIL")
 
 
@@ -57,6 +61,40 @@ def students_csv(rows: int) -> Path:
     return path
 
 
+def students_json(rows: int, fmt: str) -> Path:
+    """The students CSV as JSON Lines (``jsonl``) or a JSON array (``json``), one object per
+    line, an empty CSV value as null (cached)."""
+    path = CACHE / f"students-{rows}.{fmt}"
+    if path.exists():
+        return path
+    source = students_csv(rows)
+    tmp = path.with_suffix(".tmp")
+    with source.open(newline="", encoding="utf-8") as src, tmp.open("w", encoding="utf-8") as fh:
+        reader = csv.reader(src)
+        header = next(reader)
+        fh.write("[\n" if fmt == "json" else "")
+        for number, record in enumerate(reader):
+            if number and fmt == "json":
+                fh.write(",\n")
+            obj = {c: (v or None) for c, v in zip(header, record, strict=True)}
+            fh.write(json.dumps(obj, ensure_ascii=False))
+            fh.write("\n" if fmt == "jsonl" else "")
+        fh.write("\n]\n" if fmt == "json" else "")
+    tmp.rename(path)
+    return path
+
+
+def students_mapping(fmt: str) -> Path:
+    """docs/mappings/students.yaml, reading `fmt` instead of CSV (written to the cache)."""
+    text = (MAPPINGS / "students.yaml").read_text(encoding="utf-8")
+    if fmt == "csv":
+        return MAPPINGS / "students.yaml"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"students-{fmt}.yaml"
+    path.write_text(text.replace("format: csv ", f"format: {fmt} ", 1), encoding="utf-8")
+    return path
+
+
 def hr_files(rows: int) -> tuple[Path, Path]:
     """hr-people.csv and hr-addresses.csv shaped exports (1 to 3 addresses each; cached)."""
     people = CACHE / f"hr-people-{rows}.csv"
@@ -84,9 +122,12 @@ def hr_files(rows: int) -> tuple[Path, Path]:
 
 
 def measure(mapping: Path, inputs: list[Path], out: Path) -> dict:
-    """Convert in a fresh process; its wall time, counts and peak RSS."""
+    """Convert in a fresh process; its wall time, counts, peak RSS and the output's SHA-256.
+
+    The output is hashed in the child, in blocks: a Linux child can inherit its parent's peak
+    RSS (vfork), so the parent never holds an output in memory."""
     code = f"""
-import json, resource, sys, time
+import hashlib, json, resource, sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from datetime import date
 from patronsync.feeds.convert.mapping import mapping_load
@@ -100,8 +141,13 @@ summary = feed_convert(mapping=mapping, inputs={[str(i) for i in inputs]!r}, out
 seconds = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu_before
+digest = hashlib.sha256()
+with open({str(out)!r}, "rb") as fh:
+    while block := fh.read(1 << 20):
+        digest.update(block)
 print(json.dumps({{"rows": summary.rows, "users": summary.users, "bad": summary.bad_rows,
-                  "seconds": seconds, "cpu": cpu, "peak_mb": usage.ru_maxrss / 1024}}))
+                  "seconds": seconds, "cpu": cpu, "peak_mb": usage.ru_maxrss / 1024,
+                  "sha256": digest.hexdigest()}}))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)  # fmt: skip
@@ -113,24 +159,37 @@ print(json.dumps({{"rows": summary.rows, "users": summary.users, "bad": summary.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS),
+                        help="the students export as CSV, JSON Lines, JSON array")  # fmt: skip
     parser.add_argument("--join", action="store_true", help="also the HR export with a join")
     args = parser.parse_args()
     print(f"{'export':<24}{'rows':>11}{'users':>11}{'wall s':>8}{'rows/s':>8}{'CPU s':>8}"
-          f"{'rows/CPU s':>11}{'peak MB':>9}")  # fmt: skip
+          f"{'rows/CPU s':>11}{'peak MB':>9}  as CSV")  # fmt: skip
     for rows in args.rows:
-        cases = [("students.csv", MAPPINGS / "students.yaml", [students_csv(rows)])]
+        cases = []
+        for fmt in args.formats:
+            data = students_csv(rows) if fmt == "csv" else students_json(rows, fmt)
+            cases.append((data.name, students_mapping(fmt), [data]))
         if args.join:
             cases.append(("hr people + addresses", MAPPINGS / "hr.toml", list(hr_files(rows))))
+        csv_digest = None
         for label, mapping, inputs in cases:
-            result = measure(mapping, inputs, CACHE / f"out-{rows}.xml")
+            out = CACHE / f"out-{rows}.xml"
+            result = measure(mapping, inputs, out)
+            digest = result["sha256"]
+            same = ""
+            if mapping.name == "students.yaml":
+                csv_digest = digest
+            elif csv_digest is not None and label.startswith("students"):
+                same = "same" if digest == csv_digest else "DIFFERENT"
             rate = result["rows"] / result["seconds"]
             cpu_rate = result["rows"] / result["cpu"]
             print(f"{label:<24}{result['rows']:>11,}{result['users']:>11,}"
                   f"{result['seconds']:>8.1f}{rate:>8,.0f}{result['cpu']:>8.1f}{cpu_rate:>11,.0f}"
-                  f"{result['peak_mb']:>9.0f}")  # fmt: skip
+                  f"{result['peak_mb']:>9.0f}  {same}")  # fmt: skip
             if result["bad"]:
                 print(f"  {result['bad']:,} bad rows")
-            (CACHE / f"out-{rows}.xml").unlink(missing_ok=True)
+            out.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
