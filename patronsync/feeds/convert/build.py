@@ -42,9 +42,9 @@ SEGMENT_CODE_FIELDS = frozenset(
 )
 
 _SEGMENT_KINDS = {
-    **dict.fromkeys(SEGMENT_DATES, "date"),
-    **dict.fromkeys(SEGMENT_BOOLS, "bool"),
-    **dict.fromkeys(SEGMENT_CODE_FIELDS, "code"),
+    **dict.fromkeys(SEGMENT_DATES, Kind.DATE),
+    **dict.fromkeys(SEGMENT_BOOLS, Kind.BOOL),
+    **dict.fromkeys(SEGMENT_CODE_FIELDS, Kind.CODE),
 }
 
 
@@ -140,7 +140,7 @@ class Builder:
         return (None if problems else user), problems
 
     def _typed(
-        self, spec: ValueSpec, kind: Kind | str, scope: Scope, problems: list[RowProblem],
+        self, spec: ValueSpec, kind: Kind, scope: Scope, problems: list[RowProblem],
         key: str, source: tuple[str, int] | None = None,
     ) -> Any:  # fmt: skip
         """The value of `spec` typed as `kind` (a Code for codes); None when empty or bad."""
@@ -153,16 +153,16 @@ class Builder:
                     problems.append(RowProblem("REQUIRED_MISSING", key, f"is required{why}",
                                                spec.columns, source))  # fmt: skip
                 return None
-            if kind is Kind.DATE or kind == "date":
+            if kind is Kind.DATE:
                 if isinstance(value, date):
                     return value
                 return as_date(value, spec.date_format)
-            if kind is Kind.BOOL or kind == "bool":
+            if kind is Kind.BOOL:
                 return as_bool(value)
             text = as_text(value)
             if text is None:
                 return None
-            return Code(text) if kind is Kind.CODE or kind == "code" else text
+            return Code(text) if kind is Kind.CODE else text
         except EvalError as exc:
             problems.append(RowProblem(exc.rule, key, exc.message, spec.columns, source))
             return None
@@ -194,7 +194,7 @@ class Builder:
             before = len(problems)
             values: dict[str, Any] = {}
             for target, spec in entry.values.items():
-                field_kind = _SEGMENT_KINDS.get(target, "text")
+                field_kind = _SEGMENT_KINDS.get(target, Kind.TEXT)
                 values[target] = self._typed(spec, field_kind, scope, problems,
                                              f"{entry.key}.{target}", source)  # fmt: skip
             if len(problems) > before:
@@ -203,7 +203,7 @@ class Builder:
                 continue
             types = []
             for spec in entry.types:
-                code = self._typed(spec, "code", scope, problems, f"{entry.key}.types", source)
+                code = self._typed(spec, Kind.CODE, scope, problems, f"{entry.key}.types", source)
                 if code is not None:
                     types.append(code)
             preferred = False
@@ -211,14 +211,14 @@ class Builder:
                 if first_preferred:
                     preferred = made == 0
                 else:
-                    preferred = bool(self._typed(entry.preferred, "bool", scope, problems,
+                    preferred = bool(self._typed(entry.preferred, Kind.BOOL, scope, problems,
                                                  f"{entry.key}.preferred", source))  # fmt: skip
             sms = False
             if entry.preferred_sms is not None:
                 if name is not None and entry.preferred_sms.constant is True:
                     sms = made == 0
                 else:
-                    sms = bool(self._typed(entry.preferred_sms, "bool", scope, problems,
+                    sms = bool(self._typed(entry.preferred_sms, Kind.BOOL, scope, problems,
                                            f"{entry.key}.preferred_sms", source))  # fmt: skip
             segment_type = entry.segment_type or self.mapping.segment_type
             _append(user, kind, values, types, preferred, sms, segment_type)

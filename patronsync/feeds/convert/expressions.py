@@ -71,6 +71,8 @@ def as_text(value: Value) -> str | None:
     """A value as text: dates in ISO form, booleans as true/false; empty stays None."""
     if value is None:
         return None
+    if type(value) is str:  # the common case, first
+        return value if value != "" else None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, date):
@@ -333,9 +335,11 @@ def _lookup(path: tuple[str, ...], scope: Scope) -> Value:
             # A JSON list by position, from 0: addresses.lines.0
             value = value[int(part)] if int(part) < len(value) else None
             continue
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(part)
+    if type(value) is str:  # the common case, first
+        return None if value == "" else value
     if value is None or isinstance(value, str | bool | int | date):
         return None if value == "" else value
     if isinstance(value, float):

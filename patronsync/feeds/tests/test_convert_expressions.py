@@ -69,9 +69,9 @@ def test_functions_give_what_the_reference_says(text: str, expected: object) -> 
 
 
 def test_today_is_the_run_day_and_field_references_read_built_fields() -> None:
-    scope = {"today": date(2026, 9, 1), "built": {"expiry_date": date(2027, 9, 1)}}
-    assert run("add_months(today(), 12)", **scope) == date(2027, 9, 1)
-    assert run("add_days(@expiry_date, 180)", **scope) == date(2028, 2, 28)
+    today, built = date(2026, 9, 1), {"expiry_date": date(2027, 9, 1)}
+    assert run("add_months(today(), 12)", today=today, built=built) == date(2027, 9, 1)
+    assert run("add_days(@expiry_date, 180)", today=today, built=built) == date(2028, 2, 28)
 
 
 def test_an_empty_cell_is_empty_for_every_function() -> None:
