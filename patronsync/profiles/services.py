@@ -384,29 +384,6 @@ def _leavers_settings(values: dict[str, Any], *, source: str, where: str) -> Non
     values["sync_leavers"] = rule.as_settings()
 
 
-def _leavers_errors(profile: IntegrationProfile) -> dict[str, str]:
-    """Leavers (`sync_leavers`): a rule only on a complete snapshot, no negative number, no
-    unknown key (`patrons.leavers.leaver_rule_from`)."""
-    try:
-        leaver_rule_from(profile.sync_leavers, where="leavers")
-    except ConfigurationError as exc:
-        return {"sync_leavers": str(exc)}
-    return {}
-
-
-def _leavers_settings(values: dict[str, Any], *, source: str, where: str) -> None:
-    """`leavers:` in a configuration document, refused naming the setting
-    (`profiles[0].synchronize.leavers.expire_after_runs`) and stored as checked; left out,
-    the profile keeps its own."""
-    if "sync_leavers" not in values:
-        return
-    try:
-        rule = leaver_rule_from(values["sync_leavers"], where=f"{where}.synchronize.leavers")
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{source}: {exc}") from None
-    values["sync_leavers"] = rule.as_settings()
-
-
 def subscriber_addresses(text: str) -> list[str]:
     """The addresses of a profile's `subscribers`: one per line (commas also separate)."""
     return [item.strip() for line in text.splitlines() for item in line.split(",") if item.strip()]
@@ -885,8 +862,8 @@ def config_apply(
             )
         _match_keys_settings(values, source=source, where=where)
         _leavers_settings(values, source=source, where=where)
-        _ownership_settings(values, source=source, where=where)
         _purge_settings(values, purge, institution=institution, source=source, where=where)
+        _ownership_settings(values, source=source, where=where)
         values.setdefault("sync_match_id_type", PRIMARY_ID_MATCH)
         values["connection"] = connection
         profile = IntegrationProfile.objects.filter(
