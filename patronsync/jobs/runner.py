@@ -791,6 +791,15 @@ class JobRunner:
         whether the run had file problems. An approved job applies the plan it was held with,
         without checking the thresholds again; a job resumed in its apply pass goes on."""
         state = dict(self.job.guard or {})
+        if state.get("pass") == "one pass" or (not state and self._guard_cannot_hold()):
+            if not state:
+                self._hold(guard={"pass": "one pass"})
+                self.job.guard = {"pass": "one pass"}
+                self.logger.info(
+                    "A first Import into an empty profile: the guard cannot hold it (it counts "
+                    "no creates there, and an Import updates no one), so it runs in one pass"
+                )
+            return self._take_files(self._context())
         if state.get("pass") != "apply":
             if not state.get("approved"):
                 had_problems = self._plan(settings)
@@ -803,6 +812,29 @@ class JobRunner:
             self._start_apply(state)
             state = dict(self.job.guard)
         return self._apply(state)
+
+    def _guard_cannot_hold(self) -> bool:
+        """Whether no plan of this job could cross a threshold: an Import (which creates and
+        updates no one) into a profile with no user and no complete Import yet. Creates into an
+        empty profile are not counted, there are no leavers, and no earlier feed to compare the
+        feed's size with, so the plan pass would only double the first load's time."""
+        job = self.job
+        if job.kind != JobKind.IMPORT or job.parameters.get("rerun_of"):
+            return False
+        profile_code = str(job.parameters["profile"])
+        if Patron.objects.filter(institution=job.institution, external_id=profile_code).exists():
+            return False
+        return not (
+            Job.objects.filter(
+                profile_id=job.profile_id,
+                kind=job.kind,
+                dry_run=False,
+                status__in=(JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS),
+                total_records_processed__gt=0,
+            )
+            .exclude(pk=job.pk)
+            .exists()
+        )
 
     def _plan(self, settings: dict[str, Any]) -> bool:
         """The plan pass: the whole feed through the dry run's path (no user written, no file

@@ -264,3 +264,49 @@ def test_the_profiles_subscribers_are_emailed_that_a_run_is_held(loaded, drop, m
     assert mail.to == ["registrar@example.edu"]
     assert "Held for approval" in mail.subject
     assert f"patronsync job approve {job.pk}" in mail.body
+
+
+def import_feed(drop, name, users):
+    return write_zip(
+        drop / "import" / name, {"users.xml": users_doc(*(user_xml(f"u{n}") for n in users))}
+    )
+
+
+def test_a_first_import_into_an_empty_profile_runs_in_one_pass(institution, drop):
+    # Nothing it plans could be held: creates into an empty profile do not count, an Import
+    # updates no one, and there is no earlier feed to compare its size with.
+    profile = make_profile(institution, drop, guard={"max_changes": 5, "max_changes_percent": 0})
+    import_feed(drop, "first.zip", range(USERS))
+
+    job = profile_run(profile=profile, kind="import")
+
+    assert job.status == "completed", job.log
+    assert job.created == USERS
+    assert job.guard == {"pass": "one pass"}
+    assert "runs in one pass" in job.log
+    assert "Planning the whole feed first" not in job.log
+
+
+def test_a_later_import_into_a_profile_with_users_is_planned_first(institution, drop):
+    profile = make_profile(institution, drop, guard={"max_changes": 5, "max_changes_percent": 0})
+    import_feed(drop, "first.zip", range(USERS))
+    assert profile_run(profile=profile, kind="import").status == "completed"
+    import_feed(drop, "second.zip", range(USERS, USERS + 10))  # 10 creates: over 5
+
+    job = profile_run(profile=profile, kind="import")
+
+    assert job.status == "held", job.log
+    assert "Planning the whole feed first" in job.log
+    assert Patron.objects.count() == USERS
+
+
+def test_a_first_synchronize_into_an_empty_profile_is_still_planned(institution, drop):
+    # A Synchronize may update users it matches outside the profile: it is always planned.
+    profile = make_profile(institution, drop)
+    feed(drop, "day1.zip", range(USERS))
+
+    job = profile_run(profile=profile, kind="synchronize")
+
+    assert job.status == "completed", job.log
+    assert job.guard["pass"] != "one pass"
+    assert "Planning the whole feed first" in job.log
