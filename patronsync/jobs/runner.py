@@ -282,6 +282,11 @@ def _loses_segments(changes: dict[str, Any]) -> bool:
     )
 
 
+def _plan_key(position: Any) -> tuple[str, str, int]:
+    """A user's place as its record stores it: file, zip entry and ordinal in the entry."""
+    return (position.file[:512], (position.entry or "")[:512], position.ordinal)
+
+
 class PlanFollower:
     """The apply pass of a guarded run, beside the plan it applies (`Job.guard["plan"]`).
 
@@ -325,28 +330,31 @@ class PlanFollower:
             return
         file = outcomes[0].raw.position.file[:512]
         here = self.file_order.get(file, len(self.file_order))
-        last = max(o.raw.position.ordinal for o in outcomes)
+        # A user's place: its file's zip entry and its ordinal in that entry (ordinals start
+        # again in each entry, and a batch may span two entries of a zip).
+        batch = {_plan_key(o.raw.position) for o in outcomes}
         rows = list(
             JobRecord.objects.filter(
                 job_id=self.job_id, id__gt=self.cursor, id__lte=self.last_record_id
             )
             .order_by("id")
-            .values_list("id", "file", "position", "outcome", "reason_code", "changes",
+            .values_list("id", "file", "entry", "position", "outcome", "reason_code", "changes",
                          "primary_id")[: len(outcomes)]
         )  # fmt: skip
-        planned: dict[int, tuple[str, str, Any]] = {}
+        planned: dict[tuple[str, str, int], tuple[str, str, Any]] = {}
         consumed: list[int] = []
-        for pk, rec_file, position, outcome, reason_code, changes, primary_id in rows:
+        for pk, rec_file, entry, position, outcome, reason_code, changes, primary_id in rows:
             order = self.file_order.get(rec_file)
-            if order is None or order > here or (order == here and position > last):
+            key = (rec_file, entry, position)
+            if order is None or order > here or (order == here and key not in batch):
                 break
             consumed.append(pk)
             if order < here:  # of an earlier file, not met again: applied otherwise
                 self._differs(primary_id, outcome, "not in the feed applied")
                 continue
-            planned[position] = (outcome, reason_code, changes)
+            planned[key] = (outcome, reason_code, changes)
         for o in outcomes:
-            plan = planned.pop(o.raw.position.ordinal, None)
+            plan = planned.pop(_plan_key(o.raw.position), None)
             applied = str(o.outcome)
             if plan is None:
                 if applied != RecordOutcome.UNCHANGED:

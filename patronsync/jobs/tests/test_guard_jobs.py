@@ -310,3 +310,23 @@ def test_a_first_synchronize_into_an_empty_profile_is_still_planned(institution,
     assert job.status == "completed", job.log
     assert job.guard["pass"] != "one pass"
     assert "Planning the whole feed first" in job.log
+
+
+def test_a_batch_spanning_two_entries_of_a_zip_applies_exactly_its_plan(institution, drop):
+    # Ordinals start again in each entry: the plan is followed by entry and ordinal, so the
+    # second entry's users, in the same batch as the first's, are not taken as unplanned.
+    profile = make_profile(institution, drop)
+    write_zip(
+        drop / "synchronize" / "two-entries.zip",
+        {
+            "a.xml": users_doc(*(user_xml(f"a{n}") for n in range(30))),
+            "b.xml": users_doc(*(user_xml(f"b{n}") for n in range(30))),
+        },
+    )
+
+    job = profile_run(profile=profile, kind="synchronize")
+
+    assert job.status == "completed", job.log
+    assert job.created == 60
+    assert job.guard["applied"] == {"rechecked": 0, "examples": [], "as": "exact"}
+    assert "Applied exactly the plan" in job.log
