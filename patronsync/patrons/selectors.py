@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +60,18 @@ def patron_raw_hashes(*, institution: Institution) -> Iterator[str]:
     ascending order."""
     rows = Patron.objects.filter(institution=institution).exclude(raw_hash="")
     return rows.order_by("raw_hash").values_list("raw_hash", flat=True).iterator(chunk_size=20_000)
+
+
+def patron_version(patron: Patron) -> str:
+    """A stamp of the user as stored: an edit page sends it back, and a save is refused when
+    the user changed in between (a job, the API or another member of staff wrote it)."""
+    state = [
+        patron.updated_at.isoformat() if patron.updated_at else "",
+        patron.content_hash,
+        patron.raw_hash,
+        json.dumps(patron.protection, sort_keys=True, default=str),
+    ]
+    return hashlib.sha256("\n".join(state).encode()).hexdigest()[:20]
 
 
 def patron_history(*, patron: Patron) -> QuerySet[PatronChange]:

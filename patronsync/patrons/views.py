@@ -41,7 +41,7 @@ from .forms import (
 )
 from .models import Patron
 from .planning import Actor
-from .selectors import patron_history, patron_search, patron_to_json
+from .selectors import patron_history, patron_search, patron_to_json, patron_version
 from .services import patron_restore, patron_set_exempt, patron_update
 from .swap import PROTECTION_STICKY
 
@@ -299,6 +299,7 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         form: PatronForm,
         formsets: dict[str, NamedErrorsFormSet],
         status: int = 200,
+        stale: str = "",
     ) -> HttpResponse:
         codes = code_tables_for_institution(institution=self.institution)
         data = patron_to_json(patron, codes=codes)
@@ -323,6 +324,8 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
         ]
         context = self.get_context_data(
             patron=patron,
+            version=patron_version(patron),
+            stale=stale,
             form=form,
             sections=sections,
             protected=set(PROTECTED_FIELDS),
@@ -339,6 +342,17 @@ class PatronEditView(EditUsersRequiredMixin, PatronQuerysetMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         patron = self.get_patron(pk)
         codes = code_tables_for_institution(institution=self.institution)
+        seen = request.POST.get("version")
+        if seen is not None and seen != patron_version(patron):
+            # Saving would put back the values the page showed over what changed since (a
+            # Synchronize's, say) and mark them the library's: the page shows the user anew.
+            form, formsets = self._forms(patron, codes)
+            stale = (
+                f"User {patron.primary_id} was changed since this page was opened (by a job, "
+                "the API or another member of staff), so nothing was saved. The page now shows "
+                "the user as stored: make your changes again."
+            )
+            return self._render(request, patron, form, formsets, status=409, stale=stale)
         form, formsets = self._forms(patron, codes, request.POST)
         # Every form is validated, so that each shows its errors at once.
         valid = [form.is_valid()] + [formset.is_valid() for formset in formsets.values()]

@@ -50,6 +50,7 @@ def form_data(response):
         for form in formset:
             for bound in form:
                 put(bound)
+    data["version"] = response.context["version"]  # the page's hidden stamp of the user
     return data
 
 
@@ -388,3 +389,27 @@ def test_a_new_pin_alone_is_written_by_a_synchronize_and_by_a_second_edit(instit
         patron_update(patron=patron, data={"pin_number": pin}, actor=Actor.api("API key desk"))
         patron.refresh_from_db()
         assert check_password(pin, patron.pin_hash)
+
+
+def test_a_save_over_a_user_changed_since_the_page_was_opened_is_refused(
+    client, staff, institution, patron, system_actor
+):
+    # A job (here the system) changes the user while the edit page is open: saving the page's
+    # old values would put them back over the change and mark them the library's.
+    client.force_login(staff(institution, MANAGER))
+    page = client.get(urls(patron.pk)["edit"])
+    data = form_data(page)
+    data["job_description"] = "Research assistant"
+    patron_update(patron=patron, data={"last_name": "Meier"}, actor=system_actor)
+
+    response = client.post(urls(patron.pk)["edit"], data)
+
+    assert response.status_code == 409
+    assert "was changed since this page was opened" in response.content.decode()
+    patron.refresh_from_db()
+    assert (patron.last_name, patron.job_description) == ("Meier", "")
+    fresh = form_data(response)  # the page shows the user as stored now, ready to edit again
+    fresh["job_description"] = "Research assistant"
+    assert client.post(urls(patron.pk)["edit"], fresh).status_code == 302
+    patron.refresh_from_db()
+    assert (patron.last_name, patron.job_description) == ("Meier", "Research assistant")
