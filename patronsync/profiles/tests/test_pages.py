@@ -282,6 +282,11 @@ def test_walking_the_wizard_creates_exactly_the_profile_its_fields_say(
     step_2 = client.get(first["Location"])
     assert 'aria-current="step">2' in text(step_2)
     assert "TESTU" in text(step_2)
+    assert "Campus Management" in text(step_2)  # step 1's System, summed up above step 2
+    page = text(step_2)
+    # The Synchronize section in the slides' order: Input File Path, Schedule, XSD Version.
+    assert page.index('name="sync_input_path"') < page.index('name="sync_schedule"')
+    assert page.index('name="sync_schedule"') < page.index('name="sync_xsd_version"')
     saved = client.post(reverse("profiles:new-2"), STEP_2)
     assert saved.status_code == 302
     profile = IntegrationProfile.objects.get()
