@@ -23,7 +23,10 @@ from typing import IO, Any
 from patronsync.feeds.convert.mapping import InputSpec
 
 SNIFF_BYTES = 64 * 1024
-JSON_CHUNK = 1024 * 1024
+# Files are read in blocks this small: a new megabyte-sized string per block fragments the
+# heap, and the process keeps the fragments (its peak RSS grew with the file's size).
+ENCODING_CHUNK = 64 * 1024
+JSON_CHUNK = 64 * 1024
 MAX_JSON_OBJECT = 16 * 1024 * 1024
 FALLBACK_ENCODING = "cp1252"
 DELIMITERS = ",;\t|"
@@ -85,34 +88,45 @@ def detect_format(path: str | Path, spec: InputSpec) -> str:
     return "csv"
 
 
-def detect_encoding(path: str | Path) -> tuple[str, str | None]:
+def detect_encoding(path: str | Path, *, chunk: int | None = None) -> tuple[str, str | None]:
     """The file's encoding and a warning: a BOM decides; else UTF-8 when every byte is valid
-    UTF-8 (checked over the whole file, streaming), else cp1252, with a warning."""
-    with open(path, "rb") as fh:
+    UTF-8 (checked over the whole file, streaming), else cp1252, with a warning.
+
+    The file is read `chunk` bytes at a time (ENCODING_CHUNK) into one buffer that is reused:
+    a character cut by a chunk's end is carried to the front of the buffer and checked with
+    the next chunk, so memory stays the same at any file size."""
+    size = chunk or ENCODING_CHUNK
+    buffer = bytearray(size + 4)  # room for a cut character carried over (at most 3 bytes)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
         head = fh.read(4)
         for bom, name in _BOMS:
             if head.startswith(bom):
                 return name, None
         fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        offset = 0
-        line = 1
-        while chunk := fh.read(JSON_CHUNK):
+        offset = 0  # the file offset of buffer[0]
+        line = 1  # the line of buffer[0]
+        carried = 0  # bytes of a cut character at the front of the buffer
+        while True:
+            read = fh.readinto(view[carried : carried + size])
+            if not read:
+                break
+            filled = carried + read
             try:
-                decoder.decode(chunk)
+                _, used = codecs.utf_8_decode(view[:filled], "strict", False)
             except UnicodeDecodeError as exc:
-                bad = offset + exc.start
-                line += chunk[: exc.start].count(b"\n")
-                byte = chunk[exc.start : exc.start + 1].hex()
+                line += buffer.count(b"\n", 0, exc.start)
+                byte = buffer[exc.start : exc.start + 1].hex()
                 return FALLBACK_ENCODING, (
-                    f"{path}:{line}: not UTF-8 (byte 0x{byte} at offset {bad}); read as "
-                    f"{FALLBACK_ENCODING} (Windows Latin-1): give --encoding if that is wrong"
+                    f"{path}:{line}: not UTF-8 (byte 0x{byte} at offset {offset + exc.start}); "
+                    f"read as {FALLBACK_ENCODING} (Windows Latin-1): give --encoding if that is "
+                    "wrong"
                 )
-            offset += len(chunk)
-            line += chunk.count(b"\n")
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
+            line += buffer.count(b"\n", 0, used)
+            offset += used
+            carried = filled - used
+            view[:carried] = view[used:filled]
+        if carried:
             return FALLBACK_ENCODING, (
                 f"{path}: ends inside a UTF-8 character; read as {FALLBACK_ENCODING}"
             )
@@ -237,13 +251,14 @@ def _json_lines(path: str, encoding: str) -> Iterator[Row]:
 
 def _json_array(path: str, encoding: str) -> Iterator[Row]:
     """A JSON array of objects, streamed: each element is decoded with raw_decode from a
-    buffer read 1 MB at a time, so the array is never held whole. An object wrapping the array
-    (``{"generated": "...", "users": [...]}``) is read the same way: its first key whose value
-    is an array holds the users; the values before it are skipped.
+    buffer read JSON_CHUNK (64 KB) at a time, so the array is never held whole. An object
+    wrapping the array (``{"generated": "...", "users": [...]}``) is read the same way: its
+    first key whose value is an array holds the users; the values before it are skipped.
 
     The reader keeps an index into the buffer (decoding, whitespace and commas move it), and
     drops what is behind it only when the next chunk is read: a chunk is copied once, not
-    once per element."""
+    once per element. A value longer than a chunk doubles what is read next, so it is decoded
+    a few times, not once per chunk; one value may not pass MAX_JSON_OBJECT."""
     decoder = json.JSONDecoder()
     with _text(path, encoding) as fh:
         buffer = ""
@@ -251,11 +266,12 @@ def _json_array(path: str, encoding: str) -> Iterator[Row]:
         line = 1  # the line of buffer[pos]
         eof = False
 
-        def fill() -> bool:
+        def fill(more: int = 0) -> bool:
+            """Read JSON_CHUNK characters, or `more` when that is larger; drop buffer[:pos]."""
             nonlocal buffer, pos, eof
             if eof:
                 return False
-            chunk = fh.read(JSON_CHUNK)
+            chunk = fh.read(max(JSON_CHUNK, more))
             if not chunk:
                 eof = True
                 return False
@@ -287,7 +303,8 @@ def _json_array(path: str, encoding: str) -> Iterator[Row]:
                 except json.JSONDecodeError as exc:
                     # Most likely the value goes on in the next chunk; a real syntax error
                     # stops once one value would pass MAX_JSON_OBJECT.
-                    if len(buffer) - pos < MAX_JSON_OBJECT and fill():
+                    pending = len(buffer) - pos
+                    if pending < MAX_JSON_OBJECT and fill(min(pending, MAX_JSON_OBJECT - pending)):
                         continue
                     at = line + buffer.count("\n", pos, exc.pos)
                     raise InputError(path, f"not valid JSON: {exc.msg}", at) from None

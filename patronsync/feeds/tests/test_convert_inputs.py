@@ -61,6 +61,55 @@ def test_a_cp1252_file_is_read_with_a_warning_naming_the_line(tmp_path: Path) ->
     assert [r.values["name"] for r in source.rows] == ["Ada", "Müller €"]
 
 
+# "é" is 2 bytes in UTF-8, "€" 3 and "😀" 4: with blocks of 1 to 5 bytes every one of them is
+# cut by a block's end somewhere, and must be carried over whole to the next block.
+_MULTIBYTE = '{"id": "1", "name": "Chloé €😀"}\n{"id": "2", "name": "Müller 😀€é"}\n'
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 5])
+def test_the_utf8_check_carries_a_character_cut_by_a_block_end(tmp_path: Path, chunk: int) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(_MULTIBYTE.encode())
+    assert inputs.detect_encoding(path, chunk=chunk) == ("utf-8", None)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7])
+def test_the_cp1252_fallback_names_the_line_of_the_first_bad_byte_in_small_blocks(
+    tmp_path: Path, chunk: int
+) -> None:
+    path = tmp_path / "x.jsonl"
+    head = _MULTIBYTE.encode()
+    path.write_bytes(head + b'{"id": "3", "name": "M\xfcller \x80"}\n')
+    encoding, warning = inputs.detect_encoding(path, chunk=chunk)
+    assert encoding == "cp1252"
+    offset = len(head) + len('{"id": "3", "name": "M')
+    assert warning == (
+        f"{path}:3: not UTF-8 (byte 0xfc at offset {offset}); read as cp1252 (Windows "
+        "Latin-1): give --encoding if that is wrong"
+    )
+
+
+def test_a_character_cut_then_broken_after_a_block_end_names_its_first_byte(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\n\xc3(\n')  # the block ends after 0xc3, the next byte is no part
+    encoding, warning = inputs.detect_encoding(path, chunk=10)
+    assert encoding == "cp1252"
+    assert warning is not None
+    assert warning.startswith(f"{path}:2: not UTF-8 (byte 0xc3 at offset 9)")
+
+
+def test_a_file_ending_inside_a_utf8_character_is_read_as_cp1252(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes('{"name": "Chloé"}\n'.encode() + b"\xe2\x82")
+    for chunk in (1, 4, None):
+        assert inputs.detect_encoding(path, chunk=chunk) == (
+            "cp1252",
+            f"{path}: ends inside a UTF-8 character; read as cp1252",
+        )
+
+
 def test_a_given_encoding_is_used_without_detection(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_bytes("id,name\n1,M\xfcller\n".encode("latin-1"))
@@ -240,3 +289,20 @@ def test_a_syntax_error_deep_in_a_json_array_names_its_line(
         rows(path)
     assert caught.value.line == 503
     assert caught.value.message.startswith("not valid JSON: ")
+
+
+def test_a_json_value_longer_than_many_chunks_is_read_whole_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inputs, "JSON_CHUNK", 2)
+    monkeypatch.setattr(inputs, "MAX_JSON_OBJECT", 400)
+    path = tmp_path / "x.json"
+    note = "é" * 300
+    path.write_text(f'[{{"id": "1", "note": "{note}"}},\n{{"id": "2"}}]\n', encoding="utf-8")
+    assert rows(path) == [(1, {"id": "1", "note": note}, None), (2, {"id": "2"}, None)]
+    # Past the limit, the value is a syntax error on the line it starts on, not read on.
+    path.write_text(f'[{{"id": "1"}},\n{{"id": "2", "note": "{note * 2}"}}]\n', encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        rows(path)
+    assert caught.value.line == 2
+    assert caught.value.message.startswith("not valid JSON: Unterminated string")
