@@ -15,7 +15,13 @@ from rest_framework import serializers
 
 from patronsync.connections.models import AllowedConnection, Connection
 from patronsync.core.exceptions import ConfigurationError
-from patronsync.jobs.choices import SECTION_KIND_CHOICES, JobKind, JobStatus, RecordOutcome
+from patronsync.jobs.choices import (
+    SECTION_KIND_CHOICES,
+    GuardDecision,
+    JobKind,
+    JobStatus,
+    RecordOutcome,
+)
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.scheduler import section_next_runs
 from patronsync.jobs.selectors import job_progress
@@ -452,6 +458,14 @@ class JobSerializer(serializers.ModelSerializer):
     profile = serializers.SlugRelatedField(slug_field="code", read_only=True)
     total_users_processed = serializers.IntegerField(read_only=True)
     progress = serializers.SerializerMethodField()
+    # Declared: a read-only field made from the model loses `allow_blank`, and the schema then
+    # refused the empty decision of every job the guard did not hold.
+    decision = serializers.ChoiceField(
+        choices=GuardDecision.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="`approved` or `rejected`, for a job the guard held; empty otherwise.",
+    )
 
     @extend_schema_field(JobProgressSerializer)
     def get_progress(self, job: Job) -> dict[str, Any]:
@@ -493,7 +507,6 @@ class JobSerializer(serializers.ModelSerializer):
                 "`message`), `approved`, and once applied `applied.as`: `exact` or "
                 "`re-checked` (users stored otherwise since the plan, decided again)."
             },
-            "decision": {"help_text": "`approved` or `rejected`, for a job the guard held."},
             "decided_by": {"help_text": "Who approved or rejected it."},
         }
 

@@ -780,6 +780,9 @@ class JobRunner:
                     for f in taken
                 ],
                 "file_names": [f["name"][:512] for f in taken],
+                # The files the plan pass took no user from (left waiting, too large, not
+                # downloaded): the apply pass reports them again, as a one-pass run would.
+                "not_taken": [f for f in self.files if "users" not in f],
                 "last_record_id": last_record_id or 0,
                 "had_problems": had_problems,
                 "planned_at": timezone.now().isoformat(),
@@ -812,14 +815,23 @@ class JobRunner:
             if not state.get("approved"):
                 had_problems = self._plan(settings)
                 state = dict(self.job.guard)
-                if not state["plan"]["files"]:
+                if not state["plan"]["files"] and not self._housekeeping_left():
                     return had_problems  # no file was taken: nothing to apply
                 if state["crossed"]:
                     self._hold_for_approval(state)
                     return None
             self._start_apply(state)
             state = dict(self.job.guard)
-        return self._apply(state)
+        had_problems = self._apply(state)
+        # Files the plan left waiting are problems of this run too (the report lists them).
+        return had_problems or bool(state["plan"].get("not_taken"))
+
+    def _housekeeping_left(self) -> bool:
+        """Whether files an earlier job loaded still wait for their `.handled` rename: the plan
+        pass renames nothing, so the apply pass runs (with no file to load) to rename them."""
+        if self.job.parameters.get("rerun_of"):
+            return False
+        return bool(self._rows_left_unmarked(str(self.job.parameters["input_path"])))
 
     def _guard_cannot_hold(self) -> bool:
         """Whether no plan of this job could cross a threshold: an Import (which creates and
@@ -899,11 +911,12 @@ class JobRunner:
         plan = state["plan"]
         self._check_feed_unchanged(plan)
         state = {**state, "pass": "apply"}
+        not_taken = list(plan.get("not_taken") or [])
         self._hold(
-            guard=state, files=[], checkpoint={}, users_expected=None,
+            guard=state, files=not_taken, checkpoint={}, users_expected=None,
             total_records_processed=0, created=0, updated=0, unchanged=0, rejected=0,
         )  # fmt: skip
-        self.files, self.job.checkpoint, self.job.guard = [], {}, state
+        self.files, self.job.checkpoint, self.job.guard = not_taken, {}, state
         if state.get("approved"):
             self.logger.info(
                 "Applying the plan approved by %s (the thresholds are not checked again)",
@@ -1035,7 +1048,12 @@ class JobRunner:
             )
             if self.follower is not None:  # the apply pass takes the files planned, no other
                 planned = {name for name, _ in self.planned_files}
-                later = [remote.name for remote in files if remote.name not in planned]
+                known = {entry["name"] for entry in self.files}  # the plan's, reported again
+                later = [
+                    remote.name
+                    for remote in files
+                    if remote.name not in planned and remote.name not in known
+                ]
                 if later:
                     self.logger.info(
                         "Came after the plan was made, left for the next run: %s",

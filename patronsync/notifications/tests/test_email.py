@@ -88,7 +88,7 @@ def test_a_held_job_is_told_to_its_subscribers(subscribed, drop):
     job.status = "held"  # as the mass-change guard will leave it
 
     assert subscribers_notify(job=job) == 2
-    assert mail.outbox[0].subject.endswith(": held")
+    assert mail.outbox[0].subject.endswith(": Held for approval")
 
 
 def test_a_profile_without_subscribers_sends_nothing(profile, drop):
