@@ -41,12 +41,12 @@ from patronsync.loader.pipeline import JobCancelled
 from patronsync.patrons.models import Patron
 from patronsync.patrons.planning import Actor
 from patronsync.patrons.purge import patrons_anonymise, patrons_remove
+from patronsync.profiles.guard import GuardSettingError, guard_settings
 from patronsync.profiles.models import IntegrationProfile
 from patronsync.profiles.purge import KEEP_ANONYMISE, PurgeSettings, purge_settings
 
 from .choices import JobKind, JobStatus, JobTrigger, RecordOutcome
 from .exceptions import JobTakenOver
-from .guard import GuardSettingError, guard_settings
 from .models import Job, JobRecord
 
 if TYPE_CHECKING:

@@ -59,10 +59,10 @@ from patronsync.loader.pipeline import JobCancelled, Progress, load_file
 from patronsync.loader.state import TouchedUsers
 from patronsync.patrons.models import Patron
 from patronsync.patrons.swap import SwapContext
+from patronsync.profiles.guard import GuardSettingError, PlanCounts, guard_check, guard_settings
 
 from .choices import ACTIVE_STATUSES, FileStatus, JobKind, JobStatus, RecordOutcome
 from .exceptions import JobAlreadyRunning, JobTakenOver
-from .guard import GuardSettingError, PlanCounts, guard_check, guard_settings
 from .hooks import job_end_hooks_run
 from .leases import (
     WorkerStopping,

@@ -182,7 +182,7 @@ def profile_run(
 
 
 # The mass-change guard holds a job whose plan crosses a threshold with this status until
-# someone approves or rejects it (`jobs.guard`, `jobs.runner`).
+# someone approves or rejects it (`profiles.guard`, `jobs.runner`).
 JOB_STATUS_HELD = JobStatus.HELD
 
 

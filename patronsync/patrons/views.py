@@ -24,7 +24,6 @@ from django.views.generic.base import ContextMixin
 from patronsync.accounts.views import EditUsersRequiredMixin, InstitutionRoleMixin
 from patronsync.core.exceptions import PatronsyncError, RuleViolation
 from patronsync.core.selectors import CodeTables, code_tables_for_institution
-from patronsync.profiles.selectors import profile_protection_mode
 
 from .choices import AccountType, ActorKind
 from .fields import CORE_FIELDS, PROTECTED_FIELDS, PROTECTED_SEGMENT_KEYS
@@ -43,11 +42,8 @@ from .models import Patron
 from .planning import Actor
 from .selectors import patron_history, patron_search, patron_to_json, patron_version
 from .services import patron_restore, patron_set_exempt, patron_update
-from .swap import PROTECTION_STICKY
 
 HISTORY_ON_PAGE = 10
-HELD = "Changed in the library: held until the SIS repeats its last value"
-HELD_STICKY = "Changed in the library: held until Restore"
 GENERAL_FIELDS = (
     "primary_id", "user_title", "first_name", "middle_name", "last_name", "pref_first_name",
     "pref_middle_name", "pref_last_name", "pref_name_suffix", "gender", "birth_date",
@@ -187,11 +183,6 @@ class PatronDetailView(PatronQuerysetMixin, DetailView):
         codes = code_tables_for_institution(institution=self.institution)
         data = patron_to_json(patron, codes=codes)
         protected = _protection_rows(patron, codes)
-        # The user's profile (its code is the external ID) says how long a library edit holds.
-        sticky = bool(protected) and (
-            profile_protection_mode(institution=self.institution, code=patron.external_id)
-            == PROTECTION_STICKY
-        )
         general = _general_rows(data, GENERAL_FIELDS)
         for row in general:
             row["protected"] = protected.get(row["name"])
@@ -216,8 +207,6 @@ class PatronDetailView(PatronQuerysetMixin, DetailView):
             library_notices=describe(data["library_notice"]),
             history=history_rows(patron_history(patron=patron)[:HISTORY_ON_PAGE], codes),
             history_more=patron_history(patron=patron).count() > HISTORY_ON_PAGE,
-            held=HELD_STICKY if sticky else HELD,
-            sticky=sticky,
         )
         return context
 

@@ -198,9 +198,9 @@ def profile_check(profile: IntegrationProfile) -> None:
 
 
 def _guard_errors(profile: IntegrationProfile) -> dict[str, str]:
-    """The mass-change guard's settings (`jobs.guard`): known keys, counts of 0 or more,
+    """The mass-change guard's settings (`profiles.guard`): known keys, counts of 0 or more,
     percentages from 0 to 100 ({}: on, with the defaults)."""
-    from patronsync.jobs.guard import GuardSettingError, guard_settings
+    from .guard import GuardSettingError, guard_settings
 
     try:
         guard_settings(profile.sync_guard)

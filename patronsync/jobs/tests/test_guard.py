@@ -1,10 +1,10 @@
-"""The mass-change guard's settings and thresholds (`jobs.guard`), without a database."""
+"""The mass-change guard's settings and thresholds (`profiles.guard`), without a database."""
 
 from __future__ import annotations
 
 import pytest
 
-from patronsync.jobs.guard import (
+from patronsync.profiles.guard import (
     DEFAULTS,
     GuardSettingError,
     PlanCounts,
