@@ -470,7 +470,8 @@ class BatchProcessor:
     def _accept(self, out: Outcome, plan: Plan) -> None:
         out.plan, out.patron, out.changes = plan, plan.patron, plan.changes
         where = out.raw.position
-        plan.origin = (where.file, where.entry or "", where.line)
+        # As the job's records keep them: the history's columns hold 512 characters.
+        plan.origin = (where.file[:512], (where.entry or "")[:512], where.line)
         dry_run = self.ctx.dry_run
         if plan.created:
             out.outcome = RecordOutcome.WOULD_CREATE if dry_run else RecordOutcome.CREATED
