@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import csv
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
@@ -24,3 +25,19 @@ def csv_safe_cell(value: Any) -> Any:
 def csv_safe_row(row: Iterable[Any]) -> list[Any]:
     """One CSV row with every cell passed through `csv_safe_cell`."""
     return [csv_safe_cell(value) for value in row]
+
+
+class _Echo:
+    """A file-like object whose `write` returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_safe_lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """The CSV lines of `header` then `rows` (each made safe), one at a time, for a streamed
+    download of any length."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(list(header))
+    for row in rows:
+        yield writer.writerow(csv_safe_row(row))

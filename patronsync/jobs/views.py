@@ -3,8 +3,6 @@ Results") with its records and the CSV download, the live progress fragment, and
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +15,7 @@ from django.views import View
 from django.views.generic import DetailView, TemplateView
 
 from patronsync.accounts.views import ConfigureRequiredMixin, InstitutionRoleMixin
-from patronsync.core.csvsafe import csv_safe_row
+from patronsync.core.csvsafe import csv_safe_lines
 
 from .charts import trend_chart
 from .choices import JobStatus, RecordOutcome
@@ -179,20 +177,6 @@ class JobProgressView(JobScopedMixin, DetailView):
         return context
 
 
-class _Echo:
-    """A file-like object whose `write` returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(RECORD_CSV_FIELDS)
-    for row in rows:
-        yield writer.writerow(csv_safe_row(row))
-
-
 class JobRecordsCsvView(JobScopedMixin, View):
     """The report's "View alternative report": every record the report's filters select, as
     CSV, streamed (no cap), formulas neutralized."""
@@ -202,7 +186,8 @@ class JobRecordsCsvView(JobScopedMixin, View):
         form = JobRecordFilterForm(request.GET or None, counts=job_record_counts(job=job))
         records = job_records_search(job=job, **form.filters()).values_list(*RECORD_CSV_FIELDS)
         response = StreamingHttpResponse(
-            _csv_lines(records.iterator()), content_type="text/csv; charset=utf-8"
+            csv_safe_lines(RECORD_CSV_FIELDS, records.iterator()),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="job-{job.process_id}.csv"'
         return response

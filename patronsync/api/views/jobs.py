@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from patronsync.core.csvsafe import csv_safe_row
+from patronsync.core.csvsafe import csv_safe_lines
 from patronsync.jobs.models import Job
 from patronsync.jobs.selectors import (
     RECORD_CSV_FIELDS,
@@ -62,20 +60,6 @@ class CsvRenderer(BaseRenderer):
         if isinstance(data, dict) and "detail" in data:
             return str(data["detail"])
         return "" if data is None else str(data)
-
-
-class _Echo:
-    """A file-like object whose `write` returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(rows: Iterator[tuple[Any, ...]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(RECORD_CSV_FIELDS)
-    for row in rows:
-        yield writer.writerow(csv_safe_row(row))
 
 
 @extend_schema_view(
@@ -250,7 +234,8 @@ class JobViewSet(ApiViewSet):
         filters = self.filters(JobRecordFilterSerializer)
         rows = job_records_filter(job=job, **filters).values_list(*RECORD_CSV_FIELDS)
         response = StreamingHttpResponse(
-            csv_lines(rows.iterator()), content_type="text/csv; charset=utf-8"
+            csv_safe_lines(RECORD_CSV_FIELDS, rows.iterator()),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="job-{job.process_id}-records.csv"'
         return response
