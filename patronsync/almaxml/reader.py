@@ -107,6 +107,8 @@ class RawUser:
     `primary_id` and `identifiers` ((id_type, value) pairs, blank values left out) are read off
     the bytes when first asked for, unless the reader read them already (`cached_primary_id`
     and `cached_identifiers` hold what has been read: UNREAD and None until then).
+    `known_patron` is for the caller to set: the id of the stored user these very bytes were
+    last loaded into, when it knows one (0 otherwise).
     """
 
     position: Position
@@ -116,6 +118,7 @@ class RawUser:
     decoded: Any = None
     cached_primary_id: str | None = UNREAD
     cached_identifiers: list[tuple[str, str]] | None = None
+    known_patron: int = 0
 
     @property
     def primary_id(self) -> str | None:

@@ -452,7 +452,8 @@ class JobRunner:
         self.follower: PlanFollower | None = None
         self.plan_outcomes: Counter[str] = Counter()
         self.segment_removals = 0
-        self.planned_files: set[tuple[str, str]] = set()
+        # The apply pass's files: (name, sha256) -> the users the plan pass read from it.
+        self.planned_files: dict[tuple[str, str], int] = {}
 
     # Claiming and ending: the job's status, times and worker.
 
@@ -944,7 +945,7 @@ class JobRunner:
     def _apply(self, state: dict[str, Any]) -> bool:
         """The apply pass: the feed again, live, each batch compared with the plan."""
         plan = state["plan"]
-        self.planned_files = {(f["name"], f["sha256"]) for f in plan["files"]}
+        self.planned_files = {(f["name"], f["sha256"]): int(f["users"]) for f in plan["files"]}
         self.follower = PlanFollower(self.job.id, plan, self.job.checkpoint.get("rechecked") or {})
         had_problems = self._take_files(self._context())  # the leavers step applied with it
         self.follower.finish()
@@ -1404,8 +1405,12 @@ class JobRunner:
                 process_id or "-",
             )
         self.taking_id = taking.pk if taking is not None else None
-        # The progress total: users done (of a resumed file, the `skip` first) + this file's.
-        self._hold(users_expected=F("total_records_processed") - skip + (users_count(path) or 0))
+        # The progress total: users done (of a resumed file, the `skip` first) + this file's,
+        # as the plan pass read them (an apply pass), or counted.
+        in_file = self.planned_files.get((remote.name, sha256)) if self.follower else None
+        if in_file is None:
+            in_file = users_count(path) or 0
+        self._hold(users_expected=F("total_records_processed") - skip + in_file)
         if skip:
             self.logger.info("%s: resuming after user %s", remote.name, skip)
         else:

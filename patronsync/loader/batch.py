@@ -189,15 +189,38 @@ class SynchronizeMode:
             _lookup_ordered(batch)
             return
         id_type = PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type
-        values = {v for raw in batch.raws if (v := match_value(raw, ctx.match_type))}
-        batch.found = patron_ids_by_match_values(
-            institution=ctx.institution, id_type=id_type, values=list(values)
+        values: set[str] = set()
+        kept: list[tuple[RawUser, str]] = []  # records with their user's stored bytes
+        for raw in batch.raws:
+            if value := match_value(raw, ctx.match_type):
+                if raw.known_patron:
+                    kept.append((raw, value))
+                else:
+                    values.add(value)
+        batch.found = (
+            patron_ids_by_match_values(
+                institution=ctx.institution, id_type=id_type, values=list(values)
+            )
+            if values
+            else {}
         )
+        ids = set(batch.found.values())
+        rows = Patron.objects.filter(id__in=ids).values_list(*MATCH_COLUMNS) if ids else ()
+        batch.matched = {row[0]: row for row in rows}
+        # A record with the very bytes its user was last loaded from, and the user still holding
+        # its match value (the reader checked both against the hashes stored when the run took
+        # its first file): matched without a query, as the lookup would, to be kept unchanged.
+        for raw, value in kept:
+            patron_id = raw.known_patron
+            batch.found.setdefault(identifier_key(value), patron_id)
+            batch.matched.setdefault(
+                patron_id,
+                (patron_id, raw.raw_hash, "EXTERNAL", ctx.record_type, ctx.profile_code,
+                 raw.primary_id or ""),
+            )  # fmt: skip
         # A matched value is held by the matched user: the claims need not look it up again.
         batch.claims.stored.update(batch.found)
         batch.claims.looked_up.update(batch.found)
-        rows = Patron.objects.filter(id__in=set(batch.found.values())).values_list(*MATCH_COLUMNS)
-        batch.matched = {row[0]: row for row in rows}
 
     def decide(self, batch: BatchProcessor, out: Outcome) -> None:
         ctx = batch.ctx

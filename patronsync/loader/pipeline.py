@@ -35,14 +35,15 @@ from patronsync.core.bulk import analyze
 from patronsync.core.exceptions import PatronsyncError
 from patronsync.core.selectors import CodeTables
 from patronsync.core.text import REASON_CHARS, bounded
-from patronsync.patrons.models import Patron, PatronIdentifier
-from patronsync.patrons.selectors import patron_raw_hashes
+from patronsync.patrons.fields import PRIMARY_ID_TYPE
+from patronsync.patrons.models import Patron, PatronIdentifier, identifier_key
+from patronsync.patrons.selectors import patron_raw_hashes, patron_raw_hashes_with_match
 
 from .batch import BatchProcessor, ParseResult, match_value, parse_record
 from .choices import JobKind, RecordOutcome
 from .context import RunContext
 from .plain import NotPlain, decode_plain
-from .state import KnownHashes
+from .state import KnownHashes, match_key
 from .wire import pack, unpack
 from .writer import write_batch
 
@@ -96,6 +97,7 @@ def _read_file(ctx: RunContext, path: Path, name: str, skip: int) -> Iterator[An
             for raw in batch:  # read here what matching needs, for the job's process
                 for match_type in ctx.match_types or (ctx.match_type,):
                     match_value(raw, match_type)
+            _note_known_patrons(ctx, batch)
             yield ("batch", (batch, None))
             continue
         # An Import creates users from their checked data: the rest of each user stays here,
@@ -109,6 +111,35 @@ def _read_file(ctx: RunContext, path: Path, name: str, skip: int) -> Iterator[An
                 raw.raw = b""
         yield ("batch", (batch, results))
     yield ("end", reader.problems)
+
+
+def _note_known_patrons(ctx: RunContext, batch: list[RawUser]) -> None:
+    """Mark each record whose bytes are the stored bytes of the user holding its match value
+    (`KnownHashes.patron_of`): the job's process matches it without a query."""
+    known = ctx.known
+    if known is None or len(ctx.match_types) > 1:
+        return
+    for raw in batch:
+        value = match_value(raw, ctx.match_type)
+        if value:
+            raw.known_patron = known.patron_of(raw.raw_hash, match_key(identifier_key(value)))
+
+
+def _known_hashes(ctx: RunContext) -> KnownHashes:
+    """The hashes stored on the institution's users; with whose bytes each is, for a profile
+    matching on one match ID type."""
+    if len(ctx.match_types) > 1:
+        return KnownHashes(patron_raw_hashes(institution=ctx.institution))
+    rows = patron_raw_hashes_with_match(
+        institution=ctx.institution,
+        id_type=PRIMARY_ID_TYPE if ctx.match_type == "PRIMARY_ID" else ctx.match_type,
+        profile_code=ctx.profile_code,
+        record_type=ctx.record_type,
+    )
+    return KnownHashes.with_patrons(
+        (raw_hash, patron_id, match_key(value_key) if patron_id else 0)
+        for raw_hash, patron_id, value_key in rows
+    )
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -243,7 +274,7 @@ def load_file(
             raise JobCancelled(f"Cancelled by {requested_by} after {position:,} users of {name}")
 
     if ctx.kind == JobKind.SYNCHRONIZE and ctx.known is None:
-        ctx.known = KnownHashes(patron_raw_hashes(institution=ctx.institution))
+        ctx.known = _known_hashes(ctx)
     written_since_analyze = [0]
     roles_ignored = [0]  # records read in full that carried user roles
     file_problems: list[Any] = []

@@ -54,7 +54,7 @@ def pack(users: list[RawUser], results: list[ParseResult] | None) -> bytes:
     go as far as they were read."""
     rows = [
         (u.position.file, u.position.entry, u.position.line, u.position.ordinal, u.raw_hash,
-         u.raw, u.strict, u.cached_primary_id, u.cached_identifiers)
+         u.raw, u.strict, u.cached_primary_id, u.cached_identifiers, u.known_patron)
         for u in users
     ]  # fmt: skip
     packed = None if results is None else [_pack_result(r) for r in results]
@@ -66,8 +66,9 @@ def unpack(blob: bytes) -> tuple[list[RawUser], list[ParseResult] | None]:
     rows, packed = marshal.loads(blob)  # noqa: S302 - bytes from our own reading process
     users = [
         RawUser(Position(file, entry, line, ordinal), raw_hash, raw, strict, None, primary_id,
-                identifiers)
-        for file, entry, line, ordinal, raw_hash, raw, strict, primary_id, identifiers in rows
+                identifiers, known_patron)
+        for (file, entry, line, ordinal, raw_hash, raw, strict, primary_id, identifiers,
+             known_patron) in rows
     ]  # fmt: skip
     results = None if packed is None else [_unpack_result(p) for p in packed]
     return users, results

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import FilteredRelation, Q, QuerySet
 
 from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables
@@ -60,6 +60,37 @@ def patron_raw_hashes(*, institution: Institution) -> Iterator[str]:
     ascending order."""
     rows = Patron.objects.filter(institution=institution).exclude(raw_hash="")
     return rows.order_by("raw_hash").values_list("raw_hash", flat=True).iterator(chunk_size=20_000)
+
+
+def patron_raw_hashes_with_match(
+    *, institution: Institution, id_type: str, profile_code: str, record_type: str
+) -> Iterator[tuple[str, int, str]]:
+    """(raw hash, user id, value key) of every user of `institution` that has a raw hash, in
+    ascending order of hash: the value key is the user's identifier of `id_type` (one row for
+    each such identifier).
+
+    The user id is 0 for a user that a record with its stored bytes is not simply kept for:
+    not external, not of profile `profile_code`, of another record type than `record_type`
+    (when one is given), or without an identifier of `id_type`.
+    """
+    rows = (
+        Patron.objects.filter(institution=institution)
+        .exclude(raw_hash="")
+        .annotate(match=FilteredRelation("identifiers", condition=Q(identifiers__id_type=id_type)))
+        .order_by("raw_hash")
+        .values_list("raw_hash", "id", "match__value_key", "account_type", "external_id",
+                     "record_type")
+    )  # fmt: skip
+    for raw_hash, patron_id, value_key, account_type, external_id, stored_type in rows.iterator(
+        chunk_size=20_000
+    ):
+        kept = (
+            value_key is not None
+            and account_type == "EXTERNAL"
+            and external_id == profile_code
+            and (not record_type or stored_type == record_type)
+        )
+        yield raw_hash, patron_id if kept else 0, value_key or ""
 
 
 def patron_version(patron: Patron) -> str:
