@@ -13,8 +13,9 @@ it runs, each in a fresh process that reports its own peak RSS:
 2. ``patronsync run BENCH --import`` on the day-1 feed, into an empty database;
 3. ``patronsync run BENCH --synchronize`` on the day-2 feed.
 
-It prints users/s, wall time, peak memory (the job's process, and its reading process) and the
-ratio to the floor. PostgreSQL is reached at ``PG_URL`` (default
+It prints users/s, wall time, peak memory (the job's process, and its reading process: peak RSS,
+which counts pages a forked reader shares with the job, and the sampled peak unique set size,
+what each holds of its own) and the ratio to the floor. PostgreSQL is reached at ``PG_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/postgres``); a database named ``patronsync_bench`` is
 dropped and created there.
 """
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,8 +67,45 @@ def child_floor(path: str) -> None:
     print(json.dumps({"users": count, "peak_mb": peak}))
 
 
+def _uss_mb(pid: int | str) -> float:
+    """A process's unique set size (its private pages, none it shares), in MB; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            private = sum(int(line.split()[1]) for line in rollup if line.startswith("Private_"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return private / 1024
+
+
+class UssSampler(threading.Thread):
+    """Samples the unique set size of this process and of its children (the reading
+    processes a job forks) every SAMPLE_SECONDS; keeps the peak of each."""
+
+    SAMPLE_SECONDS = 0.2
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.job_peak = self.helper_peak = 0.0
+        self.done = threading.Event()
+
+    def _children(self) -> list[str]:
+        pids: list[str] = []
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                pids += (task / "children").read_text().split()
+            except OSError:
+                continue
+        return pids
+
+    def run(self) -> None:
+        while not self.done.wait(self.SAMPLE_SECONDS):
+            self.job_peak = max(self.job_peak, _uss_mb("self"))
+            for pid in self._children():
+                self.helper_peak = max(self.helper_peak, _uss_mb(pid))
+
+
 def child_run(kind: str) -> None:
-    """In a child process: run the BENCH profile's job; prints the report and peak RSS."""
+    """In a child process: run the BENCH profile's job; prints the report and peak memory."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     import django
 
@@ -76,13 +115,19 @@ def child_run(kind: str) -> None:
     from patronsync.profiles.models import IntegrationProfile
 
     profile = IntegrationProfile.objects.get(code="BENCH")
+    sampler = UssSampler()
+    sampler.start()
     job = profile_run(profile=profile, kind=kind)
+    sampler.done.set()
+    sampler.join()
     report = job_report(job=job)
     report.pop("rejected_users")
     report["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # The reading process the job forks (and joins): the largest child's peak RSS, which counts
     # the pages it still shares with the job's process too.
     report["reader_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    # Unique set sizes, sampled: what each process holds of its own.
+    report["job_uss_mb"], report["reader_uss_mb"] = sampler.job_peak, sampler.helper_peak
     print(json.dumps(report, default=str))
 
 
@@ -173,7 +218,9 @@ def bench(
             )
             print(f"{users:>9,} {database:<10} {kind:<11} {processed / wall:>9,.0f} users/s"
                   f" {wall:>7.1f} s {report['peak_mb']:>6.0f} MB"
-                  f" (reader {report['reader_peak_mb']:.0f} MB)  {wall / floor_wall:>5.2f}x floor"
+                  f" (reader {report['reader_peak_mb']:.0f} MB; USS job"
+                  f" {report['job_uss_mb']:.0f} MB, reader {report['reader_uss_mb']:.0f} MB)"
+                  f"  {wall / floor_wall:>5.2f}x floor"
                   f"  created/updated/unchanged/rejected {counts}  {report['status']}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)

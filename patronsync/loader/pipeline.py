@@ -123,6 +123,7 @@ def _note_known_patrons(ctx: RunContext, batch: list[RawUser]) -> None:
         value = match_value(raw, ctx.match_type)
         if value:
             raw.known_patron = known.patron_of(raw.raw_hash, match_key(identifier_key(value)))
+    known.forget_hits()
 
 
 def _known_hashes(ctx: RunContext) -> KnownHashes:

@@ -63,6 +63,9 @@ class KnownHashes:
         self._high, self._low = array("Q"), array("Q")
         self._patrons: array[int] | None = None
         self._keys: array[int] | None = None
+        # Built with users: where the hashes found since the last `forget_hits` are, for their
+        # `patron_of` (the reader asks for each hash twice: is it known, then whose is it).
+        self._hits: dict[str, tuple[int, int]] | None = None
         self._fill(((digest, 0, 0) for digest in hex_digests), with_patrons=False)
 
     @classmethod
@@ -72,6 +75,7 @@ class KnownHashes:
         matched to this way (another profile's, or one without that identifier)."""
         known = cls(())
         known._fill(rows, with_patrons=True)
+        known._hits = {}
         return known
 
     def _fill(self, rows: Iterable[tuple[str, int, int]], *, with_patrons: bool) -> None:
@@ -117,14 +121,25 @@ class KnownHashes:
         return -1, 0
 
     def __contains__(self, hex_digest: object) -> bool:
-        return self._first(hex_digest)[0] >= 0
+        found = self._first(hex_digest)
+        if found[0] < 0:
+            return False
+        if self._hits is not None:
+            self._hits[hex_digest] = found  # type: ignore[index]
+        return True
+
+    def forget_hits(self) -> None:
+        """Forget where the hashes found so far are (the reader does after each batch)."""
+        if self._hits:
+            self._hits.clear()
 
     def patron_of(self, hex_digest: str, key: int) -> int:
         """The user whose stored bytes hash to `hex_digest` and who holds the match value of
         `key` (`match_key`); 0 when none, or when built without users."""
         if self._patrons is None or self._keys is None:
             return 0
-        index, low = self._first(hex_digest)
+        hit = self._hits.get(hex_digest) if self._hits is not None else None
+        index, low = hit if hit is not None else self._first(hex_digest)
         if index < 0:
             return 0
         high = self._high[index]

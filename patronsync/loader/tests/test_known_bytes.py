@@ -38,7 +38,9 @@ def _plan(profile, monkeypatch, *, by_lookup: bool):
         job = profile_run(profile=profile, kind="synchronize", dry_run=True)
     counts = (job.created, job.updated, job.unchanged, job.rejected)
     records = sorted(
-        JobRecord.objects.filter(job=job).values_list("line", "outcome", "reason_code", "primary_id")
+        JobRecord.objects.filter(job=job).values_list(
+            "line", "outcome", "reason_code", "primary_id"
+        )
     )
     return counts, records
 
@@ -96,7 +98,8 @@ def test_known_hashes_say_whose_bytes_a_hash_is() -> None:
         [(theirs, 0, match_key("u9")), (mine, 7, match_key("u1")), (mine, 8, match_key("u2"))]
     )
     assert len(known) == 3
-    assert mine in known and theirs in known
+    assert mine in known
+    assert theirs in known
     assert known.patron_of(mine, match_key("u1")) == 7
     assert known.patron_of(mine, match_key("u2")) == 8  # two users once loaded the same bytes
     assert known.patron_of(mine, match_key("u3")) == 0  # the value is no longer theirs
