@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
-from django.db.models import FilteredRelation, Q, QuerySet
+from django.db.models import Case, F, FilteredRelation, Q, QuerySet, Value, When
 
 from patronsync.core.models import Institution
 from patronsync.core.selectors import CodeTables
@@ -73,24 +73,18 @@ def patron_raw_hashes_with_match(
     not external, not of profile `profile_code`, of another record type than `record_type`
     (when one is given), or without an identifier of `id_type`.
     """
+    kept = Q(account_type="EXTERNAL", external_id=profile_code, match__value_key__isnull=False)
+    if record_type:
+        kept &= Q(record_type=record_type)
     rows = (
         Patron.objects.filter(institution=institution)
         .exclude(raw_hash="")
         .annotate(match=FilteredRelation("identifiers", condition=Q(identifiers__id_type=id_type)))
+        .annotate(kept=Case(When(kept, then=F("id")), default=Value(0)))
         .order_by("raw_hash")
-        .values_list("raw_hash", "id", "match__value_key", "account_type", "external_id",
-                     "record_type")
-    )  # fmt: skip
-    for raw_hash, patron_id, value_key, account_type, external_id, stored_type in rows.iterator(
-        chunk_size=20_000
-    ):
-        kept = (
-            value_key is not None
-            and account_type == "EXTERNAL"
-            and external_id == profile_code
-            and (not record_type or stored_type == record_type)
-        )
-        yield raw_hash, patron_id if kept else 0, value_key or ""
+        .values_list("raw_hash", "kept", "match__value_key")
+    )
+    return rows.iterator(chunk_size=20_000)  # type: ignore[return-value]
 
 
 def patron_version(patron: Patron) -> str:
