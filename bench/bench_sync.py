@@ -81,7 +81,7 @@ class UssSampler(threading.Thread):
     """Samples the unique set size of this process and of its children (the reading
     processes a job forks) every SAMPLE_SECONDS; keeps the peak of each."""
 
-    SAMPLE_SECONDS = 0.2
+    SAMPLE_SECONDS = 2.0
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
