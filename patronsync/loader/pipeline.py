@@ -12,11 +12,13 @@ process that forked it: a job killed with SIGKILL leaves no reader behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import traceback
@@ -24,7 +26,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from queue import Empty, Full
 from typing import Any
 
 from django.conf import settings
@@ -144,8 +145,9 @@ def _known_hashes(ctx: RunContext) -> KnownHashes:
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-# How often a reader waiting on a full queue checks that its parent is still there.
-PARENT_CHECK_SECONDS = 1.0
+# How long the job's process waits on its reader before it checks that the reader still runs.
+READER_CHECK_SECONDS = 5.0
+BATCH_FOLLOWS = b"batch"  # the message before a packed batch; any other is a pickled tuple
 
 
 def _die_with_parent(parent: int) -> None:
@@ -153,41 +155,45 @@ def _die_with_parent(parent: int) -> None:
 
     On Linux the kernel sends SIGKILL to a child whose parent dies (`PR_SET_PDEATHSIG`), asked
     for at once after the fork; a parent that died before the request is caught by its
-    process ID having changed. Elsewhere the reader checks its parent whenever it waits on the
-    queue (`_put`), so a reader of a killed job ends within PARENT_CHECK_SECONDS there too.
+    process ID having changed. Elsewhere the reader's next send fails once its parent is gone
+    (the parent held the pipe's only reading end), and the reader ends there.
     """
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
-            pass  # the parent check below and in `_put` still hold
+            pass  # the parent check below and the pipe still hold
     if os.getppid() != parent:
         os._exit(1)
 
 
-def _put(queue: Any, item: Any, parent: int) -> None:
-    """Put `item` on the queue; end this process if its parent is gone while it waits."""
-    while True:
-        try:
-            queue.put(item, timeout=PARENT_CHECK_SECONDS)
-            return
-        except Full:
-            if os.getppid() != parent:
-                os._exit(1)
-
-
 def _read_ahead_worker(
-    ctx: RunContext, path: Path, name: str, skip: int, queue: Any, parent: int
+    ctx: RunContext, path: Path, name: str, skip: int, pipe: Any, theirs: Any, parent: int
 ) -> None:
-    """The reading process: read, hash and (Import) decode; never touch the database. It ends
-    with its parent (`_die_with_parent`)."""
+    """The reading process: read, hash and decode; never touch the database. It ends with its
+    parent (`_die_with_parent`).
+
+    Each batch goes down the pipe as its packed bytes (`wire.pack`), after a BATCH_FOLLOWS
+    message; the file's end and an error go as pickled tuples. A send waits until the job's
+    process takes the message: the reader runs one batch ahead, and holds no queue of them.
+    """
+    theirs.close()  # the job's end of the pipe: once the job is gone, a send here fails
     _die_with_parent(parent)
     try:
-        for item in _read_file(ctx, path, name, skip):
-            _put(queue, ("packed", pack(*item[1])) if item[0] == "batch" else item, parent)
+        for kind, payload in _read_file(ctx, path, name, skip):
+            if kind == "batch":
+                blob = pack(*payload)
+                pipe.send_bytes(BATCH_FOLLOWS)
+                pipe.send_bytes(blob)
+                del blob, payload
+            else:
+                pipe.send((kind, payload))
     except BaseException:
-        _put(queue, ("error", traceback.format_exc()), parent)
+        with contextlib.suppress(OSError):  # unless the job's process is gone
+            pipe.send(("error", traceback.format_exc()))
+    finally:
+        pipe.close()
 
 
 def _batches_of_file(
@@ -202,29 +208,37 @@ def _batches_of_file(
         yield from _read_file(ctx, path, name, skip)
         return
     mp = multiprocessing.get_context("fork")
-    queue = mp.Queue(maxsize=4)
+    mine, theirs = mp.Pipe(duplex=False)
     process = mp.Process(
         target=_read_ahead_worker,
-        args=(ctx, path, name, skip, queue, os.getpid()),
+        args=(ctx, path, name, skip, theirs, mine, os.getpid()),
         daemon=True,
     )
     process.start()
+    theirs.close()  # the reader's end: the reader holds it now
     try:
         while True:
-            try:
-                item = queue.get(timeout=5)
-            except Empty:
+            if not mine.poll(READER_CHECK_SECONDS):
                 if not process.is_alive():
-                    raise RuntimeError(f"{name}: the reading process stopped") from None
+                    raise RuntimeError(f"{name}: the reading process stopped")
                 continue
-            if item[0] == "error":
-                raise RuntimeError(f"{name}: reading failed:\n{item[1]}")
-            yield ("batch", unpack(item[1])) if item[0] == "packed" else item
-            if item[0] == "end":
+            try:
+                message = mine.recv_bytes()
+                if message == BATCH_FOLLOWS:
+                    yield ("batch", unpack(mine.recv_bytes()))
+                    continue
+            except EOFError:
+                raise RuntimeError(f"{name}: the reading process stopped") from None
+            kind, payload = pickle.loads(message)  # noqa: S301 - from our own reading process
+            if kind == "error":
+                raise RuntimeError(f"{name}: reading failed:\n{payload}")
+            yield (kind, payload)
+            if kind == "end":
                 return
     finally:
         process.kill()
         process.join()
+        mine.close()
 
 
 @contextmanager

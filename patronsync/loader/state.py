@@ -126,6 +126,8 @@ class KnownHashes:
         return -1, 0
 
     def __contains__(self, hex_digest: object) -> bool:
+        if self._hits is not None and hex_digest in self._hits:
+            return True
         found = self._first(hex_digest)
         if found[0] < 0:
             return False

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
 
 from patronsync.almaxml import RawUser
 from patronsync.almaxml.reader import Position
+from patronsync.loader import pipeline
 from patronsync.loader.batch import ParseResult
 from patronsync.loader.wire import pack, unpack
 from patronsync.patrons.rules import PatronData
@@ -50,3 +55,43 @@ def test_an_import_batch_keeps_dates_segments_and_rejections() -> None:
     assert users == [user(1), user(2)]
     assert unpacked == results
     assert isinstance(unpacked[0].data.core["expiry_date"], dt.date)
+
+
+def _reading(monkeypatch, read_file):
+    monkeypatch.setattr(pipeline, "READ_AHEAD", True)
+    monkeypatch.setattr(pipeline, "_read_file", read_file)  # the forked reader runs it too
+    return pipeline._batches_of_file(None, Path("feed.zip"), "feed.zip", 0)  # type: ignore[arg-type]
+
+
+def test_the_readers_error_reaches_the_job_with_its_traceback(monkeypatch) -> None:
+    def read_file(ctx, path, name, skip):
+        yield ("batch", ([user(1)], None))
+        raise ValueError("the feed's third entry is unreadable")
+
+    batches = _reading(monkeypatch, read_file)
+    kind, (users, _) = next(batches)
+    assert (kind, [u.cached_primary_id for u in users]) == ("batch", ["u1"])
+    with pytest.raises(
+        RuntimeError, match=r"(?s)feed\.zip: reading failed:.*third entry is unreadable"
+    ):
+        next(batches)
+
+
+def test_a_reader_that_dies_stops_the_file_with_a_clear_error(monkeypatch) -> None:
+    def read_file(ctx, path, name, skip):
+        yield ("batch", ([user(1)], None))
+        os._exit(3)
+
+    batches = _reading(monkeypatch, read_file)
+    next(batches)
+    with pytest.raises(RuntimeError, match=r"feed\.zip: the reading process stopped"):
+        next(batches)
+
+
+def test_the_files_end_and_its_problems_follow_its_batches(monkeypatch) -> None:
+    def read_file(ctx, path, name, skip):
+        for n in (1, 2):
+            yield ("batch", ([user(n)], None))
+        yield ("end", ["a file problem"])
+
+    assert [kind for kind, _ in _reading(monkeypatch, read_file)] == ["batch", "batch", "end"]
