@@ -5,9 +5,11 @@ this one matches and writes: it hashes every user and reads its match values. Fo
 which creates every user it reads, it also decodes each user into the store's checked form
 (`plain.decode_plain`, the reference path for the unusual ones). For a Synchronize it parses
 only users whose bytes are not among the hashes stored before (`RunContext.known`), reading
-the others' match values straight off their bytes; this process then parses only the users
-whose bytes changed. The reading process never touches the database, and it dies with the
-process that forked it: a job killed with SIGKILL leaves no reader behind.
+the others' match values straight off their bytes, and marks each record whose bytes are the
+stored bytes of the user holding its match value (`RawUser.known_patron`), which this process
+then matches without a query; this process parses only the users whose bytes changed. The
+reading process never touches the database, and it dies with the process that forked it: a
+job killed with SIGKILL leaves no reader behind.
 """
 
 from __future__ import annotations
@@ -171,8 +173,8 @@ def _die_with_parent(parent: int) -> None:
 def _read_ahead_worker(
     ctx: RunContext, path: Path, name: str, skip: int, pipe: Any, theirs: Any, parent: int
 ) -> None:
-    """The reading process: read, hash and decode; never touch the database. It ends with its
-    parent (`_die_with_parent`).
+    """The reading process: read, hash, mark known users and (Import) decode; never touch the
+    database. It ends with its parent (`_die_with_parent`).
 
     Each batch goes down the pipe as its packed bytes (`wire.pack`), after a BATCH_FOLLOWS
     message; the file's end and an error go as pickled tuples. A send waits until the job's
