@@ -98,7 +98,8 @@ class KnownHashes:
             if with_patrons:
                 patrons.extend(row[1] for row in block)
                 keys.extend(row[2] for row in block)
-        # In order of the high halves (the lookup's bisect needs no more) unless sorted here.
+        # In order of the high halves, as the lookups need (they compare the low halves of each
+        # run of equal high halves), unless sorted here.
         if not all(map(operator.le, high, islice(high, 1, None))):
             order = sorted(range(len(high)), key=lambda i: (high[i], low[i]))
             high, low = array("Q", (high[i] for i in order)), array("Q", (low[i] for i in order))
@@ -150,8 +151,8 @@ class KnownHashes:
         if index < 0:
             return 0
         high = self._high[index]
-        while index < len(self._high) and self._high[index] == high and self._low[index] == low:
-            if self._keys[index] == key and self._patrons[index]:
+        while index < len(self._high) and self._high[index] == high:
+            if self._low[index] == low and self._keys[index] == key and self._patrons[index]:
                 return self._patrons[index]
             index += 1
         return 0
