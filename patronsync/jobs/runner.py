@@ -1407,7 +1407,7 @@ class JobRunner:
         self.taking_id = taking.pk if taking is not None else None
         # The progress total: users done (of a resumed file, the `skip` first) + this file's,
         # as the plan pass read them (an apply pass), or counted.
-        in_file = self.planned_files.get((remote.name, sha256)) if self.follower else None
+        in_file = self.planned_files.get((remote.name, sha256))  # set by the apply pass only
         if in_file is None:
             in_file = users_count(path) or 0
         self._hold(users_expected=F("total_records_processed") - skip + in_file)

@@ -226,11 +226,12 @@ def _batches_of_file(
                 continue
             try:
                 message = mine.recv_bytes()
-                if message == BATCH_FOLLOWS:
-                    yield ("batch", unpack(mine.recv_bytes()))
-                    continue
+                blob = mine.recv_bytes() if message == BATCH_FOLLOWS else None
             except EOFError:
                 raise RuntimeError(f"{name}: the reading process stopped") from None
+            if blob is not None:
+                yield ("batch", unpack(blob))
+                continue
             kind, payload = pickle.loads(message)  # noqa: S301 - from our own reading process
             if kind == "error":
                 raise RuntimeError(f"{name}: reading failed:\n{payload}")
