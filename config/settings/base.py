@@ -342,6 +342,9 @@ PATRONSYNC_SCHEDULE_GRACE_MINUTES = env_int("SCHEDULE_GRACE_MINUTES", 60)
 # read in a second process. Read here so that a bad value stops every command in one line.
 PATRONSYNC_BATCH_SIZE = env_int("BATCH_SIZE", 2000)
 PATRONSYNC_READ_AHEAD = env_bool("READ_AHEAD", True)
+# A guarded Synchronize applies its plan's records alone when no stored user changed since the
+# plan was made (`jobs.planned`); off: the apply pass reads and decides the whole feed again.
+PATRONSYNC_APPLY_FROM_PLAN = env_bool("APPLY_FROM_PLAN", True)
 
 # The audit trail (users' history): days a change is kept; 0, the default, keeps it forever.
 # `patronsync history prune` (and the embedded worker, daily) removes older changes.

@@ -54,9 +54,16 @@ from patronsync.core.crypto import encrypt_bytes
 from patronsync.core.exceptions import ConfigurationError, PatronsyncError
 from patronsync.core.selectors import code_tables_for_institution
 from patronsync.core.text import LOG_LINE_CHARS, bounded
+from patronsync.loader import pipeline
 from patronsync.loader.context import RunContext
-from patronsync.loader.pipeline import JobCancelled, Progress, load_file
-from patronsync.loader.state import TouchedUsers
+from patronsync.loader.pipeline import (
+    JobCancelled,
+    Progress,
+    known_hashes,
+    load_file,
+    load_planned,
+)
+from patronsync.loader.state import KeptUsers, TouchedUsers
 from patronsync.patrons.models import Patron
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.guard import GuardSettingError, PlanCounts, guard_check, guard_settings
@@ -74,6 +81,7 @@ from .leases import (
 from .leavers import JobLeavers
 from .models import Job, JobRecord, ReceivedFile
 from .modes import mode_of
+from .planned import PlanKeeping, plan_applies_alone, planned_batches
 from .purge import purge_run
 from .rerun import job_rejected_count_without_xml, rerun_feed_write
 
@@ -120,10 +128,11 @@ RECORD_COLUMNS = (
 )  # fmt: skip
 
 
-def _kept_xml(outcome: Outcome) -> bytes | None:
+def _kept_xml(outcome: Outcome, every: bool = False) -> bytes | None:
     """A rejected user's element bytes, kept on its record for "Run again" (`jobs.rerun`),
-    encrypted: the feed's element may carry the user's PIN or password in clear."""
-    if outcome.outcome != RecordOutcome.REJECTED or not outcome.raw.raw:
+    encrypted: the feed's element may carry the user's PIN or password in clear. `every`: any
+    record's (a plan's, for an apply pass of the plan alone: `jobs.planned`)."""
+    if (outcome.outcome != RecordOutcome.REJECTED and not every) or not outcome.raw.raw:
         return None
     return encrypt_bytes(outcome.raw.raw)
 
@@ -454,6 +463,10 @@ class JobRunner:
         self.segment_removals = 0
         # The apply pass's files: (name, sha256) -> the users the plan pass read from it.
         self.planned_files: dict[tuple[str, str], int] = {}
+        # A Synchronize's plan pass: what it kept, for an apply pass of the plan alone; that
+        # pass: the plan's files (`jobs.planned`).
+        self.keeping: PlanKeeping | None = None
+        self.apply_from: dict[str, Any] | None = None
 
     # Claiming and ending: the job's status, times and worker.
 
@@ -604,6 +617,9 @@ class JobRunner:
         """
         job_id = self.job.id
         counts = Counter(COUNTER_OF_OUTCOME[o.outcome] for o in outcomes)
+        keeping = self.keeping is not None
+        if self.keeping is not None:
+            self.keeping.note(outcomes)
         if self.planning or self.job.dry_run:
             self.plan_outcomes.update(str(o.outcome) for o in outcomes)
             self.segment_removals += sum(
@@ -628,7 +644,7 @@ class JobRunner:
                  o.raw.position.line,
                  o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
                  o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
-                 o.reason, o.changes, _kept_xml(o))
+                 o.reason, o.changes, _kept_xml(o, every=keeping))
                 for o in outcomes
                 if o.outcome != RecordOutcome.UNCHANGED
             ],
@@ -731,9 +747,12 @@ class JobRunner:
             raise ConfigurationError(f"The profile's guard setting {exc}") from None
         return settings if settings["enabled"] else None
 
-    def _guard_findings(self, settings: dict[str, Any], had_problems: bool) -> dict[str, Any]:
+    def _guard_findings(
+        self, settings: dict[str, Any], had_problems: bool, apply_from: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The plan just made (this run's records so far, counted as they were recorded):
-        its counts, and the thresholds it crosses; written on the job (`Job.guard`)."""
+        its counts, and the thresholds it crosses; written on the job (`Job.guard`), with what
+        an apply pass of the plan alone needs (`apply_from`, `jobs.planned`), if kept."""
         job = self.job
         taken = [f for f in self.files if "users" in f]
         counts = PlanCounts(
@@ -787,6 +806,7 @@ class JobRunner:
                 "last_record_id": last_record_id or 0,
                 "had_problems": had_problems,
                 "planned_at": timezone.now().isoformat(),
+                **({"apply_from": apply_from} if apply_from else {}),
             },
             "crossed": crossed,
         }  # fmt: skip
@@ -872,6 +892,15 @@ class JobRunner:
         ctx = self._context()
         ctx.dry_run = True
         self.planning = True
+        # A Synchronize matching on the primary ID keeps what an apply pass of its plan alone
+        # needs (`jobs.planned`).
+        if (
+            self.job.kind == JobKind.SYNCHRONIZE
+            and not ctx.match_types
+            and ctx.match_type == "PRIMARY_ID"
+            and not self.job.parameters.get("rerun_of")
+        ):
+            self.keeping = PlanKeeping()
         # The progress a caller follows (`patronsync run`'s bar, its lines) is the apply pass's:
         # users applied of the feed's users, counted once.
         progress, self.progress = self.progress, None
@@ -882,7 +911,9 @@ class JobRunner:
         finally:
             self.planning = False
             self.progress = progress
-        guard = self._guard_findings(settings, had_problems)
+        apply_from = self.keeping.state(ctx.known) if self.keeping is not None else None
+        self.keeping = None
+        guard = self._guard_findings(settings, had_problems, apply_from)
         counts = guard["plan"]["counts"]
         self.logger.info(
             "Plan: %s to create, %s to update (%s losing segments), %s to expire, %s to "
@@ -911,7 +942,8 @@ class JobRunner:
         """Begin the apply pass: the feed must be the one planned; the counters start again."""
         plan = state["plan"]
         self._check_feed_unchanged(plan)
-        state = {**state, "pass": "apply"}
+        alone = plan_applies_alone(plan, lambda: known_hashes(self._context()))
+        state = {**state, "pass": "apply", "from_plan": bool(alone)}
         not_taken = list(plan.get("not_taken") or [])
         self._hold(
             guard=state, files=not_taken, checkpoint={}, users_expected=None,
@@ -925,6 +957,18 @@ class JobRunner:
             )
         else:
             self.logger.info("The plan crosses no threshold of the guard; applying it")
+        if state["from_plan"]:
+            kept = sum(int(f["users"]) for f in plan["apply_from"]["files"].values())
+            self.logger.info(
+                "No stored user changed since the plan was made: applying its records alone; "
+                "the %s users it keeps unchanged are not read again",
+                f"{kept:,}",
+            )
+        elif alone is False:
+            self.logger.info(
+                "Users were written since the plan was made: the feed is read again, and each "
+                "user decided against what is stored now"
+            )
 
     def _check_feed_unchanged(self, plan: dict[str, Any]) -> None:
         """Raise ConfigurationError naming what changed when the planned files are no longer
@@ -946,6 +990,7 @@ class JobRunner:
         """The apply pass: the feed again, live, each batch compared with the plan."""
         plan = state["plan"]
         self.planned_files = {(f["name"], f["sha256"]): int(f["users"]) for f in plan["files"]}
+        self.apply_from = plan["apply_from"]["files"] if state.get("from_plan") else None
         self.follower = PlanFollower(self.job.id, plan, self.job.checkpoint.get("rechecked") or {})
         had_problems = self._take_files(self._context())  # the leavers step applied with it
         self.follower.finish()
@@ -966,7 +1011,7 @@ class JobRunner:
         guard = {**state, "applied": applied}
         self._hold(guard=guard)
         self.job.guard = guard
-        self.follower = None
+        self.follower, self.apply_from = None, None
         return had_problems
 
     def _context(self) -> RunContext:
@@ -1417,13 +1462,26 @@ class JobRunner:
             # Duplicates are judged within one file ("in this feed"): a later zip of the same
             # run may update the users an earlier one touched.
             ctx.touched = TouchedUsers()
-        users, problems = load_file(ctx, path, remote.name, sha256, skip, self.progress)
+        kept = 0  # users the plan kept unchanged, counted once the file's records are in
+        if self.keeping is not None:
+            self.keeping.start_file()
+        if self.apply_from is not None:
+            users, problems, kept = self._load_planned(ctx, remote.name, sha256, in_file, skip)
+        else:
+            users, problems = load_file(ctx, path, remote.name, sha256, skip, self.progress)
+        if self.keeping is not None:
+            self.keeping.end_file(remote.name, problems)
         if path.is_relative_to(workdir):  # a download (a local file is read in place)
             path.unlink(missing_ok=True)
         entry.update(users=users, problems=problems)
         self.logger.info("%s: %s users read, %s file problems", remote.name, users, len(problems))
         with transaction.atomic():
             self._add_file(entry)  # first: it renews the lease, or stops a worker that lost it
+            if kept:
+                self._hold(
+                    unchanged=F("unchanged") + kept,
+                    total_records_processed=F("total_records_processed") + kept,
+                )
             if taking is not None:
                 ReceivedFile.objects.filter(pk=taking.pk).update(
                     status=FileStatus.FAILED if problems and not users else FileStatus.HANDLED,
@@ -1434,6 +1492,27 @@ class JobRunner:
         if taking is not None and self._mark_handled(transport, folder, remote, taking, entry):
             return True
         return bool(problems)
+
+    def _load_planned(
+        self, ctx: RunContext, name: str, sha256: str, users: int, skip: int
+    ) -> tuple[int, list[dict[str, Any]], int]:
+        """Apply the plan's records of file `name` alone (`jobs.planned`), after the `skip`
+        first; returns the file's users and problems as the plan read them, and the users the
+        plan kept unchanged (not read again)."""
+        assert self.apply_from is not None
+        assert self.follower is not None
+        planned = self.apply_from[name]
+        follower = self.follower
+        batches = planned_batches(
+            job_id=self.job.id,
+            after=lambda: follower.cursor,
+            last_record_id=follower.last_record_id,
+            name=name,
+            size=pipeline.BATCH_SIZE,
+        )
+        kept = KeptUsers.load(planned["kept"])
+        load_planned(ctx, batches, kept, name, sha256, skip, self.progress)
+        return users, list(planned["problems"]), len(kept)
 
     def _record_taking(self, remote: RemoteFile, sha256: str) -> tuple[ReceivedFile, int]:
         """This job's ledger row for the file, and how many of its users are already in.

@@ -376,6 +376,10 @@ def _in_feed_words(problem: RuleViolation, plan_keys: list[tuple[str, str]]) -> 
     return duplicate_in_feed(id_type, str(problem.value))
 
 
+# The owner of a value taken by a user kept between a batch's records (`BatchProcessor`'s `kept`).
+KEPT: Any = object()
+
+
 class FeedSoFar:
     """The users the feed touched before the record being claimed: in an earlier batch of the
     file, or matched by an earlier record of this batch. A value one of them holds is taken
@@ -384,7 +388,9 @@ class FeedSoFar:
 
     def __init__(self, touched: TouchedUsers) -> None:
         self.touched = touched
-        self.matched: dict[int, int] = {}  # user id -> index of the first record matching it
+        # User id -> index of the first record matching it; a user kept between two records of
+        # an apply pass that applies the plan's records alone sits half-way between them.
+        self.matched: dict[int, float] = {}
         self.position = -1  # the record being claimed; -1 while the batch is being read
 
     def __contains__(self, patron_id: object) -> bool:
@@ -404,14 +410,25 @@ class BatchProcessor:
     """
 
     def __init__(
-        self, ctx: RunContext, raws: list[RawUser], preparsed: list[ParseResult] | None = None
+        self,
+        ctx: RunContext,
+        raws: list[RawUser],
+        preparsed: list[ParseResult] | None = None,
+        kept: dict[int, tuple[float, str]] | None = None,
     ) -> None:
+        """`kept`: users the feed keeps unchanged between this batch's records, which the batch
+        does not carry (user id -> index half-way between the records around it, and the key
+        of the match value their record gave). Each is matched, and its match value taken, where
+        its record is, as if the batch carried it."""
         self.ctx = ctx
         self.raws = raws
         self.preparsed = preparsed
         self.mode = MODES[ctx.kind]
         self.actor = Actor.job(ctx.job_id, ctx.job_title)
         self.feed = FeedSoFar(ctx.touched)
+        self.kept = sorted((index, key) for index, key in (kept or {}).values())
+        for pid, (index, _) in (kept or {}).items():
+            self.feed.matched[pid] = index
         self.claims = IdentifierClaims(institution=ctx.institution, feed=self.feed)
         self.outcomes: list[Outcome] = []
         self.refreshed: list[Patron] = []
@@ -426,7 +443,12 @@ class BatchProcessor:
     def run(self) -> list[Outcome]:
         """Decide every record; returns the outcomes in feed order."""
         self.mode.lookup(self)
+        kept = iter(self.kept)
+        next_kept = next(kept, None)
         for index, raw in enumerate(self.raws):
+            while next_kept is not None and next_kept[0] < index:
+                self.claims.batch[next_kept[1]] = KEPT  # its record's match value, as it read
+                next_kept = next(kept, None)
             out = Outcome(raw=raw, outcome=RecordOutcome.REJECTED, index=index)
             self.outcomes.append(out)
             self.mode.decide(self, out)

@@ -46,7 +46,7 @@ from .batch import BatchProcessor, ParseResult, match_value, parse_record
 from .choices import JobKind, RecordOutcome
 from .context import RunContext
 from .plain import NotPlain, decode_plain
-from .state import KnownHashes, match_key
+from .state import KeptUsers, KnownHashes, match_key
 from .wire import pack, unpack
 from .writer import write_batch
 
@@ -129,7 +129,7 @@ def _note_known_patrons(ctx: RunContext, batch: list[RawUser]) -> None:
     known.forget_hits()
 
 
-def _known_hashes(ctx: RunContext) -> KnownHashes:
+def known_hashes(ctx: RunContext) -> KnownHashes:
     """The hashes stored on the institution's users; with whose bytes each is, for a profile
     matching on one match ID type."""
     if len(ctx.match_types) > 1:
@@ -264,54 +264,136 @@ def _few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+class _Commits:
+    """A file's batches, each decided and committed in its transaction with its checkpoint
+    (the users of the file done so far); ANALYZE as users are written, and the roles warning."""
+
+    def __init__(
+        self, ctx: RunContext, name: str, sha256: str, position: int, progress: Progress | None
+    ) -> None:
+        self.ctx, self.name, self.sha256, self.progress = ctx, name, sha256, progress
+        self.position = position
+        self.written_since_analyze = 0
+        self.roles_ignored = 0  # records read in full that carried user roles
+
+    def commit(
+        self,
+        batch: list[RawUser],
+        parsed: list[ParseResult] | None,
+        kept: dict[int, tuple[float, str]] | None = None,
+    ) -> None:
+        ctx = self.ctx
+        processor = BatchProcessor(ctx, batch, parsed, kept)
+        processor.run()
+        self.position += len(batch)
+        write_batch(ctx, processor, {"file": self.sha256, "position": self.position})
+        self.written_since_analyze += sum(
+            1 for o in processor.outcomes if o.outcome in WRITTEN_OUTCOMES
+        )
+        self.roles_ignored += processor.roles_ignored
+        if self.written_since_analyze >= ANALYZE_EVERY:
+            analyze(Patron, PatronIdentifier)
+            self.written_since_analyze = 0
+        # With DEBUG on, Django keeps every query's text (thousands of lookup values per batch):
+        # forget them, as it does after each web request, so memory stays flat.
+        reset_queries()
+        if self.progress:
+            self.progress(len(batch))
+        if requested_by := ctx.sink.stop_requested():
+            raise JobCancelled(
+                f"Cancelled by {requested_by} after {self.position:,} users of {self.name}"
+            )
+
+    def finish(self) -> None:
+        if self.written_since_analyze:
+            analyze(Patron, PatronIdentifier)
+        if count := self.roles_ignored:
+            records = "1 record carries" if count == 1 else f"{count:,} records carry"
+            self.ctx.sink.log(
+                logging.WARNING,
+                f"{self.name}: {records} user roles; roles are not part of the SIS load, so a "
+                "feed never sets them: they were ignored",
+            )
+
+
 def load_file(
     ctx: RunContext, path: Path, name: str, sha256: str, skip: int, progress: Progress | None
 ) -> tuple[int, list[dict[str, Any]]]:
     """Stream one file's users through the batches; returns (users read, file problems)."""
-    position = skip
-
-    def commit(batch: list[RawUser], parsed: list[ParseResult] | None) -> None:
-        nonlocal position
-        processor = BatchProcessor(ctx, batch, parsed)
-        processor.run()
-        position += len(batch)
-        write_batch(ctx, processor, {"file": sha256, "position": position})
-        written_since_analyze[0] += sum(
-            1 for o in processor.outcomes if o.outcome in WRITTEN_OUTCOMES
-        )
-        roles_ignored[0] += processor.roles_ignored
-        if written_since_analyze[0] >= ANALYZE_EVERY:
-            analyze(Patron, PatronIdentifier)
-            written_since_analyze[0] = 0
-        # With DEBUG on, Django keeps every query's text (thousands of lookup values per batch):
-        # forget them, as it does after each web request, so memory stays flat.
-        reset_queries()
-        if progress:
-            progress(len(batch))
-        if requested_by := ctx.sink.stop_requested():
-            raise JobCancelled(f"Cancelled by {requested_by} after {position:,} users of {name}")
-
     if ctx.kind == JobKind.SYNCHRONIZE and ctx.known is None:
-        ctx.known = _known_hashes(ctx)
-    written_since_analyze = [0]
-    roles_ignored = [0]  # records read in full that carried user roles
+        ctx.known = known_hashes(ctx)
+    commits = _Commits(ctx, name, sha256, skip, progress)
     file_problems: list[Any] = []
     with _few_collections():
         for kind, payload in _batches_of_file(ctx, path, name, skip):
             if kind == "end":
                 file_problems = payload
                 break
-            commit(*payload)
-    if written_since_analyze[0]:
-        analyze(Patron, PatronIdentifier)
-    if count := roles_ignored[0]:
-        records = "1 record carries" if count == 1 else f"{count:,} records carry"
-        ctx.sink.log(
-            logging.WARNING,
-            f"{name}: {records} user roles; roles are not part of the SIS load, so a feed "
-            "never sets them: they were ignored",
-        )
-    return position, [_file_problem(p) for p in file_problems]
+            commits.commit(*payload)
+    commits.finish()
+    return commits.position, [_file_problem(p) for p in file_problems]
+
+
+def load_planned(
+    ctx: RunContext,
+    batches: Iterator[list[RawUser]],
+    kept: KeptUsers,
+    name: str,
+    sha256: str,
+    skip: int,
+    progress: Progress | None,
+) -> int:
+    """An apply pass that applies a plan's records alone: `batches` are the planned records of
+    one file (the users to create, update or reject, from the bytes the plan kept), after the
+    `skip` first; `kept` the users the plan kept unchanged, not read again.
+
+    Each kept user is touched where the file has it: before the batch if it came before the
+    batch's first record, half-way between the records around it if among them, its primary ID
+    then taken as its record took it (`BatchProcessor`'s `kept`), so every record is decided as
+    the full pass would decide it. The plan's profile matches on the primary ID (`jobs.planned`).
+    Returns the planned records applied (the checkpoint's position).
+    """
+    ctx.known = None  # records not read by a reader: each is looked up
+    commits = _Commits(ctx, name, sha256, skip, progress)
+    done = skip  # planned records of the file before the next batch
+
+    def touch(patron_id: int) -> None:
+        ctx.touched.add(patron_id)
+        if ctx.seen is not None:
+            ctx.seen.add(patron_id)
+
+    def touch_before(upto: int) -> None:
+        taken = 0
+        for _, patron_id in kept.take(upto):
+            touch(patron_id)
+            taken += 1
+        if taken and progress:  # the kept users count as done where the feed has them
+            progress(taken)
+
+    with _few_collections():
+        for batch in batches:
+            touch_before(done)
+            between = list(kept.take(done + len(batch) - 1))
+            keys = _primary_id_keys([patron_id for _, patron_id in between])
+            at = {pid: (before - done - 0.5, keys[pid]) for before, pid in between}
+            commits.commit(batch, None, at)
+            if between and progress:
+                progress(len(between))
+            done += len(batch)
+    touch_before(sys.maxsize)
+    commits.finish()
+    return commits.position
+
+
+def _primary_id_keys(patron_ids: list[int]) -> dict[int, str]:
+    """The key of each user's primary ID (the match value of a record kept for it)."""
+    if not patron_ids:
+        return {}
+    return dict(
+        PatronIdentifier.objects.filter(
+            patron_id__in=patron_ids, id_type=PRIMARY_ID_TYPE
+        ).values_list("patron_id", "value_key")
+    )
 
 
 def _file_problem(problem: Problem) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def _plan(profile, monkeypatch, *, by_lookup: bool):
         if by_lookup:
             patch.setattr(
                 pipeline,
-                "_known_hashes",
+                "known_hashes",
                 lambda ctx: KnownHashes(patron_raw_hashes(institution=ctx.institution)),
             )
         job = profile_run(profile=profile, kind="synchronize", dry_run=True)
