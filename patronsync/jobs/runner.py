@@ -617,9 +617,9 @@ class JobRunner:
         """
         job_id = self.job.id
         counts = Counter(COUNTER_OF_OUTCOME[o.outcome] for o in outcomes)
-        keeping = self.keeping is not None
-        if self.keeping is not None:
-            self.keeping.note(outcomes)
+        keeping = self.keeping
+        if keeping is not None:
+            keeping.note(outcomes)
         if self.planning or self.job.dry_run:
             self.plan_outcomes.update(str(o.outcome) for o in outcomes)
             self.segment_removals += sum(
@@ -644,7 +644,7 @@ class JobRunner:
                  o.raw.position.line,
                  o.raw.position.ordinal, o.match_value[:255], o.primary_id[:255],
                  o.patron.id if o.patron is not None else None, str(o.outcome), o.reason_code,
-                 o.reason, o.changes, _kept_xml(o, every=keeping))
+                 o.reason, o.changes, _kept_xml(o, every=keeping is not None))
                 for o in outcomes
                 if o.outcome != RecordOutcome.UNCHANGED
             ],
@@ -1465,7 +1465,7 @@ class JobRunner:
         kept = 0  # users the plan kept unchanged, counted once the file's records are in
         if self.keeping is not None:
             self.keeping.start_file()
-        if self.apply_from is not None:
+        if self.apply_from is not None and remote.name in self.apply_from:
             users, problems, kept = self._load_planned(ctx, remote.name, sha256, in_file, skip)
         else:
             users, problems = load_file(ctx, path, remote.name, sha256, skip, self.progress)

@@ -374,9 +374,13 @@ def load_planned(
         for batch in batches:
             touch_before(done)
             between = list(kept.take(done + len(batch) - 1))
-            keys = _primary_id_keys([patron_id for _, patron_id in between])
-            at = {pid: (before - done - 0.5, keys[pid]) for before, pid in between}
+            # Only a kept user holding a value the batch's records give can change how they
+            # are decided: those are placed among the records, the others touched after them.
+            keys = _primary_id_keys(ctx, batch, [patron_id for _, patron_id in between])
+            at = {pid: (before - done - 0.5, keys[pid]) for before, pid in between if pid in keys}
             commits.commit(batch, None, at)
+            for _, patron_id in between:
+                touch(patron_id)
             if between and progress:
                 progress(len(between))
             done += len(batch)
@@ -385,13 +389,23 @@ def load_planned(
     return commits.position
 
 
-def _primary_id_keys(patron_ids: list[int]) -> dict[int, str]:
-    """The key of each user's primary ID (the match value of a record kept for it)."""
-    if not patron_ids:
+def _primary_id_keys(ctx: RunContext, batch: list[RawUser], kept: list[int]) -> dict[int, str]:
+    """Of the `kept` users, those holding a value that a record of `batch` gives (its primary
+    ID or an identifier): each with the key of its primary ID, the match value of its record."""
+    if not kept:
+        return {}
+    values = {identifier_key(value) for raw in batch
+              for value in (raw.primary_id, *(v for _, v in raw.identifiers)) if value}  # fmt: skip
+    holders = set(
+        PatronIdentifier.objects.filter(
+            institution=ctx.institution, value_key__in=list(values)
+        ).values_list("patron_id", flat=True)
+    ).intersection(kept)
+    if not holders:
         return {}
     return dict(
         PatronIdentifier.objects.filter(
-            patron_id__in=patron_ids, id_type=PRIMARY_ID_TYPE
+            patron_id__in=list(holders), id_type=PRIMARY_ID_TYPE
         ).values_list("patron_id", "value_key")
     )
 
