@@ -24,7 +24,7 @@ from patronsync.jobs.choices import (
 )
 from patronsync.jobs.models import Job, JobRecord
 from patronsync.jobs.scheduler import section_next_runs
-from patronsync.jobs.selectors import job_progress
+from patronsync.jobs.selectors import job_guard_shown, job_progress
 from patronsync.patrons.choices import ActorKind, ChangeAction
 from patronsync.patrons.leavers import leaver_rule_from
 from patronsync.profiles.choices import RecordType
@@ -470,6 +470,11 @@ class JobSerializer(serializers.ModelSerializer):
     @extend_schema_field(JobProgressSerializer)
     def get_progress(self, job: Job) -> dict[str, Any]:
         return job_progress(job=job)
+
+    def to_representation(self, instance: Job) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["guard"] = job_guard_shown(job=instance)
+        return data
 
     class Meta:
         model = Job

@@ -41,6 +41,15 @@ def job_records(*, job: Job, outcome: str | None = None) -> QuerySet[JobRecord]:
     return records.filter(outcome=outcome) if outcome else records
 
 
+def job_guard_shown(*, job: Job) -> dict[str, Any]:
+    """The job's mass-change guard as reports and the API show it: without what an apply pass
+    of the plan alone needs (`plan.apply_from`, `jobs.planned`), which is the engine's own."""
+    guard = dict(job.guard or {})
+    if "apply_from" in (guard.get("plan") or {}):
+        guard["plan"] = {k: v for k, v in guard["plan"].items() if k != "apply_from"}
+    return guard
+
+
 def job_report(*, job: Job) -> dict[str, Any]:
     """The job report: status, title, Process ID, times, the summary counters (which always add
     up: users processed = created + updated + unchanged + rejected), parameters, users by file,
@@ -73,7 +82,7 @@ def job_report(*, job: Job) -> dict[str, Any]:
         "log": job.log.splitlines(),
         "rejected_users": list(rejected[:1000]),
         # The mass-change guard: the plan's counts, the thresholds crossed, the decision.
-        "guard": job.guard,
+        "guard": job_guard_shown(job=job),
         "decision": job.decision,
         "decided_by": job.decided_by,
         "decided_at": job.decided_at.isoformat() if job.decided_at else None,

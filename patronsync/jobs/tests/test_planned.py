@@ -237,3 +237,25 @@ def test_a_plan_with_users_unchanged_only_after_parsing_them_is_applied_by_readi
             return "d"
 
     assert keeping.state(Known()) is None
+
+
+def test_reports_and_the_api_do_not_show_what_the_plan_keeps_for_its_apply_pass(
+    institution, tmp_path
+):
+    from patronsync.api.serializers import JobSerializer
+    from patronsync.jobs.selectors import job_report
+
+    folder = tmp_path / "shown"
+    for kind in ("import", "synchronize"):
+        (folder / kind).mkdir(parents=True)
+    profile = make_profile(institution, folder, guard={"max_changes": 1, "max_changes_percent": 0})
+    write_zip(folder / "synchronize" / "day1.zip", {"users.xml": users_doc(*day1(10))})
+    assert profile_run(profile=profile, kind="synchronize").status == "completed"
+    day2 = [user_xml(f"u{i}", barcode=f"b{i}", last="Byron" if i < 3 else "Lovelace")
+            for i in range(10)]  # fmt: skip
+    write_zip(folder / "synchronize" / "day2.zip", {"users.xml": users_doc(*day2)})
+    held = profile_run(profile=profile, kind="synchronize")
+    assert "apply_from" in held.guard["plan"]  # kept on the job, for its apply pass
+    for shown in (job_report(job=held)["guard"], JobSerializer(held).data["guard"]):
+        assert shown["plan"]["counts"]["updates"] == 3
+        assert "apply_from" not in shown["plan"]
