@@ -149,12 +149,8 @@ def test_applying_the_plan_alone_gives_what_reading_the_feed_again_gives(
         assert {r[5] for r in records} >= {"expired"}
 
 
-def test_a_user_written_since_the_plan_makes_the_apply_pass_read_the_feed_again(
-    institution, tmp_path, settings
-):
-    """Held for approval, then a user changed by staff: the snapshot is no longer the plan's,
-    so the approved plan is applied by reading the feed again, and re-checked."""
-    folder = tmp_path / "held"
+def _held(institution, folder):
+    """Ten users loaded, then a day-2 feed changing three, held by a guard of one change."""
     for kind in ("import", "synchronize"):
         (folder / kind).mkdir(parents=True)
     profile = make_profile(institution, folder, guard={"max_changes": 1, "max_changes_percent": 0})
@@ -163,7 +159,15 @@ def test_a_user_written_since_the_plan_makes_the_apply_pass_read_the_feed_again(
     day2 = [user_xml(f"u{i}", barcode=f"b{i}", last="Byron" if i < 3 else "Lovelace")
             for i in range(10)]  # fmt: skip
     write_zip(folder / "synchronize" / "day2.zip", {"users.xml": users_doc(*day2)})
-    held = profile_run(profile=profile, kind="synchronize")
+    return folder, profile_run(profile=profile, kind="synchronize")
+
+
+def test_a_user_written_since_the_plan_makes_the_apply_pass_read_the_feed_again(
+    institution, tmp_path, settings
+):
+    """Held for approval, then a user changed by staff: the snapshot is no longer the plan's,
+    so the approved plan is applied by reading the feed again, and re-checked."""
+    _, held = _held(institution, tmp_path / "held")
     assert held.status == "held", held.log
     assert held.guard["plan"]["apply_from"]["files"]["day2.zip"]["users"] == 7
     # a kept user's stored bytes change (staff, or another job): its record is no longer known
@@ -182,16 +186,7 @@ def test_a_user_written_since_the_plan_makes_the_apply_pass_read_the_feed_again(
 
 
 def test_an_approved_plan_applied_alone_writes_what_was_planned(institution, tmp_path):
-    folder = tmp_path / "approved"
-    for kind in ("import", "synchronize"):
-        (folder / kind).mkdir(parents=True)
-    profile = make_profile(institution, folder, guard={"max_changes": 1, "max_changes_percent": 0})
-    write_zip(folder / "synchronize" / "day1.zip", {"users.xml": users_doc(*day1(10))})
-    assert profile_run(profile=profile, kind="synchronize").status == "completed"
-    day2 = [user_xml(f"u{i}", barcode=f"b{i}", last="Byron" if i < 3 else "Lovelace")
-            for i in range(10)]  # fmt: skip
-    write_zip(folder / "synchronize" / "day2.zip", {"users.xml": users_doc(*day2)})
-    held = profile_run(profile=profile, kind="synchronize")
+    folder, held = _held(institution, tmp_path / "approved")
     assert held.status == "held", held.log
     job_approve(job=held, actor="ana")
     [done] = jobs_run_pending()
@@ -245,16 +240,7 @@ def test_reports_and_the_api_do_not_show_what_the_plan_keeps_for_its_apply_pass(
     from patronsync.api.serializers import JobSerializer
     from patronsync.jobs.selectors import job_report
 
-    folder = tmp_path / "shown"
-    for kind in ("import", "synchronize"):
-        (folder / kind).mkdir(parents=True)
-    profile = make_profile(institution, folder, guard={"max_changes": 1, "max_changes_percent": 0})
-    write_zip(folder / "synchronize" / "day1.zip", {"users.xml": users_doc(*day1(10))})
-    assert profile_run(profile=profile, kind="synchronize").status == "completed"
-    day2 = [user_xml(f"u{i}", barcode=f"b{i}", last="Byron" if i < 3 else "Lovelace")
-            for i in range(10)]  # fmt: skip
-    write_zip(folder / "synchronize" / "day2.zip", {"users.xml": users_doc(*day2)})
-    held = profile_run(profile=profile, kind="synchronize")
+    _, held = _held(institution, tmp_path / "shown")
     assert "apply_from" in held.guard["plan"]  # kept on the job, for its apply pass
     for shown in (job_report(job=held)["guard"], JobSerializer(held).data["guard"]):
         assert shown["plan"]["counts"]["updates"] == 3
