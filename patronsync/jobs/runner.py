@@ -63,7 +63,7 @@ from patronsync.loader.pipeline import (
     load_file,
     load_planned,
 )
-from patronsync.loader.state import KeptUsers, TouchedUsers
+from patronsync.loader.state import KeptUsers, KnownHashes, TouchedUsers
 from patronsync.patrons.models import Patron
 from patronsync.patrons.swap import SwapContext
 from patronsync.profiles.guard import GuardSettingError, PlanCounts, guard_check, guard_settings
@@ -467,6 +467,8 @@ class JobRunner:
         # pass: the plan's files (`jobs.planned`).
         self.keeping: PlanKeeping | None = None
         self.apply_from: dict[str, Any] | None = None
+        # The snapshot of known hashes the apply pass's check took, when the feed is read again.
+        self.snapshot: KnownHashes | None = None
 
     # Claiming and ending: the job's status, times and worker.
 
@@ -942,7 +944,15 @@ class JobRunner:
         """Begin the apply pass: the feed must be the one planned; the counters start again."""
         plan = state["plan"]
         self._check_feed_unchanged(plan)
-        alone = plan_applies_alone(plan, lambda: known_hashes(self._context()))
+        taken: list[KnownHashes] = []
+
+        def snapshot() -> KnownHashes:
+            taken.append(known_hashes(self._context()))
+            return taken[-1]
+
+        alone = plan_applies_alone(plan, snapshot)
+        # The feed read again: its users are looked up in the snapshot just taken.
+        self.snapshot = taken[-1] if taken and not alone else None
         state = {**state, "pass": "apply", "from_plan": bool(alone)}
         not_taken = list(plan.get("not_taken") or [])
         self._hold(
@@ -992,7 +1002,9 @@ class JobRunner:
         self.planned_files = {(f["name"], f["sha256"]): int(f["users"]) for f in plan["files"]}
         self.apply_from = plan["apply_from"]["files"] if state.get("from_plan") else None
         self.follower = PlanFollower(self.job.id, plan, self.job.checkpoint.get("rechecked") or {})
-        had_problems = self._take_files(self._context())  # the leavers step applied with it
+        ctx = self._context()
+        ctx.known, self.snapshot = self.snapshot, None
+        had_problems = self._take_files(ctx)  # the leavers step applied with it
         self.follower.finish()
         applied = self.follower.state()
         applied["as"] = "re-checked" if applied["rechecked"] else "exact"
